@@ -1,0 +1,18 @@
+// Lints the service, its scripts, its tests and the landing page's script.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+import globals from 'globals'
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.tap/', 'bench-data/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['public/**/*.js'],
+    languageOptions: { globals: globals.browser, sourceType: 'module' }
+  },
+  {
+    files: ['**/*.ts', 'eslint.config.js'],
+    languageOptions: { globals: globals.node }
+  }
+)

@@ -1,0 +1,54 @@
+// Environment variables → a typed, validated Config; a bad value stops the start with a message naming it.
+import { resolve } from 'node:path'
+
+export interface Config {
+  port: number
+  host: string
+  dataDir: string
+  sessionTimeoutSeconds: number
+  cacheMaxBytes: number
+  cacheMaxSites: number
+  logLevel: LogLevel
+  strictCsv: boolean
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = typeof LOG_LEVELS[number]
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+type Env = Record<string, string | undefined>
+
+function integer (env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`)
+  }
+  return value
+}
+
+function oneOf<T extends string> (env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(raw)}`)
+  }
+  return raw as T
+}
+
+export function loadConfig (env: Env = process.env): Config {
+  return {
+    port: integer(env, 'PORT', 5000, 0, 65535),
+    host: env.HOST || '127.0.0.1',
+    dataDir: resolve(env.DATA_DIR || 'data'),
+    sessionTimeoutSeconds: integer(env, 'SESSION_TIMEOUT_SECONDS', 1800, 0),
+    cacheMaxBytes: integer(env, 'CACHE_MAX_BYTES', 256 * 1024 * 1024, 1),
+    cacheMaxSites: integer(env, 'CACHE_MAX_SITES', 100_000, 1),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    strictCsv: ['1', 'true'].includes(oneOf(env, 'STRICT_CSV', '0', ['0', '1', 'false', 'true']))
+  }
+}

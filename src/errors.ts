@@ -1,0 +1,11 @@
+// The errors a request can meet, each declared once with its status code.
+import createError from '@fastify/error'
+
+export const NotReadyError = createError<[string]>(
+  'SESSIONIZER_NOT_READY', 'Data is still loading (%s); retry shortly', 503)
+export const LoadFailedError = createError<[string]>(
+  'SESSIONIZER_LOAD_FAILED', 'Data failed to load: %s', 500)
+export const UnknownSiteError = createError<[string]>(
+  'SESSIONIZER_UNKNOWN_SITE', 'Unknown site_url: %s', 404)
+export const UnknownVisitorError = createError<[string]>(
+  'SESSIONIZER_UNKNOWN_VISITOR', 'Unknown visitor_id: %s', 404)

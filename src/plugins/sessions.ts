@@ -1,0 +1,212 @@
+// The sessions plugin: loads the data folder, owns the store and the LRU of per-site session tables.
+import fp from 'fastify-plugin'
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
+import { LRUCache } from 'lru-cache'
+import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../domain/dataset.js'
+import type { PageViewStore } from '../domain/page-view-store.js'
+import type { BadRow } from '../domain/csv-file.js'
+import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
+import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
+
+export interface SessionsOptions {
+  dataDir: string
+  sessionTimeoutSeconds: number
+  cacheMaxBytes: number
+  cacheMaxSites: number
+  strictCsv: boolean
+}
+
+export interface CacheStats {
+  sites_cached: number
+  bytes: number
+  max_bytes: number
+  max_sites: number
+  hits: number
+  misses: number
+  shared_in_flight: number
+  computations: number
+}
+
+export type Health =
+  | { status: 'loading', files_total: number, files_done: number, bytes_total: number, bytes_done: number }
+  | { status: 'failed', message: string }
+  | {
+    status: 'ready'
+    files: { file: string, rows: number, skipped_rows: number }[]
+    rows: number
+    skipped_rows: number
+    skipped_row_examples: BadRow[]
+    sites: number
+    visitors: number
+    first_timestamp: number | null
+    last_timestamp: number | null
+    load_ms: number
+    session_timeout_seconds: number
+    cache: CacheStats
+  }
+
+type State =
+  | { status: 'loading', progress: LoadProgress }
+  | { status: 'failed', error: Error }
+  | { status: 'ready', store: PageViewStore, summary: DatasetSummary }
+
+const MAX_BAD_ROW_EXAMPLES = 10
+
+/** The backend-neutral face the routes use: sites, session tables, visitor answers and the dataset's health. */
+export class SessionService {
+  readonly #options: SessionsOptions
+  readonly #log: FastifyBaseLogger
+  #state: State
+  readonly #cache: LRUCache<number, SessionTable, PageViewStore>
+  readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
+  /** Settles when loading ends: the summary, or the reason it failed. */
+  readonly loaded: Promise<DatasetSummary>
+
+  constructor (options: SessionsOptions, files: readonly CsvFile[], log: FastifyBaseLogger) {
+    this.#options = options
+    this.#log = log
+    const progress: LoadProgress = { filesTotal: files.length, filesDone: 0, bytesTotal: 0, bytesDone: 0 }
+    this.#state = { status: 'loading', progress }
+    this.#cache = new LRUCache<number, SessionTable, PageViewStore>({
+      max: options.cacheMaxSites,
+      maxSize: options.cacheMaxBytes,
+      sizeCalculation: table => table.byteSize,
+      fetchMethod: (siteId, _stale, { context: store }) => {
+        this.#counts.computations++
+        return sessionizeSite(store, siteId, options.sessionTimeoutSeconds)
+      }
+    })
+    this.loaded = this.#load(files)
+    // The outcome is kept in #state; whoever awaits `loaded` sees the failure, and nobody else must crash.
+    this.loaded.catch(() => {})
+  }
+
+  async #load (files: readonly CsvFile[]): Promise<DatasetSummary> {
+    try {
+      const { store, summary } = await loadDataset(files, {
+        strict: this.#options.strictCsv,
+        maxBadRowExamples: MAX_BAD_ROW_EXAMPLES,
+        onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } }
+      })
+      this.#state = { status: 'ready', store, summary }
+      for (const bad of summary.skippedRowExamples) {
+        this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
+      }
+      this.#log.info({ rows: summary.rows, skippedRows: summary.skippedRows, sites: summary.sites, visitors: summary.visitors, loadMs: summary.loadMs },
+        'data loaded')
+      return summary
+    } catch (error) {
+      this.#state = { status: 'failed', error: error as Error }
+      throw error
+    }
+  }
+
+  health (): Health {
+    const state = this.#state
+    switch (state.status) {
+      case 'loading':
+        return {
+          status: 'loading',
+          files_total: state.progress.filesTotal,
+          files_done: state.progress.filesDone,
+          bytes_total: state.progress.bytesTotal,
+          bytes_done: state.progress.bytesDone
+        }
+      case 'failed':
+        return { status: 'failed', message: state.error.message }
+      case 'ready': {
+        const summary = state.summary
+        return {
+          status: 'ready',
+          files: summary.files.map(file => ({ file: file.file, rows: file.rows, skipped_rows: file.skippedRows })),
+          rows: summary.rows,
+          skipped_rows: summary.skippedRows,
+          skipped_row_examples: summary.skippedRowExamples,
+          sites: summary.sites,
+          visitors: summary.visitors,
+          first_timestamp: summary.firstTimestamp,
+          last_timestamp: summary.lastTimestamp,
+          load_ms: summary.loadMs,
+          session_timeout_seconds: this.#options.sessionTimeoutSeconds,
+          cache: this.cacheStats()
+        }
+      }
+    }
+  }
+
+  cacheStats (): CacheStats {
+    return {
+      sites_cached: this.#cache.size,
+      bytes: this.#cache.calculatedSize,
+      max_bytes: this.#options.cacheMaxBytes,
+      max_sites: this.#options.cacheMaxSites,
+      hits: this.#counts.hits,
+      misses: this.#counts.misses,
+      shared_in_flight: this.#counts.sharedInFlight,
+      computations: this.#counts.computations
+    }
+  }
+
+  /** The loaded store; a 503 while loading, a 500 if loading failed. */
+  store (): PageViewStore {
+    const state = this.#state
+    if (state.status === 'ready') return state.store
+    if (state.status === 'failed') throw new LoadFailedError(state.error.message)
+    const { bytesDone, bytesTotal } = state.progress
+    const percent = bytesTotal === 0 ? 0 : Math.floor((bytesDone / bytesTotal) * 100)
+    throw new NotReadyError(`${percent}% read`)
+  }
+
+  /** A site's session table, computed once and then served from the cache. */
+  async sessionTable (siteUrl: string): Promise<SessionTable> {
+    const store = this.store()
+    const siteId = store.siteIdByUrl.get(siteUrl)
+    if (siteId === undefined) throw new UnknownSiteError(siteUrl)
+    const status: LRUCache.Status<number, SessionTable, PageViewStore> = {}
+    const table = await this.#cache.fetch(siteId, { context: store, status })
+    if (status.fetch === 'hit') this.#counts.hits++
+    else if (status.fetch === 'inflight') this.#counts.sharedInFlight++
+    else this.#counts.misses++
+    // fetchMethod always returns a table and never aborts, so fetch cannot resolve to undefined.
+    return table as SessionTable
+  }
+
+  /** The store's id for a visitor; a 404 for a visitor with no page view. */
+  visitorId (visitorId: string): number {
+    const id = this.store().visitorIdByName.get(visitorId)
+    if (id === undefined) throw new UnknownVisitorError(visitorId)
+    return id
+  }
+
+  clear (): void {
+    this.#cache.clear()
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sessions: SessionService
+  }
+}
+
+function checkOptions (options: SessionsOptions): void {
+  const positive = ['cacheMaxBytes', 'cacheMaxSites'] as const
+  for (const name of positive) {
+    if (!Number.isSafeInteger(options[name]) || options[name] < 1) {
+      throw new Error(`sessions plugin: ${name} must be a positive integer, got ${options[name]}`)
+    }
+  }
+  if (!Number.isSafeInteger(options.sessionTimeoutSeconds) || options.sessionTimeoutSeconds < 0) {
+    throw new Error(`sessions plugin: sessionTimeoutSeconds must be a non-negative integer, got ${options.sessionTimeoutSeconds}`)
+  }
+}
+
+const sessionsPlugin: FastifyPluginAsync<SessionsOptions> = async (fastify, options) => {
+  checkOptions(options)
+  const files = await listCsvFiles(options.dataDir)
+  const service = new SessionService(options, files, fastify.log)
+  fastify.decorate('sessions', service)
+  fastify.addHook('onClose', async () => service.clear())
+}
+
+export default fp(sessionsPlugin, { name: 'sessions', fastify: '5.x' })

@@ -1,0 +1,13 @@
+// Text or JSON: the one place that decides how a reply is written.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** JSON when the client prefers it to text; text for curl, browsers and anything else. */
+export function wantsJson (request: FastifyRequest): boolean {
+  return request.accepts().type(['text/plain', 'application/json']) === 'application/json'
+}
+
+/** Sends the historical text answer, or the JSON one when the client asks for JSON. */
+export function sendAnswer (request: FastifyRequest, reply: FastifyReply, text: string, json: object): FastifyReply {
+  if (wantsJson(request)) return reply.send(json)
+  return reply.type('text/plain; charset=utf-8').send(text)
+}
