@@ -98,9 +98,10 @@ export function parsePageViewFile (file: string, options: FileParseOptions): Pro
           else skip(line, problem)
         }
       } catch (error) {
+        // Reject before aborting: abort() calls `complete`, which would otherwise resolve first.
+        reject(error)
         parser.abort()
         stream.destroy()
-        reject(error)
       }
     }
 

@@ -46,7 +46,7 @@ export class DataDirError extends Error {
   override name = 'DataDirError'
 }
 
-/** The `*.csv` files directly in `dir`, sorted by name. */
+/** The `*.csv` files (or named pipes, such as a decompressor's output) directly in `dir`, sorted by name. */
 export async function listCsvFiles (dir: string): Promise<CsvFile[]> {
   let names: string[]
   try {
@@ -59,7 +59,7 @@ export async function listCsvFiles (dir: string): Promise<CsvFile[]> {
   for (const name of csvNames) {
     const path = join(dir, name)
     const info = await stat(path)
-    if (info.isFile()) files.push({ path, bytes: info.size })
+    if (info.isFile() || info.isFIFO()) files.push({ path, bytes: info.size })
   }
   if (files.length === 0) throw new DataDirError(`no .csv file in data folder ${dir}`)
   return files

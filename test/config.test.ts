@@ -1,0 +1,55 @@
+import t from 'tap'
+import { resolve } from 'node:path'
+import { ConfigError, loadConfig } from '../src/config.js'
+
+t.test('defaults', async t => {
+  t.same(loadConfig({}), {
+    port: 5000,
+    host: '127.0.0.1',
+    dataDir: resolve('data'),
+    sessionTimeoutSeconds: 1800,
+    cacheMaxBytes: 256 * 1024 * 1024,
+    cacheMaxSites: 100_000,
+    logLevel: 'info',
+    strictCsv: false
+  })
+})
+
+t.test('every variable is read', async t => {
+  t.same(loadConfig({
+    PORT: '8080',
+    HOST: '0.0.0.0',
+    DATA_DIR: '/srv/logs',
+    SESSION_TIMEOUT_SECONDS: '600',
+    CACHE_MAX_BYTES: '1024',
+    CACHE_MAX_SITES: '5',
+    LOG_LEVEL: 'warn',
+    STRICT_CSV: '1'
+  }), {
+    port: 8080,
+    host: '0.0.0.0',
+    dataDir: '/srv/logs',
+    sessionTimeoutSeconds: 600,
+    cacheMaxBytes: 1024,
+    cacheMaxSites: 5,
+    logLevel: 'warn',
+    strictCsv: true
+  })
+  t.equal(loadConfig({ STRICT_CSV: 'true' }).strictCsv, true)
+  t.equal(loadConfig({ STRICT_CSV: 'false' }).strictCsv, false)
+})
+
+t.test('a bad value names its variable', async t => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ PORT: 'http' }, /^PORT must be an integer from 0 to 65535, got "http"$/],
+    [{ PORT: '70000' }, /^PORT/],
+    [{ SESSION_TIMEOUT_SECONDS: '-1' }, /^SESSION_TIMEOUT_SECONDS/],
+    [{ SESSION_TIMEOUT_SECONDS: '1.5' }, /^SESSION_TIMEOUT_SECONDS/],
+    [{ CACHE_MAX_BYTES: '0' }, /^CACHE_MAX_BYTES must be an integer from 1/],
+    [{ CACHE_MAX_SITES: 'lots' }, /^CACHE_MAX_SITES/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
+    [{ STRICT_CSV: 'yes' }, /^STRICT_CSV must be one of 0, 1, false, true/]
+  ]
+  for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message })
+  t.type(new ConfigError('x'), Error)
+})

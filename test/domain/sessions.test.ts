@@ -1,0 +1,92 @@
+import t from 'tap'
+import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
+import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
+import { medianOfSorted, percentileOfSorted, sessionizeSite } from '../../src/domain/sessions.js'
+
+type View = [visitor: string, site: string, timestamp: number]
+
+/** A store from batches of views, one batch per simulated file. */
+function storeOf (...files: View[][]): PageViewStore {
+  return buildPageViewStore(files.map(views => {
+    const builder = new PageViewBatchBuilder()
+    for (const [visitor, site, timestamp] of views) builder.add(visitor, site, timestamp)
+    return builder.finish()
+  }))
+}
+
+function sessions (store: PageViewStore, site: string, timeout = 1800): number[] {
+  return [...sessionizeSite(store, store.siteIdByUrl.get(site)!, timeout).sessionLengths]
+}
+
+t.test('a gap of exactly the timeout stays in the session; one second more splits it', async t => {
+  const store = storeOf([['v', 's', 0], ['v', 's', 1800], ['v', 's', 3601], ['v', 's', 3700]])
+  t.same(sessions(store, 's'), [99, 1800])
+})
+
+t.test('a custom timeout moves the boundary', async t => {
+  const store = storeOf([['v', 's', 0], ['v', 's', 60], ['v', 's', 121]])
+  t.same(sessions(store, 's', 60), [0, 60])
+  t.same(sessions(store, 's', 61), [121])
+  t.same(sessions(store, 's', 0), [0, 0, 0])
+})
+
+t.test('views of one visitor split across files that overlap in time join into one session', async t => {
+  const store = storeOf(
+    [['v', 's', 100], ['w', 's', 150], ['v', 's', 2000]],
+    [['v', 's', 50], ['v', 's', 1000]]
+  )
+  t.same(sessions(store, 's'), [0, 1950])
+})
+
+t.test('unsorted input within a file is sorted before sessionizing', async t => {
+  const store = storeOf([['v', 's', 5000], ['v', 's', 10], ['v', 's', 1000], ['v', 's', 4000]])
+  t.same(sessions(store, 's'), [990, 1000])
+})
+
+t.test('a visitor with many views takes the large-group sort and stays correct', async t => {
+  const times = Array.from({ length: 500 }, (_, i) => i * 100).reverse()
+  const store = storeOf(times.map(time => ['v', 's', time]))
+  t.same(sessions(store, 's'), [49_900])
+})
+
+t.test('duplicate rows neither split nor lengthen a session', async t => {
+  const store = storeOf([['v', 's', 10], ['v', 's', 10], ['v', 's', 20]], [['v', 's', 20]])
+  const table = sessionizeSite(store, 0, 1800)
+  t.same([...table.sessionLengths], [10])
+  t.equal(table.pageViews, 4)
+  t.equal(table.singleViewSessions, 0)
+})
+
+t.test('one-view sessions have length 0 and count as bounces', async t => {
+  const store = storeOf([['a', 's', 100], ['b', 's', 100], ['a', 's', 5000], ['a', 's', 5010]])
+  const table = sessionizeSite(store, 0, 1800)
+  t.same([...table.sessionLengths], [0, 0, 10])
+  t.equal(table.singleViewSessions, 2)
+  t.equal(table.visitors, 2)
+  t.equal(table.totalSessionLength, 10)
+  t.ok(table.byteSize >= 3 * 8, 'the byte size counts the lengths')
+})
+
+t.test('sites are sessionized separately: the same visitor on two sites', async t => {
+  const store = storeOf([['v', 'a', 0], ['v', 'b', 10], ['v', 'a', 20], ['v', 'b', 4000]])
+  t.same(sessions(store, 'a'), [20])
+  t.same(sessions(store, 'b'), [0, 0])
+})
+
+t.test('timestamps past 2^31 and near 2^53 keep their precision', async t => {
+  const base = 2 ** 31 + 5
+  const huge = Number.MAX_SAFE_INTEGER - 10
+  const store = storeOf([['v', 's', base], ['v', 's', base + 1800], ['w', 's', huge - 1800], ['w', 's', huge]])
+  t.same(sessions(store, 's'), [1800, 1800])
+  t.equal(store.lastTimestamp, huge)
+})
+
+t.test('median of odd and even counts; percentiles interpolate', async t => {
+  t.equal(medianOfSorted(Float64Array.of(1, 5, 9)), 5)
+  t.equal(medianOfSorted(Float64Array.of(1, 2, 4, 9)), 3)
+  t.equal(medianOfSorted(Float64Array.of(1340, 1343)), 1341.5)
+  t.equal(medianOfSorted(Float64Array.of(7)), 7)
+  t.equal(percentileOfSorted(Float64Array.of(0, 10, 20, 30, 40), 90), 36)
+  t.equal(percentileOfSorted(Float64Array.of(0, 10), 100), 10)
+  t.equal(percentileOfSorted(Float64Array.of(3), 90), 3)
+})

@@ -1,0 +1,42 @@
+// Builds the app for a test over a data folder, and closes it when the test ends.
+import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
+import app, { type AppOptions } from '../src/app.js'
+
+export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
+  sessionTimeoutSeconds: 1800,
+  cacheMaxBytes: 64 * 1024 * 1024,
+  cacheMaxSites: 1000,
+  strictCsv: false
+}
+
+export async function build (t: Test, options: Partial<AppOptions> & { dataDir: string }): Promise<FastifyInstance> {
+  const server = Fastify({ logger: false })
+  await server.register(app, { ...DEFAULT_TEST_OPTIONS, ...options })
+  await server.ready()
+  t.teardown(() => server.close())
+  return server
+}
+
+/** Builds the app and waits until its data is loaded. */
+export async function buildLoaded (t: Test, options: Partial<AppOptions> & { dataDir: string }): Promise<FastifyInstance> {
+  const server = await build(t, options)
+  await server.sessions.loaded
+  return server
+}
+
+/** GET with a query string built from `query`, as text or JSON. */
+export function get (server: FastifyInstance, url: string, query: Record<string, string> = {}, json = false):
+Promise<LightMyRequestResponse> {
+  return server.inject({
+    method: 'GET',
+    url,
+    query,
+    headers: json ? { accept: 'application/json' } : {}
+  })
+}
+
+/** A CSV line per page view. */
+export function csv (rows: [visitor: string, site: string, timestamp: number | string][]): string {
+  return rows.map(([visitor, site, timestamp]) => `${visitor},${site},${site}/page,${timestamp}\n`).join('')
+}
