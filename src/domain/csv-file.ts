@@ -87,6 +87,9 @@ export function parsePageViewFile (file: string, options: FileParseOptions): Pro
           const fields = rows[i]
           const line = linesDone + 1
           linesDone += linesSpanned(fields)
+          // Rows split on \n alone, so that files mixing \n and \r\n line ends parse alike.
+          const last = fields.length - 1
+          if (fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1)
           if (firstRow) {
             firstRow = false
             if (fields[0].charCodeAt(0) === 0xfeff) fields[0] = fields[0].slice(1)
@@ -107,6 +110,7 @@ export function parsePageViewFile (file: string, options: FileParseOptions): Pro
 
     Papa.parse<string[]>(stream as unknown as File, {
       delimiter: ',',
+      newline: '\n',
       quoteChar: '"',
       header: false,
       dynamicTyping: false,

@@ -41,6 +41,13 @@ t.test('CRLF line ends, blank lines and trailing blank lines', async t => {
   t.equal(result.badRowCount, 0)
 })
 
+t.test('a file mixing \\n and \\r\\n line ends, quoted last fields included', async t => {
+  const { rows, result } = await parse(t,
+    'visitor_id,site_url,page_view_url,timestamp\nv1,s1,u,10\r\nv2,s1,u,"20"\r\n\r\nv3,s1,u,30\n')
+  t.same(rows, [['v1', 's1', 10], ['v2', 's1', 20], ['v3', 's1', 30]])
+  t.equal(result.badRowCount, 0)
+})
+
 t.test('quoted fields may hold commas, quotes and line breaks; line numbers stay right', async t => {
   const { rows, result, file } = await parse(t, [
     '"v,1","s1","s1/?a=1,2",10',

@@ -1,0 +1,67 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import sessions from '../../src/plugins/sessions.js'
+import { DEFAULT_TEST_OPTIONS, build, buildLoaded, csv } from '../helper.js'
+
+const twoSites = csv([['a', 's1', 0], ['a', 's1', 60], ['b', 's1', 10], ['a', 's2', 5], ['c', 's2', 9000]])
+
+t.test('a site is computed on the first request, then served from the cache', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': twoSites }) })
+  const first = await server.sessions.sessionTable('s1')
+  const second = await server.sessions.sessionTable('s1')
+  t.equal(first, second, 'the same table object')
+  t.match(server.sessions.cacheStats(), { sites_cached: 1, misses: 1, hits: 1, computations: 1 })
+  t.ok(server.sessions.cacheStats().bytes > 0)
+})
+
+t.test('concurrent requests for one site compute it once', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': twoSites }) })
+  const tables = await Promise.all(Array.from({ length: 8 }, () => server.sessions.sessionTable('s2')))
+  t.ok(tables.every(table => table === tables[0]))
+  t.match(server.sessions.cacheStats(), { computations: 1, misses: 1, shared_in_flight: 7 })
+})
+
+t.test('the cache evicts the least recently used site at its entry bound', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': twoSites }), cacheMaxSites: 1 })
+  await server.sessions.sessionTable('s1')
+  await server.sessions.sessionTable('s2')
+  await server.sessions.sessionTable('s1')
+  t.match(server.sessions.cacheStats(), { sites_cached: 1, computations: 3, misses: 3, max_sites: 1 })
+})
+
+t.test('the cache evicts at its byte bound', async t => {
+  const dataDir = t.testdir({ 'v.csv': twoSites })
+  const probe = await buildLoaded(t, { dataDir })
+  const oneTable = (await probe.sessions.sessionTable('s1')).byteSize
+  const server = await buildLoaded(t, { dataDir, cacheMaxBytes: oneTable + 8 })
+  await server.sessions.sessionTable('s1')
+  await server.sessions.sessionTable('s2')
+  t.match(server.sessions.cacheStats(), { sites_cached: 1, computations: 2 })
+  t.ok(server.sessions.cacheStats().bytes <= oneTable + 8)
+  await server.sessions.sessionTable('s1')
+  t.equal(server.sessions.cacheStats().computations, 3, 's1 was evicted and computed again')
+})
+
+t.test('closing the app empties the cache', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': twoSites }) })
+  await server.sessions.sessionTable('s1')
+  await server.close()
+  t.equal(server.sessions.cacheStats().sites_cached, 0)
+})
+
+t.test('a bad option or a missing data folder fails the boot', async t => {
+  for (const [option, value] of [['cacheMaxBytes', 0], ['cacheMaxSites', 1.5], ['sessionTimeoutSeconds', -1]] as const) {
+    const server = Fastify()
+    await t.rejects(async () => { await server.register(sessions, { ...DEFAULT_TEST_OPTIONS, dataDir: '.', [option]: value }) },
+      { message: new RegExp(`^sessions plugin: ${option} must be`) })
+  }
+  await t.rejects(build(t, { dataDir: '/no/such/folder' }), { name: 'DataDirError', message: /\/no\/such\/folder/ })
+})
+
+t.test('a strict load that meets a bad row fails, and says so in its health', async t => {
+  const dataDir = t.testdir({ 'v.csv': 'a,s1,u,1\na,s1,u,later\n' })
+  const server = await build(t, { dataDir, strictCsv: true })
+  await t.rejects(server.sessions.loaded, { name: 'CsvFormatError', message: /v\.csv:2: timestamp "later"/ })
+  t.match(server.sessions.health(), { status: 'failed', message: /v\.csv:2/ })
+  t.throws(() => server.sessions.store(), { statusCode: 500, message: /Data failed to load/ })
+})

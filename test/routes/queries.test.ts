@@ -1,0 +1,126 @@
+import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { build, buildLoaded, csv, get } from '../helper.js'
+import { formatLength } from '../../src/routes/queries.js'
+
+const views = csv([
+  ['visitor 1 & co', 'www.s_1.com', 0], ['visitor 1 & co', 'www.s_1.com', 1800],
+  ['visitor 1 & co', 'www.s_1.com', 3601], ['vïsitör-2', 'www.s_1.com', 100],
+  ['vïsitör-2', 'www.s_1.com', 101], ['vïsitör-2', 'www.é x.com', 5]
+])
+
+t.test('200: the three historical answers, byte for byte, in text', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  const sessions = await get(server, '/num_sessions', { site_url: 'www.s_1.com' })
+  t.equal(sessions.statusCode, 200)
+  t.match(sessions.headers['content-type'], /^text\/plain/)
+  t.equal(sessions.body, 'Num sessions for site www.s_1.com = 3')
+  t.equal((await get(server, '/median_session_length', { site_url: 'www.s_1.com' })).body,
+    'Median session length for site www.s_1.com = 1.0')
+  t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'vïsitör-2' })).body,
+    'Num of unique sites for vïsitör-2 = 2')
+})
+
+t.test('200: the same answers in JSON when the client asks for it', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  const sessions = await get(server, '/num_sessions', { site_url: 'www.s_1.com' }, true)
+  t.match(sessions.headers['content-type'], /^application\/json/)
+  t.same(sessions.json(), { site_url: 'www.s_1.com', num_sessions: 3 })
+  t.same((await get(server, '/median_session_length', { site_url: 'www.s_1.com' }, true)).json(),
+    { site_url: 'www.s_1.com', median_session_length: 1 })
+  t.same((await get(server, '/num_unique_visited_sites', { visitor_id: 'visitor 1 & co' }, true)).json(),
+    { visitor_id: 'visitor 1 & co', num_unique_visited_sites: 1 })
+  t.match((await get(server, '/site_stats', { site_url: 'www.é x.com' })).json(),
+    { site_url: 'www.é x.com', num_sessions: 1, page_views: 1, bounce_rate: 1 })
+})
+
+t.test('content negotiation follows the Accept header', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  const ask = (accept: string) => server.inject({ url: '/num_sessions?site_url=www.s_1.com', headers: { accept } })
+  t.match((await ask('application/json;q=0.5, text/plain')).headers['content-type'], /^text\/plain/)
+  t.match((await ask('text/plain;q=0.1, application/json')).headers['content-type'], /^application\/json/)
+  t.match((await ask('*/*')).headers['content-type'], /^text\/plain/)
+  t.match((await ask('image/png')).headers['content-type'], /^text\/plain/)
+})
+
+t.test('parameters are URL-decoded: spaces, & and non-ASCII ids work', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  const res = await server.inject('/num_sessions?site_url=www.%C3%A9+x.com')
+  t.equal(res.body, 'Num sessions for site www.é x.com = 1')
+  const visitor = await server.inject('/num_unique_visited_sites?visitor_id=visitor%201%20%26%20co')
+  t.equal(visitor.body, 'Num of unique sites for visitor 1 & co = 1')
+})
+
+t.test('400: a missing, empty or repeated parameter is named', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats']) {
+    const missing = await server.inject(url)
+    t.equal(missing.statusCode, 400)
+    t.equal(missing.body, "querystring must have required property 'site_url'")
+    const empty = await get(server, url, { site_url: '' }, true)
+    t.equal(empty.statusCode, 400)
+    t.same(empty.json(), { statusCode: 400, message: 'querystring/site_url must NOT have fewer than 1 characters' })
+  }
+  const visitor = await server.inject('/num_unique_visited_sites?visitor_id=')
+  t.equal(visitor.statusCode, 400)
+  t.match(visitor.body, /visitor_id/)
+  const repeated = await server.inject('/num_sessions?site_url=a&site_url=b')
+  t.equal(repeated.statusCode, 400)
+  t.match(repeated.body, /site_url must be string/)
+})
+
+t.test('404: an unknown site, visitor or path', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats']) {
+    const text = await get(server, url, { site_url: 'www.nowhere.com' })
+    t.equal(text.statusCode, 404)
+    t.equal(text.body, 'Unknown site_url: www.nowhere.com')
+  }
+  const visitor = await get(server, '/num_unique_visited_sites', { visitor_id: 'ghost' }, true)
+  t.equal(visitor.statusCode, 404)
+  t.same(visitor.json(), { statusCode: 404, message: 'Unknown visitor_id: ghost' })
+  const path = await server.inject('/no_such_route?x=1')
+  t.equal(path.statusCode, 404)
+  t.equal(path.body, 'Not found: GET /no_such_route')
+})
+
+t.test('503 with Retry-After while loading, then answers', async t => {
+  const dataDir = t.testdir({})
+  const pipe = join(dataDir, 'stream.csv')
+  execFileSync('mkfifo', [pipe])
+  const server = await build(t, { dataDir })
+  for (const json of [false, true]) {
+    const res = await get(server, '/num_sessions', { site_url: 'www.s_1.com' }, json)
+    t.equal(res.statusCode, 503)
+    t.equal(res.headers['retry-after'], '1')
+    t.match(res.body, /Data is still loading \(0% read\); retry shortly/)
+  }
+  t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'x' })).statusCode, 503)
+  t.equal((await get(server, '/sites')).statusCode, 503)
+  const health = await get(server, '/health')
+  t.equal(health.statusCode, 503)
+  t.match(health.json(), { status: 'loading', files_total: 1, files_done: 0 })
+
+  await writeFile(pipe, views)
+  await server.sessions.loaded
+  t.equal((await get(server, '/num_sessions', { site_url: 'www.s_1.com' })).body, 'Num sessions for site www.s_1.com = 3')
+})
+
+t.test('500: a failed load answers without leaking details', async t => {
+  const server = await build(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,x\n' }), strictCsv: true })
+  await t.rejects(server.sessions.loaded)
+  const res = await get(server, '/num_sessions', { site_url: 's' }, true)
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), { statusCode: 500, message: 'Internal Server Error' })
+  const health = await get(server, '/health')
+  t.equal(health.statusCode, 500)
+  t.match(health.json(), { status: 'failed', message: /v\.csv:1/ })
+})
+
+t.test('text lengths always show a decimal', async t => {
+  t.equal(formatLength(1353), '1353.0')
+  t.equal(formatLength(1341.5), '1341.5')
+  t.equal(formatLength(0), '0.0')
+})
