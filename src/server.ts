@@ -1,14 +1,13 @@
 // Starts the process: config → Fastify → app → listen; exits non-zero when the data cannot be loaded.
 import Fastify from 'fastify'
 import app from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { loadConfig, type Config } from './config.js'
 
 function readConfig (): Config {
   try {
     return loadConfig()
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    console.error(`sessionizer: ${error.message}`)
+    console.error(`sessionizer: ${(error as Error).message}`)
     process.exit(1)
   }
 }
@@ -21,18 +20,18 @@ async function stop (exitCode: number): Promise<void> {
   process.exit(exitCode)
 }
 
+function fail (message: string): void {
+  server.log.fatal(message)
+  void stop(1)
+}
+
 try {
   await server.register(app, config)
   await server.listen({ port: config.port, host: config.host })
+  server.sessions.loaded.catch((error: Error) => fail(`cannot load data: ${error.message}`))
 } catch (error) {
-  server.log.fatal(`cannot start: ${(error as Error).message}`)
-  await stop(1)
+  fail(`cannot start: ${(error as Error).message}`)
 }
-
-server.sessions.loaded.catch(async (error: Error) => {
-  server.log.fatal(`cannot load data: ${error.message}`)
-  await stop(1)
-})
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -11,7 +11,7 @@ const EXPECTED = join(ASSIGNMENT, 'expected-results.txt')
 if (!existsSync(EXPECTED)) {
   const why = `needs the assignment's input CSVs and expected-results.txt in ${ASSIGNMENT}`
   if (process.env.CI) t.fail(`acceptance: ${why}; CI must not skip it`)
-  else t.skip(`acceptance: ${why}`)
+  else t.plan(0, `acceptance: ${why}`)
 } else {
   t.test('all 30 expected answers are exact', async t => {
     const server = await buildLoaded(t, { dataDir: ASSIGNMENT })

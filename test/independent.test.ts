@@ -1,5 +1,5 @@
 // Data nobody has seen: generated logs, roughed up, checked against a deliberately naive implementation.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../scripts/lib/page-view-generator.js'
 import { naiveAnswers } from './naive-sessionizer.js'
@@ -24,7 +24,6 @@ async function compare (t: Test, server: FastifyInstance, dataDir: string, timeo
   }
   t.pass(`checked ${Math.ceil(visitorsChecked / 7)} visitors`)
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 for (const seed of [7, 2024]) {
   t.test(`generated log, seed ${seed}, matches the naive implementation`, async t => {

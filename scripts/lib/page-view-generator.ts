@@ -79,7 +79,7 @@ class SessionHeap {
     } else {
       this.time[0] = time
     }
-    if (this.time.length > 0) this.#down(0)
+    this.#down(0)
   }
 
   #move (from: number, to: number): void {

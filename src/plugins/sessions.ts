@@ -153,7 +153,8 @@ export class SessionService {
     if (state.status === 'ready') return state.store
     if (state.status === 'failed') throw new LoadFailedError(state.error.message)
     const { bytesDone, bytesTotal } = state.progress
-    const percent = bytesTotal === 0 ? 0 : Math.floor((bytesDone / bytesTotal) * 100)
+    // Named pipes have no size, so the total may be 0.
+    const percent = Math.floor((100 * bytesDone) / Math.max(bytesTotal, 1))
     throw new NotReadyError(`${percent}% read`)
   }
 

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { CsvFormatError, parsePageViewFile, rowProblem, type FileParseOptions } from '../../src/domain/csv-file.js'
@@ -14,7 +14,6 @@ async function parse (t: Test, content: string, options: FileParseOptions = leni
     [batch.visitorIds[batch.visitorColumn[i]], batch.siteUrls[batch.siteColumn[i]], time])
   return { file, rows, result }
 }
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('plain rows, no header, no final newline', async t => {
   const { rows, result } = await parse(t, 'v1,s1,s1/a,10\nv2,s2,s2/b,20')

@@ -2,7 +2,9 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { build, buildLoaded, csv, get } from '../helper.js'
+import Fastify from 'fastify'
+import app from '../../src/app.js'
+import { DEFAULT_TEST_OPTIONS, build, buildLoaded, csv, get } from '../helper.js'
 import { formatLength } from '../../src/routes/queries.js'
 
 const views = csv([
@@ -87,21 +89,27 @@ t.test('404: an unknown site, visitor or path', async t => {
 })
 
 t.test('503 with Retry-After while loading, then answers', async t => {
-  const dataDir = t.testdir({})
-  const pipe = join(dataDir, 'stream.csv')
+  const dataDir = t.testdir({ 'a.csv': 'early,www.s_0.com,u,1\n' })
+  const pipe = join(dataDir, 'b.csv')
   execFileSync('mkfifo', [pipe])
   const server = await build(t, { dataDir })
+  // a.csv loads at once; b.csv, a named pipe, holds the load until the test writes to it.
+  const filesDone = () => {
+    const health = server.sessions.health()
+    return health.status === 'loading' ? health.files_done : -1
+  }
+  while (filesDone() === 0) await new Promise(resolve => setTimeout(resolve, 10))
   for (const json of [false, true]) {
     const res = await get(server, '/num_sessions', { site_url: 'www.s_1.com' }, json)
     t.equal(res.statusCode, 503)
     t.equal(res.headers['retry-after'], '1')
-    t.match(res.body, /Data is still loading \(0% read\); retry shortly/)
+    t.match(res.body, /Data is still loading \(100% read\); retry shortly/, 'a pipe has no size to read')
   }
   t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'x' })).statusCode, 503)
   t.equal((await get(server, '/sites')).statusCode, 503)
   const health = await get(server, '/health')
   t.equal(health.statusCode, 503)
-  t.match(health.json(), { status: 'loading', files_total: 1, files_done: 0 })
+  t.match(health.json(), { status: 'loading', files_total: 2, files_done: 1, bytes_total: 22, bytes_done: 22 })
 
   await writeFile(pipe, views)
   await server.sessions.loaded
@@ -117,6 +125,18 @@ t.test('500: a failed load answers without leaking details', async t => {
   const health = await get(server, '/health')
   t.equal(health.statusCode, 500)
   t.match(health.json(), { status: 'failed', message: /v\.csv:1/ })
+})
+
+t.test('500: an unexpected fault is logged, and its details stay out of the reply', async t => {
+  const logged: string[] = []
+  const server = Fastify({ logger: { level: 'error', stream: { write: (line: string) => logged.push(line) } } })
+  await server.register(app, { ...DEFAULT_TEST_OPTIONS, dataDir: t.testdir({ 'v.csv': views }) })
+  server.get('/fault', async () => { throw new Error('secret internals') })
+  t.teardown(() => server.close())
+  const res = await server.inject('/fault')
+  t.equal(res.statusCode, 500)
+  t.equal(res.body, 'Internal Server Error')
+  t.match(logged.join(''), /secret internals/)
 })
 
 t.test('text lengths always show a decimal', async t => {

@@ -1,0 +1,95 @@
+// The landing page in a real headless Chromium: warm-up, the sites table, the three forms, and ids as text.
+import t, { type Test } from 'tap'
+import { existsSync, appendFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Browser } from 'playwright-core'
+import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
+import { naiveAnswers } from './naive-sessionizer.js'
+import { buildLoaded } from './helper.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+const HOSTILE_SITE = '<img src=x onerror="window.__injected=1">'
+
+if (!existsSync(CHROMIUM)) {
+  const why = `needs Chromium at ${CHROMIUM} (npm test installs it as root: scripts/ensure-chromium.sh)`
+  if (process.env.CI) t.fail(`browser test: ${why}; CI must not skip it`)
+  else t.plan(0, `browser test: ${why}`)
+} else {
+  /** Debian's Chromium, headless, with nothing reaching past this machine; closed when the test ends. */
+  const launch = async (t: Test): Promise<Browser> => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync']
+    })
+    t.teardown(() => browser.close())
+    return browser
+  }
+
+  t.test('the landing page warms every site and answers the forms', async t => {
+    const dataDir = t.testdir({})
+    const [file] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 6_000, sites: 9, visitors: 400, files: 2, out: dataDir, seed: 5 })
+    appendFileSync(file, `visitor_1,"${HOSTILE_SITE.replaceAll('"', '""')}",x,1347900000\nvisitor_1,"${HOSTILE_SITE.replaceAll('"', '""')}",x,1347900100\n`)
+    const naive = naiveAnswers(dataDir)
+    const server = await buildLoaded(t, { dataDir })
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+
+    const page = await (await launch(t)).newPage()
+    await page.goto(address)
+
+    await page.locator('#warmup-status', { hasText: '10 / 10 sites ready' }).waitFor({ timeout: 30_000 })
+    t.match(await page.locator('#dataset-summary').textContent(), /6,002 page views from 2 files/)
+
+    const rows = await page.locator('#sites-table tbody tr').evaluateAll(trs =>
+      trs.map(tr => Array.from(tr.querySelectorAll('td'), td => td.textContent ?? '')))
+    t.equal(rows.length, 10)
+    for (const [site, , , sessions, median] of rows) {
+      t.equal(sessions.replaceAll(',', ''), String(naive.sessionsBySite.get(site)), `sessions of ${site}`)
+      t.equal(median, naive.medianBySite.get(site)!.toFixed(1), `median of ${site}`)
+    }
+    t.ok(rows.some(([site]) => site === HOSTILE_SITE), 'the hostile site name is shown as text')
+    t.equal(await page.locator('#sites-table img').count(), 0, 'no element was made from a site name')
+    t.equal(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected), undefined)
+
+    await page.fill('#form-num-sessions input', 'www.s_1.com')
+    await page.click('#form-num-sessions button')
+    await page.locator('#answer-num-sessions', { hasText: 'Num sessions for site www.s_1.com = ' }).waitFor()
+    t.equal(await page.textContent('#answer-num-sessions'), `Num sessions for site www.s_1.com = ${naive.sessionsBySite.get('www.s_1.com')}`)
+
+    await page.fill('#form-median input', HOSTILE_SITE)
+    await page.click('#form-median button')
+    await page.locator('#answer-median', { hasText: 'Median session length' }).waitFor()
+    t.equal(await page.textContent('#answer-median'), `Median session length for site ${HOSTILE_SITE} = 100.0`)
+
+    await page.fill('#form-unique-sites input', 'visitor_1')
+    await page.click('#form-unique-sites button')
+    await page.locator('#answer-unique-sites', { hasText: 'Num of unique sites' }).waitFor()
+    t.equal(await page.textContent('#answer-unique-sites'), `Num of unique sites for visitor_1 = ${naive.sitesByVisitor.get('visitor_1')}`)
+
+    await page.fill('#form-unique-sites input', 'nobody')
+    await page.click('#form-unique-sites button')
+    await page.locator('#answer-unique-sites.error').waitFor()
+    t.equal(await page.textContent('#answer-unique-sites'), 'Unknown visitor_id: nobody')
+
+    await page.fill('#site-filter', 's_1')
+    t.same(await page.locator('#sites-table tbody tr td:first-child').allTextContents(), ['www.s_1.com'])
+    t.ok(await page.locator('#example-links a[href="/health"]').count(), 'example links are listed')
+    await page.screenshot({ path: join(dataDir, 'landing.png'), fullPage: true })
+  })
+
+  t.test('thousands of sites: the table shows one page at a time', async t => {
+    const dataDir = t.testdir({})
+    generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 20_000, sites: 1_500, visitors: 3_000, files: 1, out: dataDir, seed: 8 })
+    const server = await buildLoaded(t, { dataDir })
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const page = await (await launch(t)).newPage()
+    await page.goto(address)
+    await page.locator('#page-info', { hasText: 'Page 1 of' }).waitFor({ timeout: 30_000 })
+    t.equal(await page.locator('#sites-table tbody tr').count(), 25)
+    await page.click('#page-next')
+    t.match(await page.textContent('#page-info'), /^Page 2 of \d+/)
+    await page.click('#page-previous')
+    t.match(await page.textContent('#page-info'), /^Page 1 of \d+/)
+  })
+}

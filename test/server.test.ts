@@ -1,0 +1,68 @@
+// The process as a user starts it: configuration errors, data errors, serving, and a clean stop.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../src/project-root.js'
+
+const SERVER = join(PROJECT_ROOT, 'src', 'server.ts')
+
+interface Started {
+  output: () => string
+  exited: Promise<number | null>
+  kill: (signal: NodeJS.Signals) => void
+}
+
+/** Runs src/server.ts the way tap runs tests (same loaders), with `env` added to a clean environment. */
+function startServer (env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+    env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', chunk => { output += chunk })
+  child.stderr.on('data', chunk => { output += chunk })
+  return {
+    output: () => output,
+    exited: once(child, 'exit').then(([code]) => code as number | null),
+    kill: signal => child.kill(signal)
+  }
+}
+
+t.test('a bad variable stops the start with a message naming it', async t => {
+  const server = startServer({ PORT: 'eighty' })
+  t.equal(await server.exited, 1)
+  t.match(server.output(), /sessionizer: PORT must be an integer from 0 to 65535, got "eighty"/)
+})
+
+t.test('a missing data folder stops the start', async t => {
+  const server = startServer({ DATA_DIR: '/no/such/folder', PORT: '0' })
+  t.equal(await server.exited, 1)
+  t.match(server.output(), /cannot start: cannot read data folder \/no\/such\/folder/)
+})
+
+t.test('a strict load that meets a bad row stops the process', async t => {
+  const dataDir = t.testdir({ 'v.csv': 'a,s,u,1\nb,s,u\n' })
+  const server = startServer({ DATA_DIR: dataDir, PORT: '0', STRICT_CSV: '1' })
+  t.equal(await server.exited, 1)
+  t.match(server.output(), /cannot load data: .*v\.csv:2: expected 4 fields, found 3/)
+})
+
+t.test('serves the data, then stops cleanly on SIGTERM', async t => {
+  const dataDir = t.testdir({ 'v.csv': 'a,www.s_1.com,u,1\na,www.s_1.com,u,61\n' })
+  const server = startServer({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'info' })
+  let address: string | undefined
+  while (address === undefined) {
+    address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())?.[1]
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  let health: Response
+  do health = await fetch(`${address}/health`)
+  while (health.status === 503)
+  t.equal(health.status, 200)
+  t.equal(await (await fetch(`${address}/median_session_length?site_url=www.s_1.com`)).text(),
+    'Median session length for site www.s_1.com = 60.0')
+  server.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  t.match(server.output(), /SIGTERM: closing/)
+})
