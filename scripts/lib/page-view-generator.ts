@@ -98,11 +98,11 @@ class SessionHeap {
   }
 
   #up (i: number): void {
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (this.time[parent] <= this.time[i]) return
+    let parent = (i - 1) >> 1
+    while (i > 0 && this.time[parent] > this.time[i]) {
       this.#swap(i, parent)
       i = parent
+      parent = (i - 1) >> 1
     }
   }
 
