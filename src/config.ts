@@ -1,4 +1,5 @@
 // Environment variables → a typed, validated Config; a bad value stops the start with a message naming it.
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 
 export interface Config {
@@ -10,6 +11,8 @@ export interface Config {
   cacheMaxSites: number
   logLevel: LogLevel
   strictCsv: boolean
+  csvFastPath: boolean
+  loadWorkers: number
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -40,6 +43,10 @@ function oneOf<T extends string> (env: Env, name: string, fallback: T, allowed: 
   return raw as T
 }
 
+function flag (env: Env, name: string, fallback: boolean): boolean {
+  return ['1', 'true'].includes(oneOf(env, name, fallback ? '1' : '0', ['0', '1', 'false', 'true']))
+}
+
 export function loadConfig (env: Env = process.env): Config {
   return {
     port: integer(env, 'PORT', 5000, 0, 65535),
@@ -49,6 +56,8 @@ export function loadConfig (env: Env = process.env): Config {
     cacheMaxBytes: integer(env, 'CACHE_MAX_BYTES', 256 * 1024 * 1024, 1),
     cacheMaxSites: integer(env, 'CACHE_MAX_SITES', 100_000, 1),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
-    strictCsv: ['1', 'true'].includes(oneOf(env, 'STRICT_CSV', '0', ['0', '1', 'false', 'true']))
+    strictCsv: flag(env, 'STRICT_CSV', false),
+    csvFastPath: flag(env, 'CSV_FAST_PATH', true),
+    loadWorkers: integer(env, 'LOAD_WORKERS', availableParallelism(), 0, 256)
   }
 }

@@ -1,17 +1,20 @@
-// Finds a data folder's CSV files and loads them into one PageViewStore, with progress and a summary.
-import { readdir, stat } from 'node:fs/promises'
+// Finds a data folder's CSV files and loads them into one PageViewStore — in parallel byte ranges on
+// worker threads when the data is large — with progress, bad-row reports and a summary.
+import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parsePageViewFile, type BadRow, type FileParseResult } from './csv-file.js'
+import { CsvFormatError, type BadRow, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
+import { parseOnThisThread, parseOnWorkers, type ParsedRanges } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from './page-view-store.js'
 
 export interface CsvFile {
   path: string
   bytes: number
+  /** A named pipe: read once, in order, with no size known in advance. */
+  pipe: boolean
 }
 
 export interface LoadProgress {
   filesTotal: number
-  filesDone: number
   bytesTotal: number
   bytesDone: number
 }
@@ -33,11 +36,32 @@ export interface DatasetSummary {
   firstTimestamp: number | null
   lastTimestamp: number | null
   loadMs: number
+  /** Worker threads that parsed the data; 0 when it was parsed on the main thread. */
+  workers: number
+}
+
+/** How the load is cut up; the defaults suit real data, tests shrink them. */
+export interface LoadTuning {
+  /** Files larger than this are parsed as several line-aligned byte ranges. */
+  splitBytes: number
+  /** Below this much data, worker threads cost more than they save. */
+  minBytesForWorkers: number
+  chunkBytes: number
+}
+
+export const DEFAULT_TUNING: LoadTuning = {
+  splitBytes: 32 * 1024 * 1024,
+  minBytesForWorkers: 8 * 1024 * 1024,
+  chunkBytes: 4 * 1024 * 1024
 }
 
 export interface LoadOptions {
   strict: boolean
   maxBadRowExamples: number
+  fastPath: boolean
+  /** Worker threads to parse on, at most; 0 parses on the main thread. */
+  workers: number
+  tuning?: Partial<LoadTuning>
   onProgress?: (progress: LoadProgress) => void
 }
 
@@ -59,9 +83,69 @@ export async function listCsvFiles (dir: string): Promise<CsvFile[]> {
   for (const name of csvNames) {
     const path = join(dir, name)
     const info = await stat(path)
-    if (info.isFile() || info.isFIFO()) files.push({ path, bytes: info.size })
+    if (info.isFile() || info.isFIFO()) files.push({ path, bytes: info.size, pipe: info.isFIFO() })
   }
   if (files.length === 0) throw new DataDirError(`no .csv file in data folder ${dir}`)
+  return files
+}
+
+const SPLIT_PROBE_BYTES = 64 * 1024
+
+/** Cuts a file into about `parts` ranges, each starting just after a line break. */
+async function lineAlignedRanges (file: CsvFile, parts: number): Promise<CsvRange[]> {
+  const starts = [0]
+  const handle = await open(file.path, 'r')
+  try {
+    const probe = Buffer.alloc(SPLIT_PROBE_BYTES)
+    for (let part = 1; part < parts; part++) {
+      let from = Math.max(Math.floor((part * file.bytes) / parts) - 1, starts.at(-1)!)
+      let lineStart = -1
+      while (lineStart === -1 && from < file.bytes) {
+        const { bytesRead } = await handle.read(probe, 0, SPLIT_PROBE_BYTES, from)
+        const newline = probe.subarray(0, bytesRead).indexOf(10)
+        if (newline !== -1) lineStart = from + newline + 1
+        from += bytesRead
+      }
+      if (lineStart > starts.at(-1)! && lineStart < file.bytes) starts.push(lineStart)
+    }
+  } finally {
+    await handle.close()
+  }
+  return starts.map((start, i) => ({ file: file.path, start, end: starts[i + 1] ?? file.bytes }))
+}
+
+async function planRanges (files: readonly CsvFile[], splitBytes: number, keepWhole: ReadonlySet<string>): Promise<CsvRange[]> {
+  const ranges: CsvRange[] = []
+  for (const file of files) {
+    if (file.pipe) ranges.push({ file: file.path, start: 0, end: Infinity })
+    else if (file.bytes <= splitBytes || keepWhole.has(file.path)) ranges.push({ file: file.path, start: 0, end: file.bytes })
+    else ranges.push(...await lineAlignedRanges(file, Math.ceil(file.bytes / splitBytes)))
+  }
+  return ranges
+}
+
+/** Each file's ranges in order, with the line count of the ranges before each. */
+function rangesByFile (results: readonly RangeResult[]): Map<string, { result: RangeResult, linesBefore: number, quotesBefore: number }[]> {
+  const byFile = new Map<string, RangeResult[]>()
+  for (const result of results) byFile.set(result.file, [...(byFile.get(result.file) ?? []), result])
+  return new Map([...byFile].map(([file, ranges]) => {
+    let linesBefore = 0
+    let quotesBefore = 0
+    return [file, ranges.sort((a, b) => a.start - b.start).map(result => {
+      const entry = { result, linesBefore, quotesBefore }
+      linesBefore += result.lines
+      quotesBefore += result.quotes
+      return entry
+    })]
+  }))
+}
+
+/** Files where a split fell inside a quoted field (an odd number of quotes before it): they must be parsed whole. */
+function filesSplitInsideQuotes (results: readonly RangeResult[]): Set<string> {
+  const files = new Set<string>()
+  for (const [file, ranges] of rangesByFile(results)) {
+    if (ranges.some(range => range.quotesBefore % 2 === 1)) files.add(file)
+  }
   return files
 }
 
@@ -70,45 +154,66 @@ export async function loadDataset (
   options: LoadOptions
 ): Promise<{ store: PageViewStore, summary: DatasetSummary }> {
   const started = performance.now()
+  const tuning = { ...DEFAULT_TUNING, ...options.tuning }
   const progress: LoadProgress = {
     filesTotal: files.length,
-    filesDone: 0,
     bytesTotal: files.reduce((sum, file) => sum + file.bytes, 0),
     bytesDone: 0
   }
-  const results: FileParseResult[] = []
-  for (const file of files) {
-    const bytesBefore = progress.bytesDone
-    const result = await parsePageViewFile(file.path, {
-      strict: options.strict,
-      maxBadRowExamples: options.maxBadRowExamples,
-      onBytesRead: bytesRead => {
-        progress.bytesDone = bytesBefore + bytesRead
-        options.onProgress?.(progress)
-      }
-    })
-    results.push(result)
-    progress.filesDone++
-    progress.bytesDone = bytesBefore + file.bytes
+  const workers = options.workers > 0 && progress.bytesTotal >= tuning.minBytesForWorkers ? options.workers : 0
+  const parseOptions: RangeParseOptions = {
+    strict: options.strict,
+    maxBadRowExamples: options.maxBadRowExamples,
+    fastPath: options.fastPath,
+    chunkBytes: tuning.chunkBytes
+  }
+  const onBytes = (bytes: number): void => {
+    progress.bytesDone += bytes
     options.onProgress?.(progress)
   }
+  const parse = async (keepWhole: ReadonlySet<string>): Promise<ParsedRanges> => {
+    progress.bytesDone = 0
+    const ranges = await planRanges(files, workers > 1 ? tuning.splitBytes : Infinity, keepWhole)
+    return workers > 0
+      ? parseOnWorkers(ranges, parseOptions, workers, onBytes)
+      : parseOnThisThread(ranges, parseOptions, onBytes)
+  }
 
-  const store = buildPageViewStore(results.map(result => result.batch))
-  const rows = store.timestampColumn.length
+  let parsed = await parse(new Set())
+  const misSplit = filesSplitInsideQuotes(parsed.results)
+  if (misSplit.size > 0) parsed = await parse(misSplit)
+
+  const byFile = rangesByFile(parsed.results)
+  const badRows: BadRow[] = []
+  let strictFailure: BadRow | undefined
+  const fileSummaries = files.map(file => {
+    const ranges = byFile.get(file.path) ?? []
+    for (const { result, linesBefore } of ranges) {
+      badRows.push(...result.badRows.map(bad => ({ ...bad, line: bad.line + linesBefore })))
+      if (result.strictFailure && !strictFailure) {
+        strictFailure = { ...result.strictFailure, line: result.strictFailure.line + linesBefore }
+      }
+    }
+    return {
+      file: file.path,
+      rows: ranges.reduce((sum, { result }) => sum + result.rows, 0),
+      skippedRows: ranges.reduce((sum, { result }) => sum + result.badRowCount, 0)
+    }
+  })
+  if (strictFailure) throw new CsvFormatError(`${strictFailure.file}:${strictFailure.line}: ${strictFailure.reason}`)
+
+  const store = buildPageViewStore(parsed.batches)
   const summary: DatasetSummary = {
-    files: results.map(result => ({
-      file: result.file,
-      rows: result.batch.timestampColumn.length,
-      skippedRows: result.badRowCount
-    })),
-    rows,
-    skippedRows: results.reduce((sum, result) => sum + result.badRowCount, 0),
-    skippedRowExamples: results.flatMap(result => result.badRowExamples).slice(0, options.maxBadRowExamples),
+    files: fileSummaries,
+    rows: store.timestampColumn.length,
+    skippedRows: fileSummaries.reduce((sum, file) => sum + file.skippedRows, 0),
+    skippedRowExamples: badRows.slice(0, options.maxBadRowExamples),
     sites: store.siteUrls.length,
     visitors: store.visitorIds.length,
     firstTimestamp: store.firstTimestamp,
     lastTimestamp: store.lastTimestamp,
-    loadMs: Math.round(performance.now() - started)
+    loadMs: Math.round(performance.now() - started),
+    workers
   }
   return { store, summary }
 }

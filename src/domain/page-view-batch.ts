@@ -1,6 +1,7 @@
-// Columnar page views with their own dictionaries: what parsing one file produces, before the store merges it.
+// Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
+import { ByteInterner } from './byte-interner.js'
 
-/** Page views of one file as columns; ids index that batch's own dictionaries. */
+/** Page views as columns; ids index the batch's own dictionaries. */
 export interface PageViewBatch {
   readonly siteUrls: string[]
   readonly visitorIds: string[]
@@ -13,10 +14,8 @@ const INITIAL_CAPACITY = 1024
 
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
-  readonly #siteIdByUrl = new Map<string, number>()
-  readonly #visitorIdByName = new Map<string, number>()
-  readonly #siteUrls: string[] = []
-  readonly #visitorIds: string[] = []
+  readonly sites = new ByteInterner()
+  readonly visitors = new ByteInterner()
   #siteColumn = new Uint32Array(INITIAL_CAPACITY)
   #visitorColumn = new Uint32Array(INITIAL_CAPACITY)
   #timestampColumn = new Float64Array(INITIAL_CAPACITY)
@@ -26,20 +25,25 @@ export class PageViewBatchBuilder {
     return this.#length
   }
 
-  add (visitorId: string, siteUrl: string, timestamp: number): void {
+  /** Appends a row whose ids were interned by the caller, straight from bytes. */
+  addIds (visitorId: number, siteId: number, timestamp: number): void {
     if (this.#length === this.#timestampColumn.length) this.#grow()
     const row = this.#length++
-    this.#siteColumn[row] = intern(siteUrl, this.#siteIdByUrl, this.#siteUrls)
-    this.#visitorColumn[row] = intern(visitorId, this.#visitorIdByName, this.#visitorIds)
+    this.#siteColumn[row] = siteId
+    this.#visitorColumn[row] = visitorId
     this.#timestampColumn[row] = timestamp
   }
 
-  /** Returns the columns trimmed to the rows added. */
+  add (visitorId: string, siteUrl: string, timestamp: number): void {
+    this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), timestamp)
+  }
+
+  /** Returns the columns trimmed to the rows added, each in a buffer of its own (so it can be transferred). */
   finish (): PageViewBatch {
     const length = this.#length
     return {
-      siteUrls: this.#siteUrls,
-      visitorIds: this.#visitorIds,
+      siteUrls: this.sites.values,
+      visitorIds: this.visitors.values,
       siteColumn: this.#siteColumn.slice(0, length),
       visitorColumn: this.#visitorColumn.slice(0, length),
       timestampColumn: this.#timestampColumn.slice(0, length)
@@ -52,16 +56,6 @@ export class PageViewBatchBuilder {
     this.#visitorColumn = grown(this.#visitorColumn, new Uint32Array(capacity))
     this.#timestampColumn = grown(this.#timestampColumn, new Float64Array(capacity))
   }
-}
-
-function intern (value: string, idByValue: Map<string, number>, values: string[]): number {
-  let id = idByValue.get(value)
-  if (id === undefined) {
-    id = values.length
-    idByValue.set(value, id)
-    values.push(value)
-  }
-  return id
 }
 
 function grown<T extends Uint32Array | Float64Array> (column: T, larger: T): T {

@@ -46,87 +46,94 @@ function mergeDictionary (global: Dictionary, local: readonly string[]): Uint32A
   return globalIdOfLocal
 }
 
-/** Exclusive prefix sums of per-key counts: where each key's rows start, with the total at the end. */
-function bucketStarts (keys: Uint32Array, keyCount: number): Uint32Array {
-  const starts = new Uint32Array(keyCount + 1)
-  for (let row = 0; row < keys.length; row++) starts[keys[row] + 1]++
-  for (let key = 0; key < keyCount; key++) starts[key + 1] += starts[key]
-  return starts
-}
-
-/** Sorts rows[from, to) by timestamp; runs are short (one visitor), so insertion sort unless large. */
-function sortRowsByTime (rows: Uint32Array, from: number, to: number, timestamps: Float64Array): void {
-  if (to - from > 64) {
-    rows.subarray(from, to).sort((a, b) => timestamps[a] - timestamps[b])
+/**
+ * Sorts one site's rows, in place, by visitor and then time. Packs each row into one exact integer key
+ * (visitor × span + time offset) and sorts those natively when they fit in 2^53; otherwise sorts an index.
+ */
+function sortSiteRows (
+  visitors: Uint32Array, times: Float64Array, from: number, to: number,
+  minTime: number, maxTime: number, visitorCount: number, scratch: Float64Array
+): void {
+  const span = maxTime - minTime + 1
+  if (visitorCount * span <= Number.MAX_SAFE_INTEGER) {
+    const keys = scratch.subarray(0, to - from)
+    for (let i = 0; i < keys.length; i++) keys[i] = visitors[from + i] * span + (times[from + i] - minTime)
+    keys.sort()
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]
+      // Float division may round up to the next visitor right below a multiple of span: correct it.
+      let visitor = Math.floor(key / span)
+      if (visitor * span > key) visitor--
+      visitors[from + i] = visitor
+      times[from + i] = key - visitor * span + minTime
+    }
     return
   }
-  for (let i = from + 1; i < to; i++) {
-    const row = rows[i]
-    const time = timestamps[row]
-    let j = i - 1
-    while (j >= from && timestamps[rows[j]] > time) {
-      rows[j + 1] = rows[j]
-      j--
-    }
-    rows[j + 1] = row
-  }
+  const order = Array.from({ length: to - from }, (_, i) => from + i)
+    .sort((a, b) => visitors[a] - visitors[b] || times[a] - times[b])
+  const sortedVisitors = order.map(row => visitors[row])
+  const sortedTimes = order.map(row => times[row])
+  visitors.set(sortedVisitors, from)
+  times.set(sortedTimes, from)
 }
 
 /**
- * Merges parsed batches into one store in O(n + sites + visitors): a counting sort by visitor, a short sort
- * of each visitor's views by time, then a stable counting sort by site.
+ * Merges parsed batches into one store: count each site's rows, scatter rows into their site's slice
+ * (remapping ids to the merged dictionaries on the way), then sort each slice by visitor and time.
  */
 export function buildPageViewStore (batches: readonly PageViewBatch[]): PageViewStore {
   const sites: Dictionary = { values: [], idByValue: new Map() }
   const visitors: Dictionary = { values: [], idByValue: new Map() }
-  const rowCount = batches.reduce((sum, batch) => sum + batch.timestampColumn.length, 0)
-  const siteOfRow = new Uint32Array(rowCount)
-  const visitorOfRow = new Uint32Array(rowCount)
-  const timeOfRow = new Float64Array(rowCount)
-  let firstTimestamp = Infinity
-  let lastTimestamp = -Infinity
-
-  let offset = 0
-  for (const batch of batches) {
-    const siteId = mergeDictionary(sites, batch.siteUrls)
-    const visitorId = mergeDictionary(visitors, batch.visitorIds)
-    for (let row = 0; row < batch.timestampColumn.length; row++) {
-      const time = batch.timestampColumn[row]
-      siteOfRow[offset] = siteId[batch.siteColumn[row]]
-      visitorOfRow[offset] = visitorId[batch.visitorColumn[row]]
-      timeOfRow[offset] = time
-      if (time < firstTimestamp) firstTimestamp = time
-      if (time > lastTimestamp) lastTimestamp = time
-      offset++
-    }
-  }
-
+  const siteIdMaps = batches.map(batch => mergeDictionary(sites, batch.siteUrls))
+  const visitorIdMaps = batches.map(batch => mergeDictionary(visitors, batch.visitorIds))
   const siteCount = sites.values.length
   const visitorCount = visitors.values.length
 
-  const visitorStart = bucketStarts(visitorOfRow, visitorCount)
-  const byVisitor = new Uint32Array(rowCount)
-  const visitorCursor = visitorStart.slice(0, visitorCount)
-  for (let row = 0; row < rowCount; row++) byVisitor[visitorCursor[visitorOfRow[row]]++] = row
-  for (let visitor = 0; visitor < visitorCount; visitor++) {
-    sortRowsByTime(byVisitor, visitorStart[visitor], visitorStart[visitor + 1], timeOfRow)
+  const siteRowStart = new Uint32Array(siteCount + 1)
+  const siteMinTime = new Float64Array(siteCount).fill(Infinity)
+  const siteMaxTime = new Float64Array(siteCount).fill(-Infinity)
+  batches.forEach((batch, b) => {
+    const siteIdMap = siteIdMaps[b]
+    for (let row = 0; row < batch.timestampColumn.length; row++) {
+      const site = siteIdMap[batch.siteColumn[row]]
+      const time = batch.timestampColumn[row]
+      siteRowStart[site + 1]++
+      if (time < siteMinTime[site]) siteMinTime[site] = time
+      if (time > siteMaxTime[site]) siteMaxTime[site] = time
+    }
+  })
+  let largestSite = 0
+  for (let site = 0; site < siteCount; site++) {
+    largestSite = Math.max(largestSite, siteRowStart[site + 1])
+    siteRowStart[site + 1] += siteRowStart[site]
   }
 
-  const siteRowStart = bucketStarts(siteOfRow, siteCount)
-  const siteCursor = siteRowStart.slice(0, siteCount)
+  const rowCount = siteRowStart[siteCount]
   const visitorColumn = new Uint32Array(rowCount)
   const timestampColumn = new Float64Array(rowCount)
-  for (let i = 0; i < rowCount; i++) {
-    const row = byVisitor[i]
-    const at = siteCursor[siteOfRow[row]]++
-    visitorColumn[at] = visitorOfRow[row]
-    timestampColumn[at] = timeOfRow[row]
-  }
+  const cursor = siteRowStart.slice(0, siteCount)
+  batches.forEach((batch, b) => {
+    const siteIdMap = siteIdMaps[b]
+    const visitorIdMap = visitorIdMaps[b]
+    for (let row = 0; row < batch.timestampColumn.length; row++) {
+      const at = cursor[siteIdMap[batch.siteColumn[row]]]++
+      visitorColumn[at] = visitorIdMap[batch.visitorColumn[row]]
+      timestampColumn[at] = batch.timestampColumn[row]
+    }
+  })
 
+  const scratch = new Float64Array(largestSite)
   const visitorSiteCount = new Uint32Array(visitorCount)
+  let firstTimestamp = Infinity
+  let lastTimestamp = -Infinity
   for (let site = 0; site < siteCount; site++) {
+    const from = siteRowStart[site]
+    const to = siteRowStart[site + 1]
+    sortSiteRows(visitorColumn, timestampColumn, from, to, siteMinTime[site], siteMaxTime[site], visitorCount, scratch)
+    firstTimestamp = Math.min(firstTimestamp, siteMinTime[site])
+    lastTimestamp = Math.max(lastTimestamp, siteMaxTime[site])
     let previousVisitor = -1
-    for (let row = siteRowStart[site]; row < siteRowStart[site + 1]; row++) {
+    for (let row = from; row < to; row++) {
       const visitor = visitorColumn[row]
       if (visitor !== previousVisitor) visitorSiteCount[visitor]++
       previousVisitor = visitor

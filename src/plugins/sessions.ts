@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../domain/dataset.js'
 import type { PageViewStore } from '../domain/page-view-store.js'
-import type { BadRow } from '../domain/csv-file.js'
+import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
@@ -14,6 +14,10 @@ export interface SessionsOptions {
   cacheMaxBytes: number
   cacheMaxSites: number
   strictCsv: boolean
+  /** Take the byte-level path for plain CSV lines (papaparse still parses every quoted line). */
+  csvFastPath: boolean
+  /** Worker threads to parse on; 0 parses on the main thread. */
+  loadWorkers: number
 }
 
 export interface CacheStats {
@@ -28,7 +32,7 @@ export interface CacheStats {
 }
 
 export type Health =
-  | { status: 'loading', files_total: number, files_done: number, bytes_total: number, bytes_done: number }
+  | { status: 'loading', files_total: number, bytes_total: number, bytes_done: number }
   | { status: 'failed', message: string }
   | {
     status: 'ready'
@@ -41,6 +45,7 @@ export type Health =
     first_timestamp: number | null
     last_timestamp: number | null
     load_ms: number
+    load_workers: number
     session_timeout_seconds: number
     cache: CacheStats
   }
@@ -65,7 +70,7 @@ export class SessionService {
   constructor (options: SessionsOptions, files: readonly CsvFile[], log: FastifyBaseLogger) {
     this.#options = options
     this.#log = log
-    const progress: LoadProgress = { filesTotal: files.length, filesDone: 0, bytesTotal: 0, bytesDone: 0 }
+    const progress: LoadProgress = { filesTotal: files.length, bytesTotal: 0, bytesDone: 0 }
     this.#state = { status: 'loading', progress }
     this.#cache = new LRUCache<number, SessionTable, PageViewStore>({
       max: options.cacheMaxSites,
@@ -86,6 +91,8 @@ export class SessionService {
       const { store, summary } = await loadDataset(files, {
         strict: this.#options.strictCsv,
         maxBadRowExamples: MAX_BAD_ROW_EXAMPLES,
+        fastPath: this.#options.csvFastPath,
+        workers: this.#options.loadWorkers,
         onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } }
       })
       this.#state = { status: 'ready', store, summary }
@@ -108,7 +115,6 @@ export class SessionService {
         return {
           status: 'loading',
           files_total: state.progress.filesTotal,
-          files_done: state.progress.filesDone,
           bytes_total: state.progress.bytesTotal,
           bytes_done: state.progress.bytesDone
         }
@@ -127,6 +133,7 @@ export class SessionService {
           first_timestamp: summary.firstTimestamp,
           last_timestamp: summary.lastTimestamp,
           load_ms: summary.loadMs,
+          load_workers: summary.workers,
           session_timeout_seconds: this.#options.sessionTimeoutSeconds,
           cache: this.cacheStats()
         }
@@ -153,8 +160,8 @@ export class SessionService {
     if (state.status === 'ready') return state.store
     if (state.status === 'failed') throw new LoadFailedError(state.error.message)
     const { bytesDone, bytesTotal } = state.progress
-    // Named pipes have no size, so the total may be 0.
-    const percent = Math.floor((100 * bytesDone) / Math.max(bytesTotal, 1))
+    // Named pipes have no size, so what is read may exceed the total.
+    const percent = Math.min(100, Math.floor((100 * bytesDone) / Math.max(bytesTotal, 1)))
     throw new NotReadyError(`${percent}% read`)
   }
 
@@ -191,14 +198,11 @@ declare module 'fastify' {
 }
 
 function checkOptions (options: SessionsOptions): void {
-  const positive = ['cacheMaxBytes', 'cacheMaxSites'] as const
-  for (const name of positive) {
-    if (!Number.isSafeInteger(options[name]) || options[name] < 1) {
-      throw new Error(`sessions plugin: ${name} must be a positive integer, got ${options[name]}`)
+  const minimums = { cacheMaxBytes: 1, cacheMaxSites: 1, sessionTimeoutSeconds: 0, loadWorkers: 0 } as const
+  for (const [name, minimum] of Object.entries(minimums) as [keyof typeof minimums, number][]) {
+    if (!Number.isSafeInteger(options[name]) || options[name] < minimum) {
+      throw new Error(`sessions plugin: ${name} must be an integer of at least ${minimum}, got ${options[name]}`)
     }
-  }
-  if (!Number.isSafeInteger(options.sessionTimeoutSeconds) || options.sessionTimeoutSeconds < 0) {
-    throw new Error(`sessions plugin: sessionTimeoutSeconds must be a non-negative integer, got ${options.sessionTimeoutSeconds}`)
   }
 }
 
