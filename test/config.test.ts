@@ -1,4 +1,5 @@
 import t from 'tap'
+import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
 import { ConfigError, loadConfig } from '../src/config.js'
 
@@ -11,7 +12,9 @@ t.test('defaults', async t => {
     cacheMaxBytes: 256 * 1024 * 1024,
     cacheMaxSites: 100_000,
     logLevel: 'info',
-    strictCsv: false
+    strictCsv: false,
+    csvFastPath: true,
+    loadWorkers: availableParallelism()
   })
 })
 
@@ -24,7 +27,9 @@ t.test('every variable is read', async t => {
     CACHE_MAX_BYTES: '1024',
     CACHE_MAX_SITES: '5',
     LOG_LEVEL: 'warn',
-    STRICT_CSV: '1'
+    STRICT_CSV: '1',
+    CSV_FAST_PATH: 'false',
+    LOAD_WORKERS: '0'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -33,7 +38,9 @@ t.test('every variable is read', async t => {
     cacheMaxBytes: 1024,
     cacheMaxSites: 5,
     logLevel: 'warn',
-    strictCsv: true
+    strictCsv: true,
+    csvFastPath: false,
+    loadWorkers: 0
   })
   t.equal(loadConfig({ STRICT_CSV: 'true' }).strictCsv, true)
   t.equal(loadConfig({ STRICT_CSV: 'false' }).strictCsv, false)
@@ -48,7 +55,9 @@ t.test('a bad value names its variable', async t => {
     [{ CACHE_MAX_BYTES: '0' }, /^CACHE_MAX_BYTES must be an integer from 1/],
     [{ CACHE_MAX_SITES: 'lots' }, /^CACHE_MAX_SITES/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
-    [{ STRICT_CSV: 'yes' }, /^STRICT_CSV must be one of 0, 1, false, true/]
+    [{ STRICT_CSV: 'yes' }, /^STRICT_CSV must be one of 0, 1, false, true/],
+    [{ CSV_FAST_PATH: 'off' }, /^CSV_FAST_PATH must be one of 0, 1, false, true/],
+    [{ LOAD_WORKERS: '-2' }, /^LOAD_WORKERS must be an integer from 0 to 256/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message })
   t.type(new ConfigError('x'), Error)

@@ -7,7 +7,9 @@ export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
   sessionTimeoutSeconds: 1800,
   cacheMaxBytes: 64 * 1024 * 1024,
   cacheMaxSites: 1000,
-  strictCsv: false
+  strictCsv: false,
+  csvFastPath: true,
+  loadWorkers: 0
 }
 
 export async function build (t: Test, options: Partial<AppOptions> & { dataDir: string }): Promise<FastifyInstance> {

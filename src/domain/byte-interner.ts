@@ -1,4 +1,4 @@
-// Interns ids straight from UTF-8 bytes, so that a row costs no string unless its id is new.
+// Interns ids straight from UTF-8 bytes, so that a row costs no string and no allocation.
 
 export const FNV_OFFSET = 0x811c9dc5
 export const FNV_PRIME = 0x01000193
@@ -10,75 +10,119 @@ export function hashBytes (bytes: Uint8Array, start: number, end: number): numbe
   return hash >>> 0
 }
 
+/** A dictionary's keys in id order: key i is bytes[ends[i - 1] (or 0), ends[i]). */
+export interface DictionaryKeys {
+  bytes: Uint8Array
+  ends: Uint32Array
+}
+
 /** Each slot holds [hash, id + 1, key start, key length]: one cache line answers all but the byte compare. */
 const SLOT_WIDTH = 4
-const INITIAL_SLOTS = 1024
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
 
 /**
- * An open-addressing hash table from byte strings to dense ids, with each id's string decoded once.
- * Keys are copied into one growing byte arena, so lookups compare bytes and allocate nothing.
+ * An open-addressing hash table from byte strings to dense ids. Keys are appended, in id order, to one
+ * growing byte arena, so lookups compare bytes and allocate nothing, and the keys travel between threads
+ * as two typed arrays.
  */
 export class ByteInterner {
-  readonly values: string[] = []
-  slots = new Uint32Array(INITIAL_SLOTS * SLOT_WIDTH)
-  arena = new Uint8Array(1 << 16)
-  arenaUsed = 0
-  readonly #encoder = new TextEncoder()
+  #slots: Uint32Array
+  #arena = new Uint8Array(1 << 16)
+  #ends = new Uint32Array(1024)
+  #size = 0
+
+  constructor (expectedKeys = 512) {
+    let slots = 1024
+    while (slots < expectedKeys * 2) slots *= 2
+    this.#slots = new Uint32Array(slots * SLOT_WIDTH)
+  }
 
   get size (): number {
-    return this.values.length
+    return this.#size
   }
 
   /** The id of bytes[start, end), whose FNV-1a hash is `hash`; a new id when first seen. */
   intern (bytes: Uint8Array, start: number, end: number, hash: number): number {
-    const slots = this.slots
-    const mask = slots.length / SLOT_WIDTH - 1
-    const length = end - start
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const at = slot * SLOT_WIDTH
-      const idPlusOne = slots[at + 1]
-      if (idPlusOne === 0) return this.#insert(at, bytes, start, end, hash)
-      if (slots[at] === hash && slots[at + 3] === length) {
-        const arena = this.arena
-        let keyAt = slots[at + 2]
-        let i = start
-        while (i < end && arena[keyAt] === bytes[i]) { i++; keyAt++ }
-        if (i === end) return idPlusOne - 1
-      }
-    }
+    const at = this.#slotOf(bytes, start, end, hash)
+    const idPlusOne = this.#slots[at + 1]
+    return idPlusOne === 0 ? this.#insert(at, bytes, start, end, hash) : idPlusOne - 1
   }
 
-  /** The id of a string, for rows that came through the general CSV parser. */
+  /** The id of a string, interning it when new. */
   internString (value: string): number {
-    const bytes = this.#encoder.encode(value)
+    const bytes = encoder.encode(value)
     return this.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length))
   }
 
-  #insert (at: number, bytes: Uint8Array, start: number, end: number, hash: number): number {
-    const id = this.values.length
+  /** The id of a string, or -1 when it was never interned. */
+  find (value: string): number {
+    const bytes = encoder.encode(value)
+    const at = this.#slotOf(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length))
+    return this.#slots[at + 1] - 1
+  }
+
+  /** The string of an id. */
+  keyOf (id: number): string {
+    return decoder.decode(this.#arena.subarray(id === 0 ? 0 : this.#ends[id - 1], this.#ends[id]))
+  }
+
+  /** The keys in id order, trimmed to what is used. */
+  keys (): DictionaryKeys {
+    const used = this.#size === 0 ? 0 : this.#ends[this.#size - 1]
+    return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size) }
+  }
+
+  /** Interns every key of another dictionary; returns the id here of each of its ids. */
+  merge (keys: DictionaryKeys): Uint32Array {
+    const ids = new Uint32Array(keys.ends.length)
+    let start = 0
+    for (let id = 0; id < keys.ends.length; id++) {
+      const end = keys.ends[id]
+      ids[id] = this.intern(keys.bytes, start, end, hashBytes(keys.bytes, start, end))
+      start = end
+    }
+    return ids
+  }
+
+  /** The slot holding the key, or the empty slot where it belongs. */
+  #slotOf (bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const slots = this.#slots
+    const wrap = slots.length - 1
     const length = end - start
-    if (this.arenaUsed + length > this.arena.length) this.#growArena(length)
-    this.arena.set(bytes.subarray(start, end), this.arenaUsed)
-    const slots = this.slots
+    let at = (hash * SLOT_WIDTH) & wrap
+    while (slots[at + 1] !== 0 && !(slots[at] === hash && slots[at + 3] === length && this.#keyAt(slots[at + 2], bytes, start, end))) {
+      at = (at + SLOT_WIDTH) & wrap
+    }
+    return at
+  }
+
+  #keyAt (keyStart: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const arena = this.#arena
+    for (let i = start, keyAt = keyStart; i < end; i++, keyAt++) if (arena[keyAt] !== bytes[i]) return false
+    return true
+  }
+
+  #insert (at: number, bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const id = this.#size++
+    const keyStart = id === 0 ? 0 : this.#ends[id - 1]
+    const keyEnd = keyStart + end - start
+    if (keyEnd > this.#arena.length) this.#arena = grown(this.#arena, keyEnd)
+    if (id === this.#ends.length) this.#ends = grown(this.#ends, id + 1)
+    this.#arena.set(bytes.subarray(start, end), keyStart)
+    this.#ends[id] = keyEnd
+    const slots = this.#slots
     slots[at] = hash
     slots[at + 1] = id + 1
-    slots[at + 2] = this.arenaUsed
-    slots[at + 3] = length
-    this.arenaUsed += length
-    this.values.push(Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8'))
+    slots[at + 2] = keyStart
+    slots[at + 3] = end - start
     // Keep the table at most half full, so probes stay short.
-    if (this.values.length * 2 * SLOT_WIDTH > slots.length) this.#rehash()
+    if (this.#size * 2 * SLOT_WIDTH > slots.length) this.#rehash()
     return id
   }
 
-  #growArena (needed: number): void {
-    const arena = new Uint8Array(Math.max(this.arena.length * 2, this.arenaUsed + needed))
-    arena.set(this.arena.subarray(0, this.arenaUsed))
-    this.arena = arena
-  }
-
   #rehash (): void {
-    const old = this.slots
+    const old = this.#slots
     const slots = new Uint32Array(old.length * 2)
     const mask = slots.length / SLOT_WIDTH - 1
     for (let from = 0; from < old.length; from += SLOT_WIDTH) {
@@ -87,6 +131,12 @@ export class ByteInterner {
       while (slots[slot * SLOT_WIDTH + 1] !== 0) slot = (slot + 1) & mask
       slots.set(old.subarray(from, from + SLOT_WIDTH), slot * SLOT_WIDTH)
     }
-    this.slots = slots
+    this.#slots = slots
   }
+}
+
+function grown<T extends Uint8Array | Uint32Array> (array: T, needed: number): T {
+  const larger = new (array.constructor as new (length: number) => T)(Math.max(array.length * 2, needed))
+  larger.set(array)
+  return larger
 }

@@ -34,6 +34,8 @@ export interface RangeParseOptions {
   fastPath: boolean
   /** Bytes read at a time (a longer line grows the buffer). */
   chunkBytes: number
+  /** A quoted record longer than this has a quote that never closes: its first line is skipped as bad. */
+  maxRecordBytes: number
 }
 
 export interface RangeResult {
@@ -42,8 +44,8 @@ export interface RangeResult {
   rows: number
   /** Lines started in the range; line numbers below count from the range's start. */
   lines: number
-  /** Quote characters in the range: an odd count before a split point means the split cut a quoted field. */
-  quotes: number
+  /** The range ended inside a quoted field: if another range follows, the split between them was wrong. */
+  endsInsideQuotes: boolean
   badRowCount: number
   badRows: BadRow[]
   strictFailure?: BadRow
@@ -107,7 +109,7 @@ export class RangeParser {
   #scanFrom = 0
   #lines = 0
   #rows = 0
-  #quotes = 0
+  #endsInsideQuotes = false
   #badRowCount = 0
   readonly #badRows: BadRow[] = []
   #strictFailure: BadRow | undefined
@@ -115,6 +117,9 @@ export class RangeParser {
   #segmentStart = -1
   #segmentLine = 0
   #segmentQuotes = 0
+  /** Where the quoted record open at the end of the segment starts, and its line. */
+  #recordStart = 0
+  #recordLine = 0
 
   constructor (range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions) {
     this.#range = range
@@ -159,7 +164,7 @@ export class RangeParser {
       start: this.#range.start,
       rows: this.#rows,
       lines: this.#lines,
-      quotes: this.#quotes,
+      endsInsideQuotes: this.#endsInsideQuotes,
       badRowCount: this.#badRowCount,
       badRows: this.#badRows,
       ...(this.#strictFailure && { strictFailure: this.#strictFailure })
@@ -201,7 +206,23 @@ export class RangeParser {
           this.#segmentLine = this.#lines
           this.#segmentQuotes = 0
         }
-        if (hasQuote) this.#segmentQuotes += countQuotes(data, nextQuote, lineEnd)
+        if (hasQuote) {
+          if (this.#segmentQuotes % 2 === 0) {
+            this.#recordStart = position
+            this.#recordLine = this.#lines
+          }
+          this.#segmentQuotes += countQuotes(data, nextQuote, lineEnd)
+        }
+        if (this.#segmentQuotes % 2 === 1 && lineEnd - this.#recordStart > this.#options.maxRecordBytes) {
+          // A quote that never closes: skip the line that opened it, and read on from the next one.
+          if (this.#recordStart > this.#segmentStart) this.#flushSegment(data, this.#recordStart)
+          this.#segmentStart = -1
+          this.#skip(this.#recordLine, `a quoted field is not closed within ${this.#options.maxRecordBytes} bytes`)
+          position = data.indexOf(NEWLINE, this.#recordStart) + 1
+          this.#lines = this.#recordLine
+          nextQuote = data.indexOf(QUOTE, position)
+          continue
+        }
       } else if (this.#segmentStart !== -1) {
         // The fast line ends the run before it: parse the run, then count the fast line's row.
         this.#flushSegment(data, position)
@@ -211,6 +232,7 @@ export class RangeParser {
 
     const segmentOpen = this.#segmentStart !== -1
     if (segmentOpen && (final || this.#segmentQuotes % 2 === 0)) {
+      if (this.#segmentQuotes % 2 === 1) this.#endsInsideQuotes = true
       this.#flushSegment(data, Math.min(position, data.length))
     }
     // Carry what is not parsed yet: a partial last line, or a quoted record still open.
@@ -218,7 +240,10 @@ export class RangeParser {
     this.#buffer.copy(this.#buffer, 0, keepFrom, this.#buffered)
     this.#buffered -= keepFrom
     this.#scanFrom = Math.min(position, data.length) - keepFrom
-    if (this.#segmentStart !== -1) this.#segmentStart = 0
+    if (this.#segmentStart !== -1) {
+      this.#recordStart -= this.#segmentStart
+      this.#segmentStart = 0
+    }
   }
 
   /** Parses a plain line in place; false when it is not a plain, valid page view. */
@@ -260,16 +285,30 @@ export class RangeParser {
     return true
   }
 
-  /** Hands the open run of lines, up to `end`, to papaparse. */
+  /**
+   * Hands the open run of lines, up to `end`, to papaparse. Where papaparse finds a quoting error, the run is
+   * parsed again one record at a time, so that a broken record spoils only itself, wherever chunks fall.
+   */
   #flushSegment (data: Buffer, end: number): void {
     const text = data.toString('utf8', this.#segmentStart, end)
-    this.#quotes += this.#segmentQuotes
     this.#segmentStart = -1
     const parsed = Papa.parse<string[]>(text, PAPA_CONFIG)
-    const problems = new Map(parsed.errors.map(error => [error.row, error.message]))
-    let line = this.#segmentLine
-    for (let i = 0; i < parsed.data.length && !this.#strictFailure; i++) {
-      const fields = parsed.data[i]
+    if (parsed.errors.length === 0) {
+      this.#takeRows(parsed.data, new Map(), this.#segmentLine)
+      return
+    }
+    for (const record of splitRecords(text)) {
+      const one = Papa.parse<string[]>(record.text, PAPA_CONFIG)
+      this.#takeRows(one.data, new Map(one.errors.map(error => [error.row, error.message])),
+        this.#segmentLine + record.lineOffset)
+    }
+  }
+
+  /** Counts each parsed row as a page view or a bad row; `firstLine` is the line the first row starts on. */
+  #takeRows (rows: string[][], problems: ReadonlyMap<number | undefined, string>, firstLine: number): void {
+    let line = firstLine
+    for (let i = 0; i < rows.length && !this.#strictFailure; i++) {
+      const fields = rows[i]
       const rowLine = line
       line += linesSpanned(fields)
       const last = fields.length - 1
@@ -295,6 +334,29 @@ export class RangeParser {
     this.#badRowCount++
     if (this.#badRows.length < this.#options.maxBadRowExamples) this.#badRows.push(bad)
   }
+}
+
+/** Cuts text into records at each line break outside quotes, each with the line it starts on (from 0). */
+function splitRecords (text: string): { text: string, lineOffset: number }[] {
+  const records: { text: string, lineOffset: number }[] = []
+  let start = 0
+  let lines = 0
+  let startLine = 0
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code === QUOTE) quoted = !quoted
+    else if (code === NEWLINE) {
+      lines++
+      if (!quoted) {
+        records.push({ text: text.slice(start, i + 1), lineOffset: startLine })
+        start = i + 1
+        startLine = lines
+      }
+    }
+  }
+  if (start < text.length) records.push({ text: text.slice(start), lineOffset: startLine })
+  return records
 }
 
 function countQuotes (data: Buffer, from: number, end: number): number {

@@ -47,12 +47,14 @@ export interface LoadTuning {
   /** Below this much data, worker threads cost more than they save. */
   minBytesForWorkers: number
   chunkBytes: number
+  maxRecordBytes: number
 }
 
 export const DEFAULT_TUNING: LoadTuning = {
   splitBytes: 32 * 1024 * 1024,
   minBytesForWorkers: 8 * 1024 * 1024,
-  chunkBytes: 4 * 1024 * 1024
+  chunkBytes: 4 * 1024 * 1024,
+  maxRecordBytes: 1024 * 1024
 }
 
 export interface LoadOptions {
@@ -125,26 +127,24 @@ async function planRanges (files: readonly CsvFile[], splitBytes: number, keepWh
 }
 
 /** Each file's ranges in order, with the line count of the ranges before each. */
-function rangesByFile (results: readonly RangeResult[]): Map<string, { result: RangeResult, linesBefore: number, quotesBefore: number }[]> {
+function rangesByFile (results: readonly RangeResult[]): Map<string, { result: RangeResult, linesBefore: number }[]> {
   const byFile = new Map<string, RangeResult[]>()
   for (const result of results) byFile.set(result.file, [...(byFile.get(result.file) ?? []), result])
   return new Map([...byFile].map(([file, ranges]) => {
     let linesBefore = 0
-    let quotesBefore = 0
     return [file, ranges.sort((a, b) => a.start - b.start).map(result => {
-      const entry = { result, linesBefore, quotesBefore }
+      const entry = { result, linesBefore }
       linesBefore += result.lines
-      quotesBefore += result.quotes
       return entry
     })]
   }))
 }
 
-/** Files where a split fell inside a quoted field (an odd number of quotes before it): they must be parsed whole. */
+/** Files where a split fell inside a quoted field (a range other than the last ended inside quotes). */
 function filesSplitInsideQuotes (results: readonly RangeResult[]): Set<string> {
   const files = new Set<string>()
   for (const [file, ranges] of rangesByFile(results)) {
-    if (ranges.some(range => range.quotesBefore % 2 === 1)) files.add(file)
+    if (ranges.slice(0, -1).some(({ result }) => result.endsInsideQuotes)) files.add(file)
   }
   return files
 }
@@ -165,7 +165,8 @@ export async function loadDataset (
     strict: options.strict,
     maxBadRowExamples: options.maxBadRowExamples,
     fastPath: options.fastPath,
-    chunkBytes: tuning.chunkBytes
+    chunkBytes: tuning.chunkBytes,
+    maxRecordBytes: tuning.maxRecordBytes
   }
   const onBytes = (bytes: number): void => {
     progress.bytesDone += bytes
@@ -187,7 +188,7 @@ export async function loadDataset (
   const badRows: BadRow[] = []
   let strictFailure: BadRow | undefined
   const fileSummaries = files.map(file => {
-    const ranges = byFile.get(file.path) ?? []
+    const ranges = byFile.get(file.path)!
     for (const { result, linesBefore } of ranges) {
       badRows.push(...result.badRows.map(bad => ({ ...bad, line: bad.line + linesBefore })))
       if (result.strictFailure && !strictFailure) {
@@ -209,7 +210,7 @@ export async function loadDataset (
     skippedRows: fileSummaries.reduce((sum, file) => sum + file.skippedRows, 0),
     skippedRowExamples: badRows.slice(0, options.maxBadRowExamples),
     sites: store.siteUrls.length,
-    visitors: store.visitorIds.length,
+    visitors: store.visitors.size,
     firstTimestamp: store.firstTimestamp,
     lastTimestamp: store.lastTimestamp,
     loadMs: Math.round(performance.now() - started),

@@ -1,10 +1,10 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
-import { ByteInterner } from './byte-interner.js'
+import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
 export interface PageViewBatch {
-  readonly siteUrls: string[]
-  readonly visitorIds: string[]
+  readonly sites: DictionaryKeys
+  readonly visitors: DictionaryKeys
   readonly siteColumn: Uint32Array
   readonly visitorColumn: Uint32Array
   readonly timestampColumn: Float64Array
@@ -42,8 +42,8 @@ export class PageViewBatchBuilder {
   finish (): PageViewBatch {
     const length = this.#length
     return {
-      siteUrls: this.sites.values,
-      visitorIds: this.visitors.values,
+      sites: this.sites.keys(),
+      visitors: this.visitors.keys(),
       siteColumn: this.#siteColumn.slice(0, length),
       visitorColumn: this.#visitorColumn.slice(0, length),
       timestampColumn: this.#timestampColumn.slice(0, length)

@@ -1,16 +1,17 @@
-// The dataset in memory: interned ids and typed columns clustered by (site, visitor, timestamp).
+// The dataset in memory: interned ids and typed columns clustered by site, then visitor, then time.
 
+import { ByteInterner } from './byte-interner.js'
 import type { PageViewBatch } from './page-view-batch.js'
 
 /**
- * Every page view, clustered so that one site's views are one contiguous slice, ordered by visitor and
- * then by time: sessionizing a site is then a single linear scan with no sorting.
+ * Every page view, clustered so that one site's views are one contiguous slice in which each visitor's
+ * views are together and in time order: sessionizing a site is then a single linear scan with no sorting.
  */
 export interface PageViewStore {
   readonly siteUrls: readonly string[]
   readonly siteIdByUrl: ReadonlyMap<string, number>
-  readonly visitorIds: readonly string[]
-  readonly visitorIdByName: ReadonlyMap<string, number>
+  /** Visitor ids by name, kept as bytes: a string per visitor would cost more than the visitor's views. */
+  readonly visitors: ByteInterner
   /** Site s owns rows siteRowStart[s] to siteRowStart[s + 1] (exclusive). */
   readonly siteRowStart: Uint32Array
   readonly visitorColumn: Uint32Array
@@ -25,81 +26,98 @@ export function siteRowCount (store: PageViewStore, siteId: number): number {
   return store.siteRowStart[siteId + 1] - store.siteRowStart[siteId]
 }
 
-interface Dictionary {
-  readonly values: string[]
-  readonly idByValue: Map<string, number>
+/** Scratch space for grouping one site's rows at a time, sized for the largest site. */
+interface GroupingScratch {
+  /** A visitor's rank among the visitors of the site being grouped, valid where `rankSite` is that site. */
+  readonly rank: Uint32Array
+  readonly rankSite: Int32Array
+  readonly groupStart: Uint32Array
+  readonly visitors: Uint32Array
+  readonly times: Float64Array
 }
 
-/** Maps each local id of a batch's dictionary to the global id, interning new values. */
-function mergeDictionary (global: Dictionary, local: readonly string[]): Uint32Array {
-  const globalIdOfLocal = new Uint32Array(local.length)
-  for (let localId = 0; localId < local.length; localId++) {
-    const value = local[localId]
-    let id = global.idByValue.get(value)
-    if (id === undefined) {
-      id = global.values.length
-      global.idByValue.set(value, id)
-      global.values.push(value)
-    }
-    globalIdOfLocal[localId] = id
-  }
-  return globalIdOfLocal
-}
+/** Groups with more views than this are sorted natively rather than by insertion. */
+const INSERTION_SORT_LIMIT = 32
 
 /**
- * Sorts one site's rows, in place, by visitor and then time. Packs each row into one exact integer key
- * (visitor × span + time offset) and sorts those natively when they fit in 2^53; otherwise sorts an index.
+ * Reorders one site's rows, in place, so that each visitor's views are contiguous and in time order, in
+ * O(rows): a counting sort by the visitor's rank of first appearance in the site, then a sort of each
+ * visitor's (few) views by time. Visitors need not be in any order for sessions, only together.
  */
-function sortSiteRows (
-  visitors: Uint32Array, times: Float64Array, from: number, to: number,
-  minTime: number, maxTime: number, visitorCount: number, scratch: Float64Array
+function groupSiteRowsByVisitor (
+  site: number, visitors: Uint32Array, times: Float64Array, from: number, to: number, scratch: GroupingScratch
 ): void {
-  const span = maxTime - minTime + 1
-  if (visitorCount * span <= Number.MAX_SAFE_INTEGER) {
-    const keys = scratch.subarray(0, to - from)
-    for (let i = 0; i < keys.length; i++) keys[i] = visitors[from + i] * span + (times[from + i] - minTime)
-    keys.sort()
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]
-      // Float division may round up to the next visitor right below a multiple of span: correct it.
-      let visitor = Math.floor(key / span)
-      if (visitor * span > key) visitor--
-      visitors[from + i] = visitor
-      times[from + i] = key - visitor * span + minTime
+  const { rank, rankSite, groupStart } = scratch
+  let groups = 0
+  for (let row = from; row < to; row++) {
+    const visitor = visitors[row]
+    if (rankSite[visitor] !== site) {
+      rankSite[visitor] = site
+      rank[visitor] = groups
+      groupStart[groups++] = 0
     }
-    return
+    groupStart[rank[visitor]]++
   }
-  const order = Array.from({ length: to - from }, (_, i) => from + i)
-    .sort((a, b) => visitors[a] - visitors[b] || times[a] - times[b])
-  const sortedVisitors = order.map(row => visitors[row])
-  const sortedTimes = order.map(row => times[row])
-  visitors.set(sortedVisitors, from)
-  times.set(sortedTimes, from)
+  let sum = 0
+  for (let group = 0; group < groups; group++) {
+    const count = groupStart[group]
+    groupStart[group] = sum
+    sum += count
+  }
+  const groupedVisitors = scratch.visitors
+  const groupedTimes = scratch.times
+  for (let row = from; row < to; row++) {
+    const visitor = visitors[row]
+    const at = groupStart[rank[visitor]]++
+    groupedVisitors[at] = visitor
+    groupedTimes[at] = times[row]
+  }
+  visitors.set(groupedVisitors.subarray(0, to - from), from)
+  times.set(groupedTimes.subarray(0, to - from), from)
+  // groupStart[g] is now the end of group g.
+  let start = from
+  for (let group = 0; group < groups; group++) {
+    const end = from + groupStart[group]
+    if (end - start > INSERTION_SORT_LIMIT) times.subarray(start, end).sort()
+    else {
+      for (let i = start + 1; i < end; i++) {
+        const time = times[i]
+        let j = i - 1
+        while (j >= start && times[j] > time) {
+          times[j + 1] = times[j]
+          j--
+        }
+        times[j + 1] = time
+      }
+    }
+    start = end
+  }
 }
 
 /**
- * Merges parsed batches into one store: count each site's rows, scatter rows into their site's slice
- * (remapping ids to the merged dictionaries on the way), then sort each slice by visitor and time.
+ * Merges parsed batches into one store in O(rows + visitors): count each site's rows, scatter rows into
+ * their site's slice (remapping ids to the merged dictionaries on the way), then group each slice by visitor.
  */
 export function buildPageViewStore (batches: readonly PageViewBatch[]): PageViewStore {
-  const sites: Dictionary = { values: [], idByValue: new Map() }
-  const visitors: Dictionary = { values: [], idByValue: new Map() }
-  const siteIdMaps = batches.map(batch => mergeDictionary(sites, batch.siteUrls))
-  const visitorIdMaps = batches.map(batch => mergeDictionary(visitors, batch.visitorIds))
-  const siteCount = sites.values.length
-  const visitorCount = visitors.values.length
+  const sites = new ByteInterner()
+  const visitors = new ByteInterner(Math.max(0, ...batches.map(batch => batch.visitors.ends.length)))
+  const siteIdMaps = batches.map(batch => sites.merge(batch.sites))
+  const visitorIdMaps = batches.map(batch => visitors.merge(batch.visitors))
+  const siteCount = sites.size
+  const visitorCount = visitors.size
+  const siteUrls = Array.from({ length: siteCount }, (_, site) => sites.keyOf(site))
 
   const siteRowStart = new Uint32Array(siteCount + 1)
-  const siteMinTime = new Float64Array(siteCount).fill(Infinity)
-  const siteMaxTime = new Float64Array(siteCount).fill(-Infinity)
+  let firstTimestamp = Infinity
+  let lastTimestamp = -Infinity
   batches.forEach((batch, b) => {
     const siteIdMap = siteIdMaps[b]
     for (let row = 0; row < batch.timestampColumn.length; row++) {
       const site = siteIdMap[batch.siteColumn[row]]
       const time = batch.timestampColumn[row]
       siteRowStart[site + 1]++
-      if (time < siteMinTime[site]) siteMinTime[site] = time
-      if (time > siteMaxTime[site]) siteMaxTime[site] = time
+      if (time < firstTimestamp) firstTimestamp = time
+      if (time > lastTimestamp) lastTimestamp = time
     }
   })
   let largestSite = 0
@@ -122,16 +140,18 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
     }
   })
 
-  const scratch = new Float64Array(largestSite)
+  const scratch: GroupingScratch = {
+    rank: new Uint32Array(visitorCount),
+    rankSite: new Int32Array(visitorCount).fill(-1),
+    groupStart: new Uint32Array(largestSite),
+    visitors: new Uint32Array(largestSite),
+    times: new Float64Array(largestSite)
+  }
   const visitorSiteCount = new Uint32Array(visitorCount)
-  let firstTimestamp = Infinity
-  let lastTimestamp = -Infinity
   for (let site = 0; site < siteCount; site++) {
     const from = siteRowStart[site]
     const to = siteRowStart[site + 1]
-    sortSiteRows(visitorColumn, timestampColumn, from, to, siteMinTime[site], siteMaxTime[site], visitorCount, scratch)
-    firstTimestamp = Math.min(firstTimestamp, siteMinTime[site])
-    lastTimestamp = Math.max(lastTimestamp, siteMaxTime[site])
+    groupSiteRowsByVisitor(site, visitorColumn, timestampColumn, from, to, scratch)
     let previousVisitor = -1
     for (let row = from; row < to; row++) {
       const visitor = visitorColumn[row]
@@ -141,10 +161,9 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
   }
 
   return {
-    siteUrls: sites.values,
-    siteIdByUrl: sites.idByValue,
-    visitorIds: visitors.values,
-    visitorIdByName: visitors.idByValue,
+    siteUrls,
+    siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
+    visitors,
     siteRowStart,
     visitorColumn,
     timestampColumn,

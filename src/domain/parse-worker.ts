@@ -33,6 +33,10 @@ port.on('message', (message: ToWorker) => {
   }
   const batch = builder.finish()
   send({ type: 'batch', batch }, [
+    batch.sites.bytes.buffer as ArrayBuffer,
+    batch.sites.ends.buffer as ArrayBuffer,
+    batch.visitors.bytes.buffer as ArrayBuffer,
+    batch.visitors.ends.buffer as ArrayBuffer,
     batch.siteColumn.buffer as ArrayBuffer,
     batch.visitorColumn.buffer as ArrayBuffer,
     batch.timestampColumn.buffer as ArrayBuffer

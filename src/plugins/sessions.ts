@@ -181,8 +181,8 @@ export class SessionService {
 
   /** The store's id for a visitor; a 404 for a visitor with no page view. */
   visitorId (visitorId: string): number {
-    const id = this.store().visitorIdByName.get(visitorId)
-    if (id === undefined) throw new UnknownVisitorError(visitorId)
+    const id = this.store().visitors.find(visitorId)
+    if (id === -1) throw new UnknownVisitorError(visitorId)
     return id
   }
 

@@ -1,17 +1,48 @@
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DataDirError, listCsvFiles, loadDataset, type LoadProgress } from '../../src/domain/dataset.js'
+import { DataDirError, listCsvFiles, loadDataset, type LoadOptions, type LoadProgress } from '../../src/domain/dataset.js'
+import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../../scripts/lib/page-view-generator.js'
+import type { PageViewStore } from '../../src/domain/page-view-store.js'
 
-t.test('lists only CSV files, sorted by name, with their sizes', async t => {
+const onThisThread: LoadOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, workers: 0 }
+/** Two workers, and files cut into many small ranges, so that small test data takes the parallel path. */
+const onWorkers: LoadOptions = {
+  ...onThisThread,
+  workers: 2,
+  tuning: { minBytesForWorkers: 0, splitBytes: 4096, chunkBytes: 1024 }
+}
+
+/** What a store answers, independent of the order of ids and rows: each (site, visitor)'s sorted times. */
+function contents (store: PageViewStore): string[] {
+  const groups: string[] = []
+  store.siteUrls.forEach((site, id) => {
+    const times = new Map<string, number[]>()
+    for (let row = store.siteRowStart[id]; row < store.siteRowStart[id + 1]; row++) {
+      const visitor = store.visitors.keyOf(store.visitorColumn[row])
+      times.set(visitor, [...(times.get(visitor) ?? []), store.timestampColumn[row]])
+    }
+    for (const [visitor, list] of times) {
+      t.same(list, [...list].sort((a, b) => a - b), 'times are in order within a visitor')
+      groups.push(JSON.stringify([site, visitor, list]))
+    }
+  })
+  return groups.sort()
+}
+
+t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {
   const dir = t.testdir({
     'b.csv': 'v,s,u,1\n',
     'a.CSV': '',
     'notes.txt': 'not data',
     'folder.csv': {}
   })
+  execFileSync('mkfifo', [join(dir, 'c.csv')])
   t.same(await listCsvFiles(dir), [
-    { path: join(dir, 'a.CSV'), bytes: 0 },
-    { path: join(dir, 'b.csv'), bytes: 8 }
+    { path: join(dir, 'a.CSV'), bytes: 0, pipe: false },
+    { path: join(dir, 'b.csv'), bytes: 8, pipe: false },
+    { path: join(dir, 'c.csv'), bytes: 0, pipe: true }
   ])
 })
 
@@ -29,7 +60,7 @@ t.test('loads every file into one store with a summary and progress', async t =>
   })
   const progress: LoadProgress[] = []
   const { store, summary } = await loadDataset(await listCsvFiles(dir), {
-    strict: false,
+    ...onThisThread,
     maxBadRowExamples: 1,
     onProgress: p => progress.push({ ...p })
   })
@@ -42,8 +73,65 @@ t.test('loads every file into one store with a summary and progress', async t =>
     sites: 2,
     visitors: 2,
     firstTimestamp: 50,
-    lastTimestamp: 300
+    lastTimestamp: 300,
+    workers: 0
   })
   t.type(summary.loadMs, 'number')
-  t.same(progress.at(-1), { filesTotal: 2, filesDone: 2, bytesTotal: 47, bytesDone: 47 })
+  t.same(progress.at(-1), { filesTotal: 2, bytesTotal: 47, bytesDone: 47 })
+})
+
+t.test('worker threads and split files build the same store, with the same line numbers', async t => {
+  const dir = t.testdir({})
+  const [first] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 3000, sites: 5, visitors: 200, files: 3, out: dir, seed: 3 })
+  await writeFile(first, 'visitor_id,site_url,page_view_url,timestamp\n' +
+    (await import('node:fs')).readFileSync(first, 'utf8').split('\n').map((line, i) =>
+      i === 700 ? 'broken' : i % 97 === 0 && line ? `"${line.replace(',', '",')}` : line).join('\n'))
+  const files = await listCsvFiles(dir)
+  const single = await loadDataset(files, onThisThread)
+  const progress: LoadProgress[] = []
+  const parallel = await loadDataset(files, { ...onWorkers, onProgress: p => progress.push({ ...p }) })
+  t.equal(parallel.summary.workers, 2)
+  t.same(contents(parallel.store), contents(single.store))
+  t.same(parallel.summary.skippedRowExamples, single.summary.skippedRowExamples)
+  t.same(single.summary.skippedRowExamples, [{ file: first, line: 702, reason: 'expected 4 fields, found 1' }])
+  t.same(parallel.summary.files, single.summary.files)
+  t.equal(progress.at(-1)!.bytesDone, progress.at(-1)!.bytesTotal)
+  const papaparseOnly = await loadDataset(files, { ...onWorkers, fastPath: false })
+  t.same(contents(papaparseOnly.store), contents(single.store), 'papaparse alone builds the same store')
+})
+
+t.test('a split that falls inside a quoted field is found, and the file is parsed whole', async t => {
+  const longQuoted = `"${'line\n'.repeat(2000)}"`
+  const dir = t.testdir({ 'q.csv': `v1,s1,${longQuoted},10\nv2,s1,u,20\nv3,s1,"${'x\n'.repeat(3000)}",30\n` })
+  const { store, summary } = await loadDataset(await listCsvFiles(dir), onWorkers)
+  t.equal(summary.rows, 3)
+  t.equal(summary.skippedRows, 0)
+  t.same(contents(store), [
+    JSON.stringify(['s1', 'v1', [10]]), JSON.stringify(['s1', 'v2', [20]]), JSON.stringify(['s1', 'v3', [30]])
+  ])
+})
+
+t.test('strict mode: the first bad row in file order fails the load, on workers too', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(2000) + 'v,s,u,x\n', 'b.csv': 'v,s,u\n' })
+  for (const options of [onThisThread, onWorkers]) {
+    await t.rejects(loadDataset(await listCsvFiles(dir), { ...options, strict: true }),
+      { name: 'CsvFormatError', message: `${join(dir, 'a.csv')}:2001: timestamp "x" is not a non-negative integer` })
+  }
+})
+
+t.test('a file that cannot be read fails the load, on workers too', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,u,1\n' })
+  const files = [{ path: join(dir, 'missing.csv'), bytes: 10, pipe: false }]
+  for (const options of [onThisThread, onWorkers]) {
+    await t.rejects(loadDataset(files, options), { name: 'CsvFormatError', message: /missing\.csv: ENOENT/ })
+  }
+})
+
+t.test('a named pipe is read to its end', async t => {
+  const dir = t.testdir({})
+  execFileSync('mkfifo', [join(dir, 'pipe.csv')])
+  const loading = loadDataset(await listCsvFiles(dir), onThisThread)
+  await writeFile(join(dir, 'pipe.csv'), 'v,s,u,1\nv,s,u,2\n')
+  const { summary } = await loading
+  t.equal(summary.rows, 2)
 })

@@ -20,8 +20,8 @@ t.test('the three historical answers', async t => {
   const table = sessionizeSite(store, store.siteIdByUrl.get('www.s_10.com')!, 1800)
   t.equal(numSessions(table), 3)
   t.equal(medianSessionLength(table), 60)
-  t.equal(numUniqueVisitedSites(store, store.visitorIdByName.get('a')!), 2)
-  t.equal(numUniqueVisitedSites(store, store.visitorIdByName.get('c')!), 1)
+  t.equal(numUniqueVisitedSites(store, store.visitors.find('a')), 2)
+  t.equal(numUniqueVisitedSites(store, store.visitors.find('c')), 1)
 })
 
 t.test('site statistics', async t => {

@@ -50,7 +50,7 @@ t.test('closing the app empties the cache', async t => {
 })
 
 t.test('a bad option or a missing data folder fails the boot', async t => {
-  for (const [option, value] of [['cacheMaxBytes', 0], ['cacheMaxSites', 1.5], ['sessionTimeoutSeconds', -1]] as const) {
+  for (const [option, value] of [['cacheMaxBytes', 0], ['cacheMaxSites', 1.5], ['sessionTimeoutSeconds', -1], ['loadWorkers', -1]] as const) {
     const server = Fastify()
     await t.rejects(async () => { await server.register(sessions, { ...DEFAULT_TEST_OPTIONS, dataDir: '.', [option]: value }) },
       { message: new RegExp(`^sessions plugin: ${option} must be`) })

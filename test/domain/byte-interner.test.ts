@@ -1,0 +1,44 @@
+import t from 'tap'
+import { ByteInterner, hashBytes } from '../../src/domain/byte-interner.js'
+
+t.test('the same bytes get the same id, from bytes or from a string', async t => {
+  const interner = new ByteInterner()
+  const bytes = Buffer.from('xx visitor_1 yy')
+  const id = interner.intern(bytes, 3, 12, hashBytes(bytes, 3, 12))
+  t.equal(id, 0)
+  t.equal(interner.internString('visitor_1'), 0)
+  t.equal(interner.internString('visitor_2'), 1)
+  t.equal(interner.find('visitor_2'), 1)
+  t.equal(interner.find('visitor_3'), -1)
+  t.equal(interner.size, 2)
+  t.equal(interner.keyOf(0), 'visitor_1')
+  t.equal(interner.keyOf(1), 'visitor_2')
+})
+
+t.test('keys that collide on their hash stay apart', async t => {
+  const interner = new ByteInterner()
+  const a = Buffer.from('ab')
+  const b = Buffer.from('ba')
+  t.equal(interner.intern(a, 0, 2, 42), 0)
+  t.equal(interner.intern(b, 0, 2, 42), 1, 'same hash, same length, other bytes')
+  t.equal(interner.intern(Buffer.from('abc'), 0, 3, 42), 2, 'same hash, other length')
+  t.equal(interner.intern(a, 0, 2, 42), 0)
+})
+
+t.test('grows its table, arena and key list; merges another dictionary; exports its keys', async t => {
+  const interner = new ByteInterner()
+  const names = Array.from({ length: 5000 }, (_, i) => `visitor-${i}-${'x'.repeat(i % 40)}-é`)
+  names.forEach((name, i) => t.equal(interner.internString(name), i))
+  names.forEach((name, i) => { if (interner.find(name) !== i) t.fail(name) })
+  const keys = interner.keys()
+  t.equal(keys.ends.length, 5000)
+  t.equal(keys.bytes.length, keys.ends[4999])
+
+  const other = new ByteInterner(10_000)
+  other.internString('visitor-4999-' + 'x'.repeat(4999 % 40) + '-é')
+  other.internString('newcomer')
+  const ids = interner.merge(other.keys())
+  t.same([...ids], [4999, 5000])
+  t.equal(interner.keyOf(5000), 'newcomer')
+  t.same(new ByteInterner().keys(), { bytes: new Uint8Array(0), ends: new Uint32Array(0) })
+})

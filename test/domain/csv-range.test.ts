@@ -1,0 +1,207 @@
+import t, { type Test } from 'tap'
+import { join } from 'node:path'
+import { CsvFormatError, RangeParser, rowProblem, type CsvRange, type RangeParseOptions } from '../../src/domain/csv-range.js'
+import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
+
+const lenient: RangeParseOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20 }
+
+/** Parses a range into rows as [visitor, site, timestamp] in the order they were added. */
+async function parseRange (range: CsvRange, options: RangeParseOptions) {
+  const builder = new PageViewBatchBuilder()
+  const parser = new RangeParser(range, builder, options)
+  while (await parser.step());
+  const batch = builder.finish()
+  const rows = Array.from(batch.timestampColumn, (time, i) =>
+    [builder.visitors.keyOf(batch.visitorColumn[i]), builder.sites.keyOf(batch.siteColumn[i]), time])
+  return { rows, result: parser.result() }
+}
+
+/**
+ * Parses `content` as a whole file with the fast path and with papaparse alone, in big and in tiny chunks,
+ * checks that all four agree on every row (as a multiset) and every bad row, and returns one of them.
+ */
+async function parse (t: Test, content: string, options: Partial<RangeParseOptions> = {}) {
+  const dir = t.testdir({ 'views.csv': content })
+  const file = join(dir, 'views.csv')
+  const range = { file, start: 0, end: Buffer.byteLength(content) }
+  const runs = []
+  for (const fastPath of [true, false]) {
+    for (const chunkBytes of [1 << 16, 7]) runs.push(await parseRange(range, { ...lenient, ...options, fastPath, chunkBytes }))
+  }
+  const sorted = (rows: unknown[][]) => rows.map(row => JSON.stringify(row)).sort()
+  for (const run of runs.slice(1)) {
+    t.same(sorted(run.rows), sorted(runs[0].rows), 'every path reads the same rows')
+    // A strict parse stops where it fails, so how many lines it saw depends on the chunk size.
+    const comparable = ({ lines, ...rest }: typeof run.result) => rest.strictFailure ? rest : { lines, ...rest }
+    t.same(comparable(run.result), comparable(runs[0].result), 'every path reports the same')
+  }
+  return { file, ...runs[0] }
+}
+
+t.test('plain rows, no header, no final newline', async t => {
+  const { rows, result } = await parse(t, 'v1,s1,s1/a,10\nv2,s2,s2/b,20')
+  t.same(rows, [['v1', 's1', 10], ['v2', 's2', 20]])
+  t.match(result, { rows: 2, lines: 2, endsInsideQuotes: false, badRowCount: 0 })
+})
+
+t.test('a first line equal to the header is skipped; the same line later is a bad row', async t => {
+  const { rows, result } = await parse(t,
+    'visitor_id,site_url,page_view_url,timestamp\nv1,s1,u,10\nvisitor_id,site_url,page_view_url,timestamp\n')
+  t.same(rows, [['v1', 's1', 10]])
+  t.equal(result.badRowCount, 1)
+  t.match(result.badRows[0], { line: 3, reason: /timestamp "timestamp"/ })
+})
+
+t.test('a byte-order mark before the first line is ignored', async t => {
+  t.same((await parse(t, '\ufeffvisitor_id,site_url,page_view_url,timestamp\nv1,s1,u,10\n')).rows, [['v1', 's1', 10]])
+  t.same((await parse(t, '\ufeffv0,s1,u,5\n')).rows, [['v0', 's1', 5]])
+})
+
+t.test('CRLF line ends, blank lines and trailing blank lines', async t => {
+  const { rows, result } = await parse(t, 'v1,s1,u,10\r\n\r\nv2,s1,u,20\r\n\r\n')
+  t.same(rows, [['v1', 's1', 10], ['v2', 's1', 20]])
+  t.equal(result.badRowCount, 0)
+  t.equal(result.lines, 4)
+})
+
+t.test('a file mixing \\n and \\r\\n line ends, quoted last fields included', async t => {
+  const { rows, result } = await parse(t,
+    'visitor_id,site_url,page_view_url,timestamp\nv1,s1,u,10\r\nv2,s1,u,"20"\r\n\r\nv3,s1,u,30\n')
+  t.same(rows.sort(), [['v1', 's1', 10], ['v2', 's1', 20], ['v3', 's1', 30]])
+  t.equal(result.badRowCount, 0)
+})
+
+t.test('quoted fields may hold commas, quotes and line breaks; line numbers stay right', async t => {
+  const { rows, result, file } = await parse(t, [
+    '"v,1","s1","s1/?a=1,2",10',
+    'v2,s1,"multi',
+    'line ""url""",20',
+    'v3,s1,u,bad',
+    '"v 4",s1,u,"30"',
+    'v5,s1,u,40'
+  ].join('\n'))
+  t.same(rows.sort(), [['v 4', 's1', 30], ['v,1', 's1', 10], ['v2', 's1', 20], ['v5', 's1', 40]])
+  t.same(result.badRows, [{ file, line: 4, reason: 'timestamp "bad" is not a non-negative integer' }])
+  t.equal(result.endsInsideQuotes, false)
+})
+
+t.test('ids are UTF-8, whatever path they take', async t => {
+  const { rows } = await parse(t, 'vïsitör,www.é.com,u,1\n"vïsitör","www.é.com",u,2\n')
+  t.same(rows.sort(), [['vïsitör', 'www.é.com', 1], ['vïsitör', 'www.é.com', 2]])
+})
+
+t.test('every kind of bad row is skipped, counted and reported with its line', async t => {
+  const { rows, result, file } = await parse(t, [
+    'v1,s1,u,10', // 1 good
+    'v1,s1,u', // 2 too few fields
+    'v1,s1,u,10,extra', // 3 too many fields
+    ',s1,u,10', // 4 empty visitor
+    'v1,,u,10', // 5 empty site
+    'v1,s1,u,-5', // 6 negative
+    'v1,s1,u,1.5', // 7 fraction
+    'v1,s1,u,', // 8 empty timestamp
+    'v1,s1,u,99999999999999999999', // 9 beyond 2^53
+    'v1,s1,u,1e9', // 10 exponent
+    '   ', // 11 whitespace only
+    'v2,s1,u,4294967296', // 12 good, past 2^32
+    'v3,s1,u,9007199254740991', // 13 good, 2^53 - 1, 16 digits
+    'v1', // 14 one field
+    'v1,s1', // 15 two fields
+    'v1,s1,u,10 ' // 16 trailing space
+  ].join('\n'), { maxBadRowExamples: 20 })
+  t.same(rows, [['v1', 's1', 10], ['v2', 's1', 4294967296], ['v3', 's1', 9007199254740991]])
+  t.equal(result.badRowCount, 13)
+  t.same(result.badRows.map(bad => [bad.line, bad.reason]), [
+    [2, 'expected 4 fields, found 3'],
+    [3, 'expected 4 fields, found 5'],
+    [4, 'empty visitor_id'],
+    [5, 'empty site_url'],
+    [6, 'timestamp "-5" is not a non-negative integer'],
+    [7, 'timestamp "1.5" is not a non-negative integer'],
+    [8, 'timestamp "" is not a non-negative integer'],
+    [9, 'timestamp "99999999999999999999" is not a non-negative integer'],
+    [10, 'timestamp "1e9" is not a non-negative integer'],
+    [11, 'expected 4 fields, found 1'],
+    [14, 'expected 4 fields, found 1'],
+    [15, 'expected 4 fields, found 2'],
+    [16, 'timestamp "10 " is not a non-negative integer']
+  ])
+  t.ok(result.badRows.every(bad => bad.file === file))
+})
+
+t.test('an unterminated quote is a bad row reported by papaparse', async t => {
+  const { rows, result } = await parse(t, 'v1,s1,u,10\nv2,"s1,u,20\nv3,s1,u,30\n')
+  t.same(rows, [['v1', 's1', 10]])
+  t.equal(result.badRowCount, 1)
+  t.match(result.badRows[0], { line: 2, reason: /quote/i })
+  t.equal(result.endsInsideQuotes, true)
+})
+
+t.test('a stray quote spoils only the records it spans, however the file is chunked', async t => {
+  const { rows, result } = await parse(t, [
+    'v1,s1,u,1',
+    '"v2","s1,u,2', // opens a quoted field that the next odd line closes
+    'v3,s1,u,3',
+    'v4,s1"x,u,4',
+    'v5,s1,u,5',
+    '"v6",s1,u,6'
+  ].join('\n'))
+  t.same(rows.sort(), [['v1', 's1', 1], ['v5', 's1', 5], ['v6', 's1', 6]])
+  t.equal(result.badRowCount, 1)
+  t.match(result.badRows[0], { line: 2 })
+})
+
+t.test('a quote that never closes skips its own line once the record outgrows the limit', async t => {
+  const lines = ['v1,s1,u,1', 'v2,"s1,u,2', ...Array.from({ length: 20 }, (_, i) => `v${i + 3},s1,u,${i + 3}`)]
+  const { rows, result, file } = await parse(t, lines.join('\n'), { maxRecordBytes: 100 })
+  t.equal(rows.length, 21)
+  t.same(result.badRows, [{ file, line: 2, reason: 'a quoted field is not closed within 100 bytes' }])
+  t.equal(result.lines, 22)
+})
+
+t.test('examples are capped; the count is not', async t => {
+  const { result } = await parse(t, 'x\n'.repeat(25), { maxBadRowExamples: 3 })
+  t.equal(result.badRowCount, 25)
+  t.equal(result.badRows.length, 3)
+})
+
+t.test('strict mode stops at the first bad row', async t => {
+  const { result, file } = await parse(t, 'v1,s1,u,10\nv1,s1,u,ten\nv1,s1,u\n', { strict: true })
+  t.same(result.strictFailure, { file, line: 2, reason: 'timestamp "ten" is not a non-negative integer' })
+  t.equal(result.badRowCount, 0)
+})
+
+t.test('a line longer than the buffer grows it', async t => {
+  const longUrl = 'u'.repeat(100)
+  const { rows } = await parse(t, `v1,s1,${longUrl},10\nv2,s1,"${longUrl}",20\n`)
+  t.same(rows.sort(), [['v1', 's1', 10], ['v2', 's1', 20]])
+})
+
+t.test('a range from the middle of a file counts its own lines and takes no header', async t => {
+  const content = 'visitor_id,site_url,page_view_url,timestamp\nv1,s1,u,10\nvisitor_id,site_url,page_view_url,timestamp\nv2,s1,u,20\n'
+  const dir = t.testdir({ 'views.csv': content })
+  const file = join(dir, 'views.csv')
+  const start = content.indexOf('visitor_id', 1)
+  const { rows, result } = await parseRange({ file, start, end: content.length }, lenient)
+  t.same(rows, [['v2', 's1', 20]])
+  t.same(result.badRows, [{ file, line: 1, reason: 'timestamp "timestamp" is not a non-negative integer' }])
+  t.match(result, { start, lines: 2 })
+})
+
+t.test('reading a folder as a file is a clear error', async t => {
+  const dir = t.testdir({ 'views.csv': {} })
+  const parser = new RangeParser({ file: join(dir, 'views.csv'), start: 0, end: 10 }, new PageViewBatchBuilder(), lenient)
+  await t.rejects(parser.step(), new CsvFormatError(`${join(dir, 'views.csv')}: EISDIR: illegal operation on a directory, read`))
+  t.equal(await parser.step(), false, 'a failed parser is done')
+})
+
+t.test('a missing file is a clear error', async t => {
+  const parser = new RangeParser({ file: '/no/such.csv', start: 0, end: 10 }, new PageViewBatchBuilder(), lenient)
+  await t.rejects(parser.step(), { name: 'CsvFormatError', message: /^\/no\/such\.csv: ENOENT/ })
+})
+
+t.test('rowProblem accepts a well-formed row', async t => {
+  t.equal(rowProblem(['v', 's', 'u', '0']), undefined)
+  t.equal(rowProblem(['v', 's', '', '9007199254740991']), undefined)
+  t.equal(rowProblem(['v', 's', '', '9007199254740992']), 'timestamp "9007199254740992" is not a non-negative integer')
+})
