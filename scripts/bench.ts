@@ -1,0 +1,115 @@
+// npm run bench [-- --quick]: Sessionizer against DuckDB and a bare Fastify route, on generated data.
+// Prints, for each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency,
+// DuckDB's time and RSS for the same answers, whether the answers agree, and the ratios against the targets.
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { PROJECT_ROOT } from '../src/project-root.js'
+import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
+import { compareAnswers } from './lib/duckdb-sessions.js'
+import {
+  collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startProcess, waitUntilLoaded
+} from './lib/bench-lib.js'
+
+interface Dataset { name: string, rows: number, sites: number, visitors: number, files: number }
+
+const DATASETS: Dataset[] = [
+  { name: '1M', rows: 1_000_000, sites: 100, visitors: 70_000, files: 4 },
+  { name: '10M', rows: 10_000_000, sites: 1_000, visitors: 700_000, files: 10 },
+  { name: '30M', rows: 30_000_000, sites: 1_000, visitors: 2_100_000, files: 30 }
+]
+const TIMEOUT_SECONDS = 1800
+const VISITOR_SAMPLE = 1000
+const DIST = join(PROJECT_ROOT, 'dist')
+const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`
+const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+
+/** The dataset's folder, generated with the project's generator the first time it is asked for. */
+function datasetDir (dataset: Dataset): string {
+  const options: GeneratorOptions = {
+    ...DEFAULT_GENERATOR_OPTIONS, rows: dataset.rows, sites: dataset.sites, visitors: dataset.visitors,
+    files: dataset.files, days: 30, seed: 1, out: join(PROJECT_ROOT, 'bench-data', `${dataset.name}-v${dataset.visitors}-s${dataset.sites}-f${dataset.files}`)
+  }
+  if (!existsSync(join(options.out, `page_views_${dataset.files}.csv`))) {
+    console.log(`generating ${dataset.name} rows into ${options.out} …`)
+    generatePageViews(options)
+  }
+  return options.out
+}
+
+async function benchmark (dataset: Dataset, throughputSeconds: number) {
+  const dir = datasetDir(dataset)
+  const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)
+  const sample = Array.from({ length: VISITOR_SAMPLE }, (_, i) => `visitor_${1 + Math.floor((i * dataset.visitors) / VISITOR_SAMPLE)}`)
+
+  const port = await freePort()
+  const started = performance.now()
+  const server = await startProcess([join(DIST, 'src', 'server.js')],
+    { DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'warn' }, port, '/health')
+  await waitUntilLoaded(server.baseUrl)
+  const loadedMs = performance.now() - started
+  const answers = await collectSessionizerAnswers(server.baseUrl, [])
+  const readyMs = performance.now() - started
+  const withVisitors = await collectSessionizerAnswers(server.baseUrl, sample)
+  const oursRss = peakRssBytes(server.child.pid!)
+  const firstSite = [...answers.sites.keys()][0]
+  const ours = await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(firstSite)}`, throughputSeconds)
+  await server.stop()
+
+  const barePort = await freePort()
+  const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
+  const bareThroughput = await measureThroughput(`${bare.baseUrl}/constant`, throughputSeconds)
+  await bare.stop()
+
+  const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
+    availableParallelism(), sample)
+  const problems = compareAnswers(withVisitors, duck.answers, sample)
+  return { dataset, bytes, loadedMs, readyMs, oursRss, ours, bareThroughput, duck, problems, sampleFound: withVisitors.visitors.size }
+}
+
+type Result = Awaited<ReturnType<typeof benchmark>>
+
+function report (r: Result): void {
+  const { dataset } = r
+  const rowsPerSecond = dataset.rows / (r.loadedMs / 1000)
+  console.log(`\n## ${dataset.name}: ${dataset.rows.toLocaleString('en-US')} rows, ${dataset.sites} sites, ` +
+    `${dataset.visitors.toLocaleString('en-US')} visitors, ${dataset.files} files, ${mb(r.bytes)}`)
+  console.log(`Sessionizer  ready ${seconds(r.readyMs)} (loaded ${seconds(r.loadedMs)}, warm-up of ${dataset.sites} sites ` +
+    `${seconds(r.readyMs - r.loadedMs)}), peak RSS ${mb(r.oursRss)} (${Math.round(r.oursRss / dataset.rows)} B/row), ` +
+    `${Math.round(rowsPerSecond / 1000).toLocaleString('en-US')} K rows/s`)
+  console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
+  console.log(r.problems.length === 0
+    ? `answers      agree on all ${dataset.sites} sites and ${VISITOR_SAMPLE} sampled visitors (${r.sampleFound} present)`
+    : `answers      DISAGREE in ${r.problems.length} places:\n  ${r.problems.slice(0, 10).join('\n  ')}`)
+  console.log(`cached       /num_sessions ${Math.round(r.ours.requestsPerSecond)} req/s (p50 ${r.ours.p50Ms} ms, ` +
+    `p99 ${r.ours.p99Ms} ms, ${r.ours.errors} errors); bare Fastify ${Math.round(r.bareThroughput.requestsPerSecond)} req/s ` +
+    `(p50 ${r.bareThroughput.p50Ms} ms, p99 ${r.bareThroughput.p99Ms} ms)`)
+  console.log(`ratios       time to ready / DuckDB ${(r.readyMs / r.duck.ms).toFixed(2)} (target ≤ 0.33); ` +
+    `peak RSS / DuckDB ${(r.oursRss / r.duck.peakRssBytes).toFixed(2)} (target ≤ 0.50); ` +
+    `throughput / bare ${(r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond).toFixed(2)} (target ≥ 0.70)`)
+}
+
+function growthTable (results: Result[]): void {
+  console.log('\n| rows | time to ready | peak RSS | bytes/row | µs/row | µs/row ÷ log2(n), vs the first |')
+  console.log('|---:|---:|---:|---:|---:|---:|')
+  const base = results[0].readyMs / results[0].dataset.rows / Math.log2(results[0].dataset.rows)
+  for (const r of results) {
+    const perRow = r.readyMs / r.dataset.rows
+    console.log(`| ${r.dataset.name} | ${seconds(r.readyMs)} | ${mb(r.oursRss)} | ${Math.round(r.oursRss / r.dataset.rows)} | ` +
+      `${(perRow * 1000).toFixed(3)} | ${(perRow / Math.log2(r.dataset.rows) / base).toFixed(2)} |`)
+  }
+}
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false } } })
+const chosen = values.quick ? DATASETS.slice(0, 1) : DATASETS
+console.log(`Sessionizer benchmark: ${availableParallelism()} cores, Node ${process.version}; ` +
+  `Sessionizer with its defaults (LOAD_WORKERS=${availableParallelism()}), DuckDB with ${availableParallelism()} threads`)
+const results: Result[] = []
+for (const dataset of chosen) {
+  const result = await benchmark(dataset, values.quick ? 3 : 5)
+  report(result)
+  results.push(result)
+}
+if (results.length > 1) growthTable(results)
+if (results.some(r => r.problems.length > 0)) process.exitCode = 1

@@ -1,0 +1,122 @@
+// The benchmark's parts: start Sessionizer and wait until every site is warm, collect its answers, measure
+// HTTP throughput, and run the DuckDB peer in a process of its own.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import autocannon from 'autocannon'
+import type { DatasetAnswers } from './duckdb-sessions.js'
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
+
+/** Peak resident memory of a running process, from the kernel. */
+export function peakRssBytes (pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024
+}
+
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+export interface ServerProcess {
+  child: ChildProcess
+  baseUrl: string
+  stop: () => Promise<void>
+}
+
+/** Starts a Node program listening on `port`, and waits until `readyPath` answers at all. */
+export async function startProcess (args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const baseUrl = `http://127.0.0.1:${port}`
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
+    try {
+      await fetch(baseUrl + readyPath)
+      break
+    } catch {
+      await sleep(10)
+    }
+  }
+  return { child, baseUrl, stop: async () => { child.kill('SIGTERM'); await exited } }
+}
+
+/** Polls /health until the data is loaded. */
+export async function waitUntilLoaded (baseUrl: string): Promise<void> {
+  for (;;) {
+    const response = await fetch(`${baseUrl}/health`)
+    if (response.status === 200) return
+    if (response.status !== 503) throw new Error(`/health answered ${response.status}: ${await response.text()}`)
+    await sleep(10)
+  }
+}
+
+/**
+ * Warms every site (as the landing page does, a few requests at a time) and collects Sessionizer's answers
+ * for every site and for the sampled visitors.
+ */
+export async function collectSessionizerAnswers (baseUrl: string, visitorSample: readonly string[], concurrency = 8): Promise<DatasetAnswers> {
+  const sites = await (await fetch(`${baseUrl}/sites`)).json() as { site_url: string }[]
+  const answers: DatasetAnswers = { sites: new Map(), visitors: new Map() }
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < sites.length) {
+      const site = sites[next++].site_url
+      const stats = await (await fetch(`${baseUrl}/site_stats?site_url=${encodeURIComponent(site)}`)).json() as
+        { num_sessions: number, median_session_length: number }
+      answers.sites.set(site, { sessions: stats.num_sessions, median: stats.median_session_length })
+    }
+  }))
+  for (const visitor of visitorSample) {
+    const response = await fetch(`${baseUrl}/num_unique_visited_sites?visitor_id=${encodeURIComponent(visitor)}`,
+      { headers: { accept: 'application/json' } })
+    if (response.status === 200) {
+      answers.visitors.set(visitor, ((await response.json()) as { num_unique_visited_sites: number }).num_unique_visited_sites)
+    }
+  }
+  return answers
+}
+
+export interface Throughput {
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  errors: number
+}
+
+/** Drives `url` with autocannon for `seconds`. */
+export async function measureThroughput (url: string, seconds: number, connections = 32): Promise<Throughput> {
+  const result = await autocannon({ url, connections, duration: seconds })
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.non2xx
+  }
+}
+
+export interface PeerRun {
+  ms: number
+  peakRssBytes: number
+  answers: DatasetAnswers
+}
+
+/** Runs the DuckDB peer as a child process (compiled script `duckdbScript`) and reads its answers. */
+export async function runDuckdbProcess (duckdbScript: string, dir: string, timeoutSeconds: number, threads: number,
+  visitorSample: readonly string[]): Promise<PeerRun> {
+  const child = spawn(process.execPath, [duckdbScript, dir, String(timeoutSeconds), String(threads)],
+    { stdio: ['pipe', 'pipe', 'inherit'] })
+  child.stdin.end(visitorSample.join('\n'))
+  let output = ''
+  child.stdout.on('data', chunk => { output += chunk })
+  const code = await new Promise(resolve => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`DuckDB peer exited with ${code}`)
+  const parsed = JSON.parse(output) as { ms: number, peakRssBytes: number, sites: [string, { sessions: number, median: number }][], visitors: [string, number][] }
+  return { ms: parsed.ms, peakRssBytes: parsed.peakRssBytes, answers: { sites: new Map(parsed.sites), visitors: new Map(parsed.visitors) } }
+}
