@@ -28,7 +28,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     if (statusCode === 503) reply.header('retry-after', '1')
     // A 503 is expected while loading; other 5xx are faults whose details belong in the log, not the reply.
     if (statusCode < 500 || statusCode === 503) return sendError(request, reply, statusCode, error.message)
-    request.log.error({ err: error }, 'request failed')
+    request.log.error({ err: error, reqId: request.id, url: request.url }, 'request failed')
     return sendError(request, reply, statusCode, 'Internal Server Error')
   })
 

@@ -13,6 +13,7 @@ export interface Config {
   strictCsv: boolean
   csvFastPath: boolean
   loadWorkers: number
+  warmCache: boolean
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -58,6 +59,7 @@ export function loadConfig (env: Env = process.env): Config {
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     strictCsv: flag(env, 'STRICT_CSV', false),
     csvFastPath: flag(env, 'CSV_FAST_PATH', true),
-    loadWorkers: integer(env, 'LOAD_WORKERS', availableParallelism(), 0, 256)
+    loadWorkers: integer(env, 'LOAD_WORKERS', availableParallelism(), 0, 256),
+    warmCache: flag(env, 'WARM_CACHE', true)
   }
 }

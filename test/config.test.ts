@@ -14,7 +14,8 @@ t.test('defaults', async t => {
     logLevel: 'info',
     strictCsv: false,
     csvFastPath: true,
-    loadWorkers: availableParallelism()
+    loadWorkers: availableParallelism(),
+    warmCache: true
   })
 })
 
@@ -29,7 +30,8 @@ t.test('every variable is read', async t => {
     LOG_LEVEL: 'warn',
     STRICT_CSV: '1',
     CSV_FAST_PATH: 'false',
-    LOAD_WORKERS: '0'
+    LOAD_WORKERS: '0',
+    WARM_CACHE: '0'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -40,7 +42,8 @@ t.test('every variable is read', async t => {
     logLevel: 'warn',
     strictCsv: true,
     csvFastPath: false,
-    loadWorkers: 0
+    loadWorkers: 0,
+    warmCache: false
   })
   t.equal(loadConfig({ STRICT_CSV: 'true' }).strictCsv, true)
   t.equal(loadConfig({ STRICT_CSV: 'false' }).strictCsv, false)

@@ -9,7 +9,8 @@ export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
   cacheMaxSites: 1000,
   strictCsv: false,
   csvFastPath: true,
-  loadWorkers: 0
+  loadWorkers: 0,
+  warmCache: false
 }
 
 export async function build (t: Test, options: Partial<AppOptions> & { dataDir: string }): Promise<FastifyInstance> {

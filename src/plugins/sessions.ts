@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../domain/dataset.js'
-import type { PageViewStore } from '../domain/page-view-store.js'
+import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
@@ -18,6 +18,8 @@ export interface SessionsOptions {
   csvFastPath: boolean
   /** Worker threads to parse on; 0 parses on the main thread. */
   loadWorkers: number
+  /** Compute every site's session table (as many as the cache holds, busiest first) before answering. */
+  warmCache: boolean
 }
 
 export interface CacheStats {
@@ -56,6 +58,8 @@ type State =
   | { status: 'ready', store: PageViewStore, summary: DatasetSummary }
 
 const MAX_BAD_ROW_EXAMPLES = 10
+/** How long warming may hold the event loop before it lets a request through. */
+const WARM_SLICE_MS = 20
 
 /** The backend-neutral face the routes use: sites, session tables, visitor answers and the dataset's health. */
 export class SessionService {
@@ -95,6 +99,7 @@ export class SessionService {
         workers: this.#options.loadWorkers,
         onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } }
       })
+      if (this.#options.warmCache) await this.#warm(store)
       this.#state = { status: 'ready', store, summary }
       for (const bad of summary.skippedRowExamples) {
         this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
@@ -105,6 +110,27 @@ export class SessionService {
     } catch (error) {
       this.#state = { status: 'failed', error: error as Error }
       throw error
+    }
+  }
+
+  /**
+   * Fills the cache with the busiest sites' session tables until it is full, yielding to the event loop
+   * now and then so that /health still answers. Sessionizing every site is one pass over the store.
+   */
+  async #warm (store: PageViewStore): Promise<void> {
+    const busiestFirst = Array.from(store.siteUrls, (_, siteId) => siteId)
+      .sort((a, b) => siteRowCount(store, b) - siteRowCount(store, a))
+    let sliceStarted = performance.now()
+    for (const siteId of busiestFirst) {
+      if (this.#cache.size >= this.#options.cacheMaxSites) break
+      const table = sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
+      if (this.#cache.calculatedSize + table.byteSize > this.#options.cacheMaxBytes) break
+      this.#cache.set(siteId, table)
+      this.#counts.computations++
+      if (performance.now() - sliceStarted > WARM_SLICE_MS) {
+        await new Promise(resolve => setImmediate(resolve))
+        sliceStarted = performance.now()
+      }
     }
   }
 
@@ -170,10 +196,15 @@ export class SessionService {
     const store = this.store()
     const siteId = store.siteIdByUrl.get(siteUrl)
     if (siteId === undefined) throw new UnknownSiteError(siteUrl)
+    // A hit is answered without fetch()'s promise machinery: it is the hot path of every cached query.
+    const cached = this.#cache.get(siteId)
+    if (cached !== undefined) {
+      this.#counts.hits++
+      return cached
+    }
     const status: LRUCache.Status<number, SessionTable, PageViewStore> = {}
     const table = await this.#cache.fetch(siteId, { context: store, status })
-    if (status.fetch === 'hit') this.#counts.hits++
-    else if (status.fetch === 'inflight') this.#counts.sharedInFlight++
+    if (status.fetch === 'inflight') this.#counts.sharedInFlight++
     else this.#counts.misses++
     // fetchMethod always returns a table and never aborts, so fetch cannot resolve to undefined.
     return table as SessionTable

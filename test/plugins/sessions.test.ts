@@ -2,6 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import sessions from '../../src/plugins/sessions.js'
 import { DEFAULT_TEST_OPTIONS, build, buildLoaded, csv } from '../helper.js'
+import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/page-view-generator.js'
 
 const twoSites = csv([['a', 's1', 0], ['a', 's1', 60], ['b', 's1', 10], ['a', 's2', 5], ['c', 's2', 9000]])
 
@@ -40,6 +41,25 @@ t.test('the cache evicts at its byte bound', async t => {
   t.ok(server.sessions.cacheStats().bytes <= oneTable + 8)
   await server.sessions.sessionTable('s1')
   t.equal(server.sessions.cacheStats().computations, 3, 's1 was evicted and computed again')
+})
+
+t.test('warming computes every site before the data counts as loaded, busiest first, within the cache bounds', async t => {
+  const dataDir = t.testdir({})
+  generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 300_000, sites: 50, visitors: 20_000, files: 2, out: dataDir })
+  const warm = await buildLoaded(t, { dataDir, warmCache: true })
+  const sites = warm.sessions.health()
+  t.match(sites, { status: 'ready', sites: 50, cache: { sites_cached: 50, computations: 50, misses: 0 } })
+  await warm.sessions.sessionTable('www.s_7.com')
+  t.match(warm.sessions.cacheStats(), { hits: 1, misses: 0, computations: 50 })
+
+  const fewSites = await buildLoaded(t, { dataDir, warmCache: true, cacheMaxSites: 3 })
+  t.match(fewSites.sessions.cacheStats(), { sites_cached: 3, computations: 3 })
+  await fewSites.sessions.sessionTable('www.s_1.com')
+  t.match(fewSites.sessions.cacheStats(), { hits: 1 }, 'the busiest site was warmed')
+
+  const oneTable = (await warm.sessions.sessionTable('www.s_1.com')).byteSize
+  const fewBytes = await buildLoaded(t, { dataDir, warmCache: true, cacheMaxBytes: oneTable + 1 })
+  t.match(fewBytes.sessions.cacheStats(), { sites_cached: 1, computations: 1 })
 })
 
 t.test('closing the app empties the cache', async t => {

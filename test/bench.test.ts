@@ -1,0 +1,85 @@
+// The benchmark's checking code on a tiny set, so that it cannot rot: DuckDB and Sessionizer must agree,
+// and a disagreement must be reported.
+import t from 'tap'
+import { join } from 'node:path'
+import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
+import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
+import {
+  collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startProcess, waitUntilLoaded
+} from '../scripts/lib/bench-lib.js'
+import { PROJECT_ROOT } from '../src/project-root.js'
+import { build, buildLoaded } from './helper.js'
+
+const sample = ['visitor_1', 'visitor_50', 'visitor_99', 'nobody']
+
+t.test('DuckDB and Sessionizer agree on a generated set, ties and boundary gaps included', async t => {
+  const dataDir = t.testdir({})
+  const [file] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 5_000, sites: 6, visitors: 100, files: 2, out: dataDir, seed: 11 })
+  const { appendFileSync } = await import('node:fs')
+  appendFileSync(file, 'visitor_1,www.s_1.com,u,1400000000\nvisitor_1,www.s_1.com,u,1400000000\nvisitor_1,www.s_1.com,u,1400001800\n')
+  const server = await buildLoaded(t, { dataDir })
+  const baseUrl = await server.listen({ host: '127.0.0.1', port: 0 })
+  const ours = await collectSessionizerAnswers(baseUrl, sample)
+  const theirs = await duckdbAnswers(dataDir, 1800, sample, 1)
+  t.equal(ours.sites.size, 6)
+  t.equal(ours.visitors.has('nobody'), false)
+  t.same(compareAnswers(ours, theirs, sample), [])
+
+  const tampered = { sites: new Map(ours.sites), visitors: new Map(ours.visitors) }
+  tampered.sites.set('www.s_1.com', { sessions: 1, median: 0 })
+  tampered.sites.set('www.only-ours.com', { sessions: 1, median: 0 })
+  tampered.sites.delete('www.s_2.com')
+  tampered.visitors.set('visitor_1', 99)
+  t.same(compareAnswers(tampered, theirs, sample), [
+    'site www.s_1.com: Sessionizer 1 sessions, median 0; ' +
+      `DuckDB ${theirs.sites.get('www.s_1.com')!.sessions}, ${theirs.sites.get('www.s_1.com')!.median}`,
+    'site www.only-ours.com: only Sessionizer has it',
+    'site www.s_2.com: only DuckDB has it',
+    `visitor visitor_1: Sessionizer 99, DuckDB ${theirs.visitors.get('visitor_1')}`
+  ])
+
+  const throughput = await measureThroughput(`${baseUrl}/num_sessions?site_url=www.s_1.com`, 1, 4)
+  t.ok(throughput.requestsPerSecond > 0)
+  t.equal(throughput.errors, 0)
+})
+
+t.test('waiting for the data: through 503s, and a failed load is an error', async t => {
+  const { execFileSync } = await import('node:child_process')
+  const { writeFile } = await import('node:fs/promises')
+  const dataDir = t.testdir({})
+  execFileSync('mkfifo', [join(dataDir, 'pipe.csv')])
+  const server = await build(t, { dataDir })
+  const baseUrl = await server.listen({ host: '127.0.0.1', port: 0 })
+  const waiting = waitUntilLoaded(baseUrl)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  await writeFile(join(dataDir, 'pipe.csv'), 'a,s,u,1\n')
+  await waiting
+  t.equal((await fetch(`${baseUrl}/health`)).status, 200)
+
+  const failed = await build(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u\n' }), strictCsv: true })
+  await t.rejects(failed.sessions.loaded)
+  const failedUrl = await failed.listen({ host: '127.0.0.1', port: 0 })
+  await t.rejects(waitUntilLoaded(failedUrl), /\/health answered 500/)
+})
+
+t.test('the process helpers: a free port, a server started and stopped, the DuckDB peer in its own process', async t => {
+  const dataDir = t.testdir({ 'v.csv': 'a,s,u,1\na,s,u,2000\nb,s,u,5\n' })
+  const port = await freePort()
+  const server = await startProcess([join(PROJECT_ROOT, 'src', 'server.ts')], { DATA_DIR: dataDir, PORT: String(port) }, port, '/health')
+  await waitUntilLoaded(server.baseUrl)
+  t.ok(peakRssBytes(server.child.pid!) > 1e6)
+  const ours = await collectSessionizerAnswers(server.baseUrl, ['a', 'b'])
+  await server.stop()
+  const peer = await runDuckdbProcess(join(PROJECT_ROOT, 'scripts', 'lib', 'duckdb-process.ts'), dataDir, 1800, 1, ['a', 'b'])
+  t.ok(peer.ms > 0 && peer.peakRssBytes > 1e6)
+  t.same(compareAnswers(ours, peer.answers, ['a', 'b']), [])
+  t.same(ours.sites.get('s'), { sessions: 3, median: 0 })
+
+  await t.rejects(startProcess(['-e', 'process.exit(3)'], {}, port, '/'), /exited with 3/)
+  await t.rejects(runDuckdbProcess(join(PROJECT_ROOT, 'scripts', 'lib', 'duckdb-process.ts'), '/no/such/dir', 1800, 1, []),
+    /DuckDB peer exited with 1/)
+  const brokenDir = t.testdir({ 'v.csv': 'a,s,u,1\n' })
+  const failing = await startProcess([join(PROJECT_ROOT, 'src', 'server.ts')],
+    { DATA_DIR: brokenDir, PORT: String(port), STRICT_CSV: '1', WARM_CACHE: 'nonsense' }, port, '/health').catch((error: Error) => error)
+  t.match(failing, { message: /exited with 1/ })
+})
