@@ -47,6 +47,9 @@ export type Health =
     first_timestamp: number | null
     last_timestamp: number | null
     load_ms: number
+    parse_ms: number
+    build_ms: number
+    warm_ms: number
     load_workers: number
     session_timeout_seconds: number
     cache: CacheStats
@@ -55,7 +58,7 @@ export type Health =
 type State =
   | { status: 'loading', progress: LoadProgress }
   | { status: 'failed', error: Error }
-  | { status: 'ready', store: PageViewStore, summary: DatasetSummary }
+  | { status: 'ready', store: PageViewStore, summary: DatasetSummary, warmMs: number }
 
 const MAX_BAD_ROW_EXAMPLES = 10
 /** How long warming may hold the event loop before it lets a request through. */
@@ -99,8 +102,9 @@ export class SessionService {
         workers: this.#options.loadWorkers,
         onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } }
       })
+      const warmStarted = performance.now()
       if (this.#options.warmCache) await this.#warm(store)
-      this.#state = { status: 'ready', store, summary }
+      this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted) }
       for (const bad of summary.skippedRowExamples) {
         this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
       }
@@ -159,6 +163,9 @@ export class SessionService {
           first_timestamp: summary.firstTimestamp,
           last_timestamp: summary.lastTimestamp,
           load_ms: summary.loadMs,
+          parse_ms: summary.parseMs,
+          build_ms: summary.buildMs,
+          warm_ms: state.warmMs,
           load_workers: summary.workers,
           session_timeout_seconds: this.#options.sessionTimeoutSeconds,
           cache: this.cacheStats()
