@@ -1,23 +1,27 @@
 // Interns ids straight from UTF-8 bytes, so that a row costs no string and no allocation.
 
-export const FNV_OFFSET = 0x811c9dc5
+export const FNV_OFFSET = 0x811c9dc5 | 0
 export const FNV_PRIME = 0x01000193
 
-/** FNV-1a over bytes[start, end): the hash the interner expects. */
+/** FNV-1a over bytes[start, end), as a signed 32-bit integer (cheaper than unsigned in V8): the interner's hash. */
 export function hashBytes (bytes: Uint8Array, start: number, end: number): number {
   let hash = FNV_OFFSET
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i], FNV_PRIME)
-  return hash >>> 0
+  return hash | 0
 }
 
-/** A dictionary's keys in id order: key i is bytes[ends[i - 1] (or 0), ends[i]). */
+/**
+ * A dictionary as typed arrays, to move between threads: key i is bytes[ends[i - 1] (or 0), ends[i]), and
+ * `slots` is the hash table over them, so that the receiver can adopt the dictionary without rehashing.
+ */
 export interface DictionaryKeys {
   bytes: Uint8Array
   ends: Uint32Array
+  slots: Int32Array
 }
 
-/** Each slot holds [hash, id + 1, key start, key length]: one cache line answers all but the byte compare. */
-const SLOT_WIDTH = 4
+/** Each slot holds [hash, id + 1]: small slots keep the table compact, which matters more than a lookup saved. */
+const SLOT_WIDTH = 2
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -27,15 +31,25 @@ const decoder = new TextDecoder()
  * as two typed arrays.
  */
 export class ByteInterner {
-  #slots: Uint32Array
-  #arena = new Uint8Array(1 << 16)
-  #ends = new Uint32Array(1024)
+  #slots: Int32Array
+  #arena: Uint8Array = new Uint8Array(1 << 16)
+  #ends: Uint32Array = new Uint32Array(1024)
   #size = 0
 
   constructor (expectedKeys = 512) {
     let slots = 1024
     while (slots < expectedKeys * 2) slots *= 2
-    this.#slots = new Uint32Array(slots * SLOT_WIDTH)
+    this.#slots = new Int32Array(slots * SLOT_WIDTH)
+  }
+
+  /** A dictionary that takes over exported keys and their table as they are. */
+  static adopt (keys: DictionaryKeys): ByteInterner {
+    const interner = new ByteInterner()
+    interner.#arena = keys.bytes
+    interner.#ends = keys.ends
+    interner.#slots = keys.slots
+    interner.#size = keys.ends.length
+    return interner
   }
 
   get size (): number {
@@ -67,10 +81,10 @@ export class ByteInterner {
     return decoder.decode(this.#arena.subarray(id === 0 ? 0 : this.#ends[id - 1], this.#ends[id]))
   }
 
-  /** The keys in id order, trimmed to what is used. */
+  /** The keys in id order, trimmed to what is used, with the table over them. */
   keys (): DictionaryKeys {
     const used = this.#size === 0 ? 0 : this.#ends[this.#size - 1]
-    return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size) }
+    return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size), slots: this.#slots }
   }
 
   /** Interns every key of another dictionary; returns the id here of each of its ids. */
@@ -89,15 +103,17 @@ export class ByteInterner {
   #slotOf (bytes: Uint8Array, start: number, end: number, hash: number): number {
     const slots = this.#slots
     const wrap = slots.length - 1
-    const length = end - start
-    let at = (hash * SLOT_WIDTH) & wrap
-    while (slots[at + 1] !== 0 && !(slots[at] === hash && slots[at + 3] === length && this.#keyAt(slots[at + 2], bytes, start, end))) {
+    // (hash << 1): the slot index times SLOT_WIDTH, which is 2.
+    let at = (hash << 1) & wrap
+    while (slots[at + 1] !== 0 && !(slots[at] === hash && this.#keyIs(slots[at + 1] - 1, bytes, start, end))) {
       at = (at + SLOT_WIDTH) & wrap
     }
     return at
   }
 
-  #keyAt (keyStart: number, bytes: Uint8Array, start: number, end: number): boolean {
+  #keyIs (id: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const keyStart = id === 0 ? 0 : this.#ends[id - 1]
+    if (this.#ends[id] - keyStart !== end - start) return false
     const arena = this.#arena
     for (let i = start, keyAt = keyStart; i < end; i++, keyAt++) if (arena[keyAt] !== bytes[i]) return false
     return true
@@ -114,8 +130,6 @@ export class ByteInterner {
     const slots = this.#slots
     slots[at] = hash
     slots[at + 1] = id + 1
-    slots[at + 2] = keyStart
-    slots[at + 3] = end - start
     // Keep the table at most half full, so probes stay short.
     if (this.#size * 2 * SLOT_WIDTH > slots.length) this.#rehash()
     return id
@@ -123,7 +137,7 @@ export class ByteInterner {
 
   #rehash (): void {
     const old = this.#slots
-    const slots = new Uint32Array(old.length * 2)
+    const slots = new Int32Array(old.length * 2)
     const mask = slots.length / SLOT_WIDTH - 1
     for (let from = 0; from < old.length; from += SLOT_WIDTH) {
       if (old[from + 1] === 0) continue

@@ -188,8 +188,31 @@ export class RangeParser {
     let position = this.#scanFrom
     if (this.#range.start === 0 && this.#lines === 0 && position === 0 &&
       data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) position = 3
-    let nextQuote = data.indexOf(QUOTE, position)
+    position = this.#scanLines(data, position, final)
 
+    const segmentOpen = this.#segmentStart !== -1
+    if (segmentOpen && (final || this.#segmentQuotes % 2 === 0)) {
+      if (this.#segmentQuotes % 2 === 1) this.#endsInsideQuotes = true
+      this.#flushSegment(data, Math.min(position, data.length))
+    }
+    // Carry what is not parsed yet: a partial last line, or a quoted record still open.
+    const keepFrom = this.#segmentStart !== -1 ? this.#segmentStart : Math.min(position, data.length)
+    this.#buffer.copy(this.#buffer, 0, keepFrom, this.#buffered)
+    this.#buffered -= keepFrom
+    this.#scanFrom = Math.min(position, data.length) - keepFrom
+    if (this.#segmentStart !== -1) {
+      this.#recordStart -= this.#segmentStart
+      this.#segmentStart = 0
+    }
+  }
+
+  /**
+   * Parses the complete lines of `data` from `position`; returns where it stopped. Kept apart from the
+   * once-a-chunk work around it, so that the optimizing compiler sees only this hot loop.
+   */
+  #scanLines (data: Buffer, from: number, final: boolean): number {
+    let position = from
+    let nextQuote = data.indexOf(QUOTE, position)
     while (position < data.length && !this.#strictFailure) {
       let lineEnd = data.indexOf(NEWLINE, position)
       if (lineEnd === -1) {
@@ -230,20 +253,7 @@ export class RangeParser {
       position = lineEnd + 1
     }
 
-    const segmentOpen = this.#segmentStart !== -1
-    if (segmentOpen && (final || this.#segmentQuotes % 2 === 0)) {
-      if (this.#segmentQuotes % 2 === 1) this.#endsInsideQuotes = true
-      this.#flushSegment(data, Math.min(position, data.length))
-    }
-    // Carry what is not parsed yet: a partial last line, or a quoted record still open.
-    const keepFrom = this.#segmentStart !== -1 ? this.#segmentStart : Math.min(position, data.length)
-    this.#buffer.copy(this.#buffer, 0, keepFrom, this.#buffered)
-    this.#buffered -= keepFrom
-    this.#scanFrom = Math.min(position, data.length) - keepFrom
-    if (this.#segmentStart !== -1) {
-      this.#recordStart -= this.#segmentStart
-      this.#segmentStart = 0
-    }
+    return position
   }
 
   /** Parses a plain line in place; false when it is not a plain, valid page view. */
@@ -278,8 +288,8 @@ export class RangeParser {
 
     const builder = this.#builder
     builder.addIds(
-      builder.visitors.intern(data, start, visitorEnd, visitorHash >>> 0),
-      builder.sites.intern(data, siteStart, siteEnd, siteHash >>> 0),
+      builder.visitors.intern(data, start, visitorEnd, visitorHash),
+      builder.sites.intern(data, siteStart, siteEnd, siteHash),
       timestamp)
     this.#rows++
     return true

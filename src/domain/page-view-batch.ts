@@ -8,6 +8,10 @@ export interface PageViewBatch {
   readonly siteColumn: Uint32Array
   readonly visitorColumn: Uint32Array
   readonly timestampColumn: Float64Array
+  /** Rows of each site (by the batch's site id), and the time range: counted where the batch was parsed. */
+  readonly siteRowCounts: Uint32Array
+  readonly firstTimestamp: number
+  readonly lastTimestamp: number
 }
 
 const INITIAL_CAPACITY = 1024
@@ -41,12 +45,26 @@ export class PageViewBatchBuilder {
   /** Returns the columns trimmed to the rows added, each in a buffer of its own (so it can be transferred). */
   finish (): PageViewBatch {
     const length = this.#length
+    const siteColumn = this.#siteColumn.slice(0, length)
+    const timestampColumn = this.#timestampColumn.slice(0, length)
+    const siteRowCounts = new Uint32Array(this.sites.size)
+    let firstTimestamp = Infinity
+    let lastTimestamp = -Infinity
+    for (let row = 0; row < length; row++) {
+      siteRowCounts[siteColumn[row]]++
+      const time = timestampColumn[row]
+      if (time < firstTimestamp) firstTimestamp = time
+      if (time > lastTimestamp) lastTimestamp = time
+    }
     return {
       sites: this.sites.keys(),
       visitors: this.visitors.keys(),
-      siteColumn: this.#siteColumn.slice(0, length),
+      siteColumn,
       visitorColumn: this.#visitorColumn.slice(0, length),
-      timestampColumn: this.#timestampColumn.slice(0, length)
+      timestampColumn,
+      siteRowCounts,
+      firstTimestamp,
+      lastTimestamp
     }
   }
 

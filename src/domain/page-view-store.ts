@@ -97,12 +97,15 @@ function groupSiteRowsByVisitor (
 /**
  * Merges parsed batches into one store in O(rows + visitors): count each site's rows, scatter rows into
  * their site's slice (remapping ids to the merged dictionaries on the way), then group each slice by visitor.
+ * Parsing always yields at least one batch, if an empty one.
  */
 export function buildPageViewStore (batches: readonly PageViewBatch[]): PageViewStore {
   const sites = new ByteInterner()
-  const visitors = new ByteInterner(Math.max(0, ...batches.map(batch => batch.visitors.ends.length)))
   const siteIdMaps = batches.map(batch => sites.merge(batch.sites))
-  const visitorIdMaps = batches.map(batch => visitors.merge(batch.visitors))
+  // The first batch's visitor dictionary, the largest part of the work, is taken over as it is.
+  const visitors = ByteInterner.adopt(batches[0].visitors)
+  const visitorIdMaps = batches.map((batch, b) =>
+    b === 0 ? Uint32Array.from({ length: visitors.size }, (_, id) => id) : visitors.merge(batch.visitors))
   const siteCount = sites.size
   const visitorCount = visitors.size
   const siteUrls = Array.from({ length: siteCount }, (_, site) => sites.keyOf(site))
@@ -111,14 +114,9 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
   let firstTimestamp = Infinity
   let lastTimestamp = -Infinity
   batches.forEach((batch, b) => {
-    const siteIdMap = siteIdMaps[b]
-    for (let row = 0; row < batch.timestampColumn.length; row++) {
-      const site = siteIdMap[batch.siteColumn[row]]
-      const time = batch.timestampColumn[row]
-      siteRowStart[site + 1]++
-      if (time < firstTimestamp) firstTimestamp = time
-      if (time > lastTimestamp) lastTimestamp = time
-    }
+    batch.siteRowCounts.forEach((count, localSite) => { siteRowStart[siteIdMaps[b][localSite] + 1] += count })
+    firstTimestamp = Math.min(firstTimestamp, batch.firstTimestamp)
+    lastTimestamp = Math.max(lastTimestamp, batch.lastTimestamp)
   })
   let largestSite = 0
   for (let site = 0; site < siteCount; site++) {

@@ -33,10 +33,8 @@ port.on('message', (message: ToWorker) => {
   }
   const batch = builder.finish()
   send({ type: 'batch', batch }, [
-    batch.sites.bytes.buffer as ArrayBuffer,
-    batch.sites.ends.buffer as ArrayBuffer,
-    batch.visitors.bytes.buffer as ArrayBuffer,
-    batch.visitors.ends.buffer as ArrayBuffer,
+    ...[batch.sites, batch.visitors].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
+    batch.siteRowCounts.buffer as ArrayBuffer,
     batch.siteColumn.buffer as ArrayBuffer,
     batch.visitorColumn.buffer as ArrayBuffer,
     batch.timestampColumn.buffer as ArrayBuffer

@@ -40,5 +40,11 @@ t.test('grows its table, arena and key list; merges another dictionary; exports 
   const ids = interner.merge(other.keys())
   t.same([...ids], [4999, 5000])
   t.equal(interner.keyOf(5000), 'newcomer')
-  t.same(new ByteInterner().keys(), { bytes: new Uint8Array(0), ends: new Uint32Array(0) })
+  t.match(new ByteInterner().keys(), { bytes: new Uint8Array(0), ends: new Uint32Array(0) })
+
+  const adopted = ByteInterner.adopt(interner.keys())
+  t.equal(adopted.size, 5001)
+  t.equal(adopted.find('newcomer'), 5000, 'finds keys through the adopted table')
+  t.equal(adopted.internString('one more'), 5001, 'and grows past what it adopted')
+  t.equal(adopted.keyOf(5001), 'one more')
 })
