@@ -17,7 +17,7 @@ const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const formatCount = n => n.toLocaleString('en-US')
 
 function formatBytes (bytes) {
-  return `${(bytes / 1e6).toFixed(1)} MB`
+  return bytes < 1e6 ? `${Math.round(bytes / 1e3)} kB` : `${(bytes / 1e6).toFixed(1)} MB`
 }
 
 async function waitUntilLoaded () {
@@ -28,8 +28,7 @@ async function waitUntilLoaded () {
     if (health.status !== 'loading') throw new Error(health.message ?? `health answered ${response.status}`)
     const done = health.bytes_total > 0 ? health.bytes_done / health.bytes_total : 0
     byId('load-status').textContent = `Loading data: ${Math.floor(done * 100)}% ` +
-      `(${formatBytes(health.bytes_done)} of ${formatBytes(health.bytes_total)}, ` +
-      `${health.files_done} / ${health.files_total} files)`
+      `(${formatBytes(health.bytes_done)} of ${formatBytes(health.bytes_total)} in ${health.files_total} files)`
     byId('load-progress').value = done
     await sleep(HEALTH_POLL_MS)
   }

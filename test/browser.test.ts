@@ -1,11 +1,13 @@
 // The landing page in a real headless Chromium: warm-up, the sites table, the three forms, and ids as text.
 import t, { type Test } from 'tap'
 import { existsSync, appendFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { naiveAnswers } from './naive-sessionizer.js'
-import { buildLoaded } from './helper.js'
+import { build, buildLoaded } from './helper.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -91,5 +93,20 @@ if (!existsSync(CHROMIUM)) {
     t.match(await page.textContent('#page-info'), /^Page 2 of \d+/)
     await page.click('#page-previous')
     t.match(await page.textContent('#page-info'), /^Page 1 of \d+/)
+  })
+
+  t.test('while the data loads, the page shows its progress, then warms up', async t => {
+    const dataDir = t.testdir({ 'a.csv': 'visitor_1,www.s_1.com,u,1\n'.repeat(1000) })
+    const pipe = join(dataDir, 'b.csv')
+    execFileSync('mkfifo', [pipe])
+    const server = await build(t, { dataDir })
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const page = await (await launch(t)).newPage()
+    await page.goto(address)
+    await page.locator('#load-status', { hasText: /^Loading data: 100% \(26 kB of 26 kB in 2 files\)$/ }).waitFor({ timeout: 30_000 })
+    t.equal(await page.locator('#load-progress').evaluate(bar => (bar as HTMLProgressElement).value), 1)
+    await writeFile(pipe, 'visitor_2,www.s_2.com,u,5\n')
+    await page.locator('#warmup-status', { hasText: '2 / 2 sites ready' }).waitFor({ timeout: 30_000 })
+    t.match(await page.textContent('#load-status'), /^Data loaded in [\d,]+ ms$/)
   })
 }

@@ -61,8 +61,8 @@ type State =
   | { status: 'ready', store: PageViewStore, summary: DatasetSummary, warmMs: number }
 
 const MAX_BAD_ROW_EXAMPLES = 10
-/** How long warming may hold the event loop before it lets a request through. */
-const WARM_SLICE_MS = 20
+/** How many page views warming sessionizes (a few milliseconds' work) before it lets a request through. */
+const WARM_ROWS_PER_SLICE = 250_000
 
 /** The backend-neutral face the routes use: sites, session tables, visitor answers and the dataset's health. */
 export class SessionService {
@@ -124,16 +124,17 @@ export class SessionService {
   async #warm (store: PageViewStore): Promise<void> {
     const busiestFirst = Array.from(store.siteUrls, (_, siteId) => siteId)
       .sort((a, b) => siteRowCount(store, b) - siteRowCount(store, a))
-    let sliceStarted = performance.now()
+    let rowsInSlice = 0
     for (const siteId of busiestFirst) {
       if (this.#cache.size >= this.#options.cacheMaxSites) break
       const table = sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
       if (this.#cache.calculatedSize + table.byteSize > this.#options.cacheMaxBytes) break
       this.#cache.set(siteId, table)
       this.#counts.computations++
-      if (performance.now() - sliceStarted > WARM_SLICE_MS) {
+      rowsInSlice += siteRowCount(store, siteId)
+      if (rowsInSlice > WARM_ROWS_PER_SLICE) {
         await new Promise(resolve => setImmediate(resolve))
-        sliceStarted = performance.now()
+        rowsInSlice = 0
       }
     }
   }
