@@ -15,8 +15,9 @@ function readOptions (args: string[]): GeneratorOptions {
     const raw = values[name]
     if (raw === undefined) continue
     const value = Number(raw)
-    if (!Number.isSafeInteger(value) || value < (name === 'seed' || name === 'start' ? 0 : 1)) {
-      throw new Error(`--${name} must be a whole number${name === 'seed' || name === 'start' ? '' : ' above 0'}, got ${JSON.stringify(raw)}`)
+    const mayBeZero = name === 'seed' || name === 'start'
+    if (!Number.isSafeInteger(value) || value < (mayBeZero ? 0 : 1)) {
+      throw new Error(`--${name} must be a whole number${mayBeZero ? '' : ' above 0'}, got ${JSON.stringify(raw)}`)
     }
     options[name] = value
   }

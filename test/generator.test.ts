@@ -40,3 +40,25 @@ t.test('the random source is deterministic and in [0, 1)', async t => {
   t.same(draws, Array.from({ length: 1000 }, () => b()))
   t.ok(draws.every(x => x >= 0 && x < 1))
 })
+
+t.test('the command line: every option, and a bad value named', async t => {
+  const { spawnSync } = await import('node:child_process')
+  const { join } = await import('node:path')
+  const { PROJECT_ROOT } = await import('../src/project-root.js')
+  const cli = (...args: string[]) => spawnSync(process.execPath, [...process.execArgv, join(PROJECT_ROOT, 'scripts', 'generate-data.ts'), ...args],
+    { encoding: 'utf8' })
+  const out = t.testdir({})
+  const ok = cli('--rows', '500', '--sites', '2', '--visitors', '10', '--files', '2', '--seed', '0', '--start', '0', '--days', '1', '--out', out)
+  t.equal(ok.status, 0)
+  t.match(ok.stdout, /^wrote 500 page views into 2 files in /)
+  t.equal(readFileSync(join(out, 'page_views_1.csv'), 'utf8').split('\n').length +
+    readFileSync(join(out, 'page_views_2.csv'), 'utf8').split('\n').length - 2, 500)
+  for (const [args, message] of [
+    [['--rows', '0'], /--rows must be a whole number above 0, got "0"/],
+    [['--seed=-1'], /--seed must be a whole number, got "-1"/]
+  ] as const) {
+    const bad = cli(...args, '--out', out)
+    t.equal(bad.status, 1)
+    t.match(bad.stderr, message)
+  }
+})
