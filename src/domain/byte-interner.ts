@@ -125,7 +125,9 @@ export class ByteInterner {
     const keyEnd = keyStart + end - start
     if (keyEnd > this.#arena.length) this.#arena = grown(this.#arena, keyEnd)
     if (id === this.#ends.length) this.#ends = grown(this.#ends, id + 1)
-    this.#arena.set(bytes.subarray(start, end), keyStart)
+    // A byte loop, not set(subarray()): a view object per new key would be most of an insert's cost.
+    const arena = this.#arena
+    for (let i = start, keyAt = keyStart; i < end; i++, keyAt++) arena[keyAt] = bytes[i]
     this.#ends[id] = keyEnd
     const slots = this.#slots
     slots[at] = hash
@@ -143,7 +145,8 @@ export class ByteInterner {
       if (old[from + 1] === 0) continue
       let slot = old[from] & mask
       while (slots[slot * SLOT_WIDTH + 1] !== 0) slot = (slot + 1) & mask
-      slots.set(old.subarray(from, from + SLOT_WIDTH), slot * SLOT_WIDTH)
+      slots[slot * SLOT_WIDTH] = old[from]
+      slots[slot * SLOT_WIDTH + 1] = old[from + 1]
     }
     this.#slots = slots
   }

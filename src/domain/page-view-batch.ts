@@ -19,7 +19,13 @@ const INITIAL_CAPACITY = 1024
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
   readonly sites = new ByteInterner()
-  readonly visitors = new ByteInterner()
+  readonly visitors: ByteInterner
+
+  /** `expectedVisitors` sizes the visitor dictionary up front: growing it by doubling costs a rehash each time. */
+  constructor (expectedVisitors?: number) {
+    this.visitors = new ByteInterner(expectedVisitors)
+  }
+
   #siteColumn = new Uint32Array(INITIAL_CAPACITY)
   #visitorColumn = new Uint32Array(INITIAL_CAPACITY)
   #timestampColumn = new Float64Array(INITIAL_CAPACITY)

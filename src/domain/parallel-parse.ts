@@ -6,6 +6,11 @@ import { CsvFormatError, RangeParser, type CsvRange, type RangeParseOptions, typ
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
+/** What each parser needs: how to parse, and how many distinct visitors to expect. */
+export interface WorkerOptions extends RangeParseOptions {
+  expectedVisitors: number
+}
+
 export interface ParsedRanges {
   batches: PageViewBatch[]
   results: RangeResult[]
@@ -16,9 +21,9 @@ const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.ur
 
 /** Parses every range on this thread, yielding to the event loop between chunks. */
 export async function parseOnThisThread (
-  ranges: readonly CsvRange[], options: RangeParseOptions, onBytes: (bytes: number) => void
+  ranges: readonly CsvRange[], options: WorkerOptions, onBytes: (bytes: number) => void
 ): Promise<ParsedRanges> {
-  const builder = new PageViewBatchBuilder()
+  const builder = new PageViewBatchBuilder(options.expectedVisitors)
   const results: RangeResult[] = []
   for (const range of ranges) {
     const parser = new RangeParser(range, builder, options)
@@ -35,7 +40,7 @@ export async function parseOnThisThread (
 
 /** Parses the ranges on up to `workerCount` worker threads, each taking the next range when it is free. */
 export function parseOnWorkers (
-  ranges: readonly CsvRange[], options: RangeParseOptions, workerCount: number, onBytes: (bytes: number) => void
+  ranges: readonly CsvRange[], options: WorkerOptions, workerCount: number, onBytes: (bytes: number) => void
 ): Promise<ParsedRanges> {
   const queue = [...ranges]
   const batches: PageViewBatch[] = []

@@ -1,6 +1,7 @@
 // A worker thread that parses the CSV ranges it is sent into one batch, and hands the batch back at the end.
 import { parentPort, workerData } from 'node:worker_threads'
-import { RangeParser, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
+import { RangeParser, type CsvRange, type RangeResult } from './csv-range.js'
+import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 
 export type ToWorker = { type: 'parse', range: CsvRange } | { type: 'finish' }
@@ -10,8 +11,8 @@ export type FromWorker =
   | { type: 'batch', batch: PageViewBatch }
   | { type: 'failed', message: string }
 
-const options = workerData as RangeParseOptions
-const builder = new PageViewBatchBuilder()
+const options = workerData as WorkerOptions
+const builder = new PageViewBatchBuilder(options.expectedVisitors)
 const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
