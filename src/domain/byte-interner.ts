@@ -42,7 +42,7 @@ export class ByteInterner {
     this.#slots = new Int32Array(slots * SLOT_WIDTH)
   }
 
-  /** A dictionary that takes over exported keys and their table as they are. */
+  /** A dictionary that takes over exported keys and their table as they are (and goes on to modify them). */
   static adopt (keys: DictionaryKeys): ByteInterner {
     const interner = new ByteInterner()
     interner.#arena = keys.bytes

@@ -3,7 +3,7 @@
 import { open, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
-import { parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from './page-view-store.js'
 
 export interface CsvFile {
@@ -143,6 +143,11 @@ function rangesByFile (results: readonly RangeResult[]): Map<string, { result: R
   }))
 }
 
+/** Stops the workers of a parse whose batches will not be built. */
+function release (parsed: ParsedRanges): void {
+  for (const worker of parsed.workers) void worker.terminate()
+}
+
 /** Files where a split fell inside a quoted field (a range other than the last ended inside quotes). */
 function filesSplitInsideQuotes (results: readonly RangeResult[]): Set<string> {
   const files = new Set<string>()
@@ -187,7 +192,10 @@ export async function loadDataset (
 
   let parsed = await parse(new Set())
   const misSplit = filesSplitInsideQuotes(parsed.results)
-  if (misSplit.size > 0) parsed = await parse(misSplit)
+  if (misSplit.size > 0) {
+    release(parsed)
+    parsed = await parse(misSplit)
+  }
 
   const byFile = rangesByFile(parsed.results)
   const badRows: BadRow[] = []
@@ -206,10 +214,15 @@ export async function loadDataset (
       skippedRows: ranges.reduce((sum, { result }) => sum + result.badRowCount, 0)
     }
   })
-  if (strictFailure) throw new CsvFormatError(`${strictFailure.file}:${strictFailure.line}: ${strictFailure.reason}`)
+  if (strictFailure) {
+    release(parsed)
+    throw new CsvFormatError(`${strictFailure.file}:${strictFailure.line}: ${strictFailure.reason}`)
+  }
 
   const parsedAt = performance.now()
-  const store = buildPageViewStore(parsed.batches)
+  const store = parsed.workers.length > 0
+    ? await buildOnWorkers(parsed.workers, parsed.batches)
+    : buildPageViewStore(parsed.batches)
   const builtAt = performance.now()
   const summary: DatasetSummary = {
     files: fileSummaries,

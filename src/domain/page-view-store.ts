@@ -94,12 +94,21 @@ function groupSiteRowsByVisitor (
   }
 }
 
-/**
- * Merges parsed batches into one store in O(rows + visitors): count each site's rows, scatter rows into
- * their site's slice (remapping ids to the merged dictionaries on the way), then group each slice by visitor.
- * Parsing always yields at least one batch, if an empty one.
- */
-export function buildPageViewStore (batches: readonly PageViewBatch[]): PageViewStore {
+/** How the batches become one store: merged dictionaries, id maps, and where each batch's rows go. */
+export interface StorePlan {
+  readonly siteUrls: string[]
+  readonly visitors: ByteInterner
+  readonly siteIdMaps: Uint32Array[]
+  readonly visitorIdMaps: Uint32Array[]
+  readonly siteRowStart: Uint32Array
+  /** For each batch, where its rows of each of its sites start in the store. */
+  readonly batchSiteCursors: Uint32Array[]
+  readonly firstTimestamp: number
+  readonly lastTimestamp: number
+}
+
+/** Merges the batches' dictionaries and lays out the store. Parsing always yields at least one batch. */
+export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   const sites = new ByteInterner()
   const siteIdMaps = batches.map(batch => sites.merge(batch.sites))
   // The first batch's visitor dictionary, the largest part of the work, is taken over as it is.
@@ -107,37 +116,54 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
   const visitorIdMaps = batches.map((batch, b) =>
     b === 0 ? Uint32Array.from({ length: visitors.size }, (_, id) => id) : visitors.merge(batch.visitors))
   const siteCount = sites.size
-  const visitorCount = visitors.size
-  const siteUrls = Array.from({ length: siteCount }, (_, site) => sites.keyOf(site))
 
   const siteRowStart = new Uint32Array(siteCount + 1)
-  let firstTimestamp = Infinity
-  let lastTimestamp = -Infinity
   batches.forEach((batch, b) => {
     batch.siteRowCounts.forEach((count, localSite) => { siteRowStart[siteIdMaps[b][localSite] + 1] += count })
-    firstTimestamp = Math.min(firstTimestamp, batch.firstTimestamp)
-    lastTimestamp = Math.max(lastTimestamp, batch.lastTimestamp)
   })
-  let largestSite = 0
-  for (let site = 0; site < siteCount; site++) {
-    largestSite = Math.max(largestSite, siteRowStart[site + 1])
-    siteRowStart[site + 1] += siteRowStart[site]
+  for (let site = 0; site < siteCount; site++) siteRowStart[site + 1] += siteRowStart[site]
+  const next = siteRowStart.slice(0, siteCount)
+  const batchSiteCursors = batches.map((batch, b) => batch.siteRowCounts.map((count, localSite) => {
+    const site = siteIdMaps[b][localSite]
+    next[site] += count
+    return next[site] - count
+  }))
+
+  return {
+    siteUrls: Array.from({ length: siteCount }, (_, site) => sites.keyOf(site)),
+    visitors,
+    siteIdMaps,
+    visitorIdMaps,
+    siteRowStart,
+    batchSiteCursors,
+    firstTimestamp: Math.min(...batches.map(batch => batch.firstTimestamp)),
+    lastTimestamp: Math.max(...batches.map(batch => batch.lastTimestamp))
   }
+}
 
-  const rowCount = siteRowStart[siteCount]
-  const visitorColumn = new Uint32Array(rowCount)
-  const timestampColumn = new Float64Array(rowCount)
-  const cursor = siteRowStart.slice(0, siteCount)
-  batches.forEach((batch, b) => {
-    const siteIdMap = siteIdMaps[b]
-    const visitorIdMap = visitorIdMaps[b]
-    for (let row = 0; row < batch.timestampColumn.length; row++) {
-      const at = cursor[siteIdMap[batch.siteColumn[row]]]++
-      visitorColumn[at] = visitorIdMap[batch.visitorColumn[row]]
-      timestampColumn[at] = batch.timestampColumn[row]
-    }
-  })
+export type BatchColumns = Pick<PageViewBatch, 'siteColumn' | 'visitorColumn' | 'timestampColumn'>
 
+/** Copies one batch's rows into their sites' slices of the store's columns, remapping ids. */
+export function scatterRows (
+  batch: BatchColumns, visitorIdMap: Uint32Array, siteCursor: Uint32Array,
+  visitorColumn: Uint32Array, timestampColumn: Float64Array
+): void {
+  // The cursors are by the batch's own site ids, so no site id needs remapping per row.
+  const cursor = siteCursor.slice()
+  for (let row = 0; row < batch.timestampColumn.length; row++) {
+    const at = cursor[batch.siteColumn[row]]++
+    visitorColumn[at] = visitorIdMap[batch.visitorColumn[row]]
+    timestampColumn[at] = batch.timestampColumn[row]
+  }
+}
+
+/** Groups the rows of sites [fromSite, toSite) by visitor, each visitor's views in time order. */
+export function groupSites (
+  siteRowStart: Uint32Array, fromSite: number, toSite: number,
+  visitorColumn: Uint32Array, timestampColumn: Float64Array, visitorCount: number
+): void {
+  let largestSite = 0
+  for (let site = fromSite; site < toSite; site++) largestSite = Math.max(largestSite, siteRowStart[site + 1] - siteRowStart[site])
   const scratch: GroupingScratch = {
     rank: new Uint32Array(visitorCount),
     rankSite: new Int32Array(visitorCount).fill(-1),
@@ -145,19 +171,24 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
     visitors: new Uint32Array(largestSite),
     times: new Float64Array(largestSite)
   }
-  const visitorSiteCount = new Uint32Array(visitorCount)
-  for (let site = 0; site < siteCount; site++) {
-    const from = siteRowStart[site]
-    const to = siteRowStart[site + 1]
-    groupSiteRowsByVisitor(site, visitorColumn, timestampColumn, from, to, scratch)
+  for (let site = fromSite; site < toSite; site++) {
+    groupSiteRowsByVisitor(site, visitorColumn, timestampColumn, siteRowStart[site], siteRowStart[site + 1], scratch)
+  }
+}
+
+/** The store, once every site's rows are in place and grouped: counts each visitor's distinct sites. */
+export function finishStore (plan: StorePlan, visitorColumn: Uint32Array, timestampColumn: Float64Array): PageViewStore {
+  const { siteUrls, siteRowStart, visitors } = plan
+  const visitorSiteCount = new Uint32Array(visitors.size)
+  for (let site = 0; site < siteUrls.length; site++) {
     let previousVisitor = -1
-    for (let row = from; row < to; row++) {
+    for (let row = siteRowStart[site]; row < siteRowStart[site + 1]; row++) {
       const visitor = visitorColumn[row]
       if (visitor !== previousVisitor) visitorSiteCount[visitor]++
       previousVisitor = visitor
     }
   }
-
+  const rowCount = timestampColumn.length
   return {
     siteUrls,
     siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
@@ -166,7 +197,21 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
     visitorColumn,
     timestampColumn,
     visitorSiteCount,
-    firstTimestamp: rowCount === 0 ? null : firstTimestamp,
-    lastTimestamp: rowCount === 0 ? null : lastTimestamp
+    firstTimestamp: rowCount === 0 ? null : plan.firstTimestamp,
+    lastTimestamp: rowCount === 0 ? null : plan.lastTimestamp
   }
+}
+
+/**
+ * Merges parsed batches into one store on this thread, in O(rows + visitors): plan, scatter each batch's
+ * rows into their site's slice, group each slice by visitor. Worker threads run the same steps in parallel.
+ */
+export function buildPageViewStore (batches: readonly PageViewBatch[]): PageViewStore {
+  const plan = planStore(batches)
+  const rowCount = plan.siteRowStart[plan.siteUrls.length]
+  const visitorColumn = new Uint32Array(rowCount)
+  const timestampColumn = new Float64Array(rowCount)
+  batches.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.batchSiteCursors[b], visitorColumn, timestampColumn))
+  groupSites(plan.siteRowStart, 0, plan.siteUrls.length, visitorColumn, timestampColumn, plan.visitors.size)
+  return finishStore(plan, visitorColumn, timestampColumn)
 }

@@ -4,6 +4,7 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CsvFormatError, RangeParser, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
+import { finishStore, planStore, type PageViewStore } from './page-view-store.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
 /** What each parser needs: how to parse, and how many distinct visitors to expect. */
@@ -14,6 +15,8 @@ export interface WorkerOptions extends RangeParseOptions {
 export interface ParsedRanges {
   batches: PageViewBatch[]
   results: RangeResult[]
+  /** The workers that parsed, still running, to build the store with; empty when parsed on this thread. */
+  workers: Worker[]
 }
 
 // The worker is a sibling module: parse-worker.ts under test, parse-worker.js once built.
@@ -35,7 +38,55 @@ export async function parseOnThisThread (
     onBytes(parser.bytesRead - reported)
     results.push(parser.result())
   }
-  return { batches: [builder.finish()], results }
+  return { batches: [builder.finish()], results, workers: [] }
+}
+
+/** Sends a worker one build step and waits for its answer: during the build, 'built' is the only one. */
+function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<void> {
+  return new Promise((resolve, reject) => {
+    worker.once('error', reject)
+    worker.once('message', () => {
+      worker.off('error', reject)
+      resolve()
+    })
+    worker.postMessage(message, transfer)
+  })
+}
+
+/**
+ * Builds the store on the workers that parsed the batches, as buildPageViewStore does on one thread: the plan
+ * here, then each worker scatters its own batch into shared columns, then each groups a share of the sites
+ * (cut so that the shares hold about as many rows). Terminates the workers.
+ */
+export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[]): Promise<PageViewStore> {
+  try {
+    const plan = planStore(batches)
+    const { siteRowStart } = plan
+    const siteCount = plan.siteUrls.length
+    const rowCount = siteRowStart[siteCount]
+    const visitorColumn = new Uint32Array(new SharedArrayBuffer(rowCount * Uint32Array.BYTES_PER_ELEMENT))
+    const timestampColumn = new Float64Array(new SharedArrayBuffer(rowCount * Float64Array.BYTES_PER_ELEMENT))
+    await Promise.all(batches.map((batch, b) => buildStep(workers[b], {
+      type: 'scatter',
+      batch: { siteColumn: batch.siteColumn, visitorColumn: batch.visitorColumn, timestampColumn: batch.timestampColumn },
+      visitorIdMap: plan.visitorIdMaps[b],
+      siteCursor: plan.batchSiteCursors[b],
+      visitorColumn,
+      timestampColumn
+    }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.timestampColumn.buffer] as ArrayBuffer[])))
+    let fromSite = 0
+    await Promise.all(workers.map((worker, w) => {
+      let toSite = fromSite
+      const rowsWanted = (rowCount * (w + 1)) / workers.length
+      while (toSite < siteCount && (siteRowStart[toSite] < rowsWanted || w === workers.length - 1)) toSite++
+      const share = { type: 'group', siteRowStart, fromSite, toSite, visitorColumn, timestampColumn, visitorCount: plan.visitors.size } as const
+      fromSite = toSite
+      return buildStep(worker, share)
+    }))
+    return finishStore(plan, visitorColumn, timestampColumn)
+  } finally {
+    for (const worker of workers) void worker.terminate()
+  }
 }
 
 /** Parses the ranges on up to `workerCount` worker threads, each taking the next range when it is free. */
@@ -74,8 +125,7 @@ export function parseOnWorkers (
             break
           case 'batch':
             batches.push(message.batch)
-            void worker.terminate()
-            if (batches.length === workers.length) resolve({ batches, results })
+            if (batches.length === workers.length) resolve({ batches, results, workers })
         }
       })
       sendNext(worker)

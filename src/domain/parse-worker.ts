@@ -1,14 +1,21 @@
-// A worker thread that parses the CSV ranges it is sent into one batch, and hands the batch back at the end.
+// A worker thread: parses the CSV ranges it is sent into one batch and hands the batch back; then helps
+// build the store, scattering a batch's rows into shared columns and grouping a share of the sites.
 import { parentPort, workerData } from 'node:worker_threads'
 import { RangeParser, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
+import { groupSites, scatterRows, type BatchColumns } from './page-view-store.js'
 
-export type ToWorker = { type: 'parse', range: CsvRange } | { type: 'finish' }
+export type ToWorker =
+  | { type: 'parse', range: CsvRange }
+  | { type: 'finish' }
+  | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, siteCursor: Uint32Array, visitorColumn: Uint32Array, timestampColumn: Float64Array }
+  | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, visitorColumn: Uint32Array, timestampColumn: Float64Array, visitorCount: number }
 export type FromWorker =
   | { type: 'progress', bytes: number }
   | { type: 'parsed', result: RangeResult }
   | { type: 'batch', batch: PageViewBatch }
+  | { type: 'built' }
   | { type: 'failed', message: string }
 
 const options = workerData as WorkerOptions
@@ -28,16 +35,28 @@ async function parse (range: CsvRange): Promise<void> {
 }
 
 port.on('message', (message: ToWorker) => {
-  if (message.type === 'parse') {
-    parse(message.range).catch((error: Error) => send({ type: 'failed', message: error.message }))
-    return
+  switch (message.type) {
+    case 'parse':
+      parse(message.range).catch((error: Error) => send({ type: 'failed', message: error.message }))
+      break
+    case 'finish': {
+      const batch = builder.finish()
+      send({ type: 'batch', batch }, [
+        ...[batch.sites, batch.visitors].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
+        batch.siteRowCounts.buffer as ArrayBuffer,
+        batch.siteColumn.buffer as ArrayBuffer,
+        batch.visitorColumn.buffer as ArrayBuffer,
+        batch.timestampColumn.buffer as ArrayBuffer
+      ])
+      break
+    }
+    case 'scatter':
+      scatterRows(message.batch, message.visitorIdMap, message.siteCursor, message.visitorColumn, message.timestampColumn)
+      send({ type: 'built' })
+      break
+    case 'group':
+      groupSites(message.siteRowStart, message.fromSite, message.toSite, message.visitorColumn, message.timestampColumn,
+        message.visitorCount)
+      send({ type: 'built' })
   }
-  const batch = builder.finish()
-  send({ type: 'batch', batch }, [
-    ...[batch.sites, batch.visitors].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
-    batch.siteRowCounts.buffer as ArrayBuffer,
-    batch.siteColumn.buffer as ArrayBuffer,
-    batch.visitorColumn.buffer as ArrayBuffer,
-    batch.timestampColumn.buffer as ArrayBuffer
-  ])
 })
