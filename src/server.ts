@@ -14,10 +14,11 @@ function readConfig (): Config {
 
 const config = readConfig()
 // Below info nothing is logged per request, so every request can share the root logger instead of
-// making a child logger each: on a cached query that child costs a fifth of the throughput.
+// making a child logger each: on a cached query that child costs a fifth of the throughput. Silent means
+// no logger at all, which is the fastest, as a bare Fastify.
 const logsRequests = ['info', 'debug', 'trace'].includes(config.logLevel)
 const server = Fastify({
-  logger: { level: config.logLevel },
+  logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   ...(!logsRequests && { childLoggerFactory: logger => logger })
 })
 

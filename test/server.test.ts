@@ -40,6 +40,9 @@ t.test('a missing data folder stops the start', async t => {
   const server = startServer({ DATA_DIR: '/no/such/folder', PORT: '0' })
   t.equal(await server.exited, 1)
   t.match(server.output(), /cannot start: cannot read data folder \/no\/such\/folder/)
+  const silent = startServer({ DATA_DIR: '/no/such/folder', PORT: '0', LOG_LEVEL: 'silent' })
+  t.equal(await silent.exited, 1, 'silent, but still a failure')
+  t.equal(silent.output(), '')
 })
 
 t.test('a strict load that meets a bad row stops the process', async t => {

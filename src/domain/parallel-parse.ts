@@ -73,7 +73,7 @@ export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[
       siteCursor: plan.batchSiteCursors[b],
       visitorColumn,
       timestampColumn
-    }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.timestampColumn.buffer] as ArrayBuffer[])))
+    }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.timestampColumn.buffer, plan.visitorIdMaps[b].buffer] as ArrayBuffer[])))
     let fromSite = 0
     await Promise.all(workers.map((worker, w) => {
       let toSite = fromSite
