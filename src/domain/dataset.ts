@@ -53,7 +53,7 @@ export interface LoadTuning {
   maxRecordBytes: number
 }
 
-export const DEFAULT_TUNING: LoadTuning = {
+const DEFAULT_TUNING: LoadTuning = {
   splitBytes: 32 * 1024 * 1024,
   minBytesForWorkers: 8 * 1024 * 1024,
   chunkBytes: 4 * 1024 * 1024,
