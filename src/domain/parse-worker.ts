@@ -19,12 +19,13 @@ export type FromWorker =
   | { type: 'failed', message: string }
 
 const options = workerData as WorkerOptions
-const builder = new PageViewBatchBuilder(options.expectedVisitors)
+// Dropped once the batch is handed over: its columns have spare capacity that the build phase should not hold.
+let builder: PageViewBatchBuilder | undefined = new PageViewBatchBuilder(options.expectedVisitors)
 const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
 async function parse (range: CsvRange): Promise<void> {
-  const parser = new RangeParser(range, builder, options)
+  const parser = new RangeParser(range, builder!, options)
   let reported = 0
   while (await parser.step()) {
     send({ type: 'progress', bytes: parser.bytesRead - reported })
@@ -40,7 +41,8 @@ port.on('message', (message: ToWorker) => {
       parse(message.range).catch((error: Error) => send({ type: 'failed', message: error.message }))
       break
     case 'finish': {
-      const batch = builder.finish()
+      const batch = builder!.finish()
+      builder = undefined
       send({ type: 'batch', batch }, [
         ...[batch.sites, batch.visitors].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
         batch.siteRowCounts.buffer as ArrayBuffer,
