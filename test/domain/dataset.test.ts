@@ -100,6 +100,28 @@ t.test('worker threads and split files build the same store, with the same line 
   t.same(contents(papaparseOnly.store), contents(single.store), 'papaparse alone builds the same store')
 })
 
+t.test('unquoted, fully quoted and mixed files: the fast path and papaparse alone build the same store', async t => {
+  const dir = t.testdir({})
+  // The first file stays unquoted.
+  const [, quoted, mixed] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 6000, sites: 7, visitors: 300, files: 3, out: dir, seed: 12 })
+  const rewrite = async (file: string, quoteLine: (index: number) => boolean) => {
+    const { readFileSync } = await import('node:fs')
+    await writeFile(file, readFileSync(file, 'utf8').split('\n').map((line, i) =>
+      line && quoteLine(i) ? line.split(',').map(field => `"${field}"`).join(',') : line).join('\n'))
+  }
+  await rewrite(quoted, () => true)
+  await rewrite(mixed, i => i % 2 === 0)
+  const files = await listCsvFiles(dir)
+  for (const options of [onThisThread, onWorkers]) {
+    const fast = await loadDataset(files, options)
+    const papaparseOnly = await loadDataset(files, { ...options, fastPath: false })
+    t.equal(fast.summary.rows, 6000)
+    t.equal(fast.summary.skippedRows, 0)
+    t.same(contents(fast.store), contents(papaparseOnly.store))
+    t.same(fast.summary.files, papaparseOnly.summary.files)
+  }
+})
+
 t.test('a split that falls inside a quoted field is found, and the file is parsed whole', async t => {
   const longQuoted = `"${'line\n'.repeat(2000)}"`
   const dir = t.testdir({ 'q.csv': `v1,s1,${longQuoted},10\nv2,s1,u,20\nv3,s1,"${'x\n'.repeat(3000)}",30\n` })
