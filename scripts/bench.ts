@@ -9,7 +9,7 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
 import { compareAnswers } from './lib/duckdb-sessions.js'
 import {
-  collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startProcess, waitUntilLoaded,
+  collectSiteAnswers, collectVisitorAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startProcess, waitUntilLoaded,
   type Throughput
 } from './lib/bench-lib.js'
 
@@ -56,11 +56,11 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   // With WARM_CACHE (the default), /health turns 200 only once every site's session table is built.
   await waitUntilLoaded(server.baseUrl)
   const readyMs = performance.now() - started
-  const answers = await collectSessionizerAnswers(server.baseUrl, [])
+  const siteAnswers = await collectSiteAnswers(server.baseUrl)
   const warmUpMs = performance.now() - started - readyMs
-  const withVisitors = await collectSessionizerAnswers(server.baseUrl, sample)
+  const withVisitors = { sites: siteAnswers, visitors: await collectVisitorAnswers(server.baseUrl, sample) }
   const oursRss = peakRssBytes(server.child.pid!)
-  const firstSite = [...answers.sites.keys()][0]
+  const firstSite = [...siteAnswers.keys()][0]
   const barePort = await freePort()
   const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
   // Alternate short rounds, so that both face the same noise of a shared machine; keep each one's median round.

@@ -7,15 +7,13 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import sessions, { type SessionsOptions } from './plugins/sessions.js'
 import queryRoutes from './routes/queries.js'
 import datasetRoutes from './routes/dataset.js'
-import { wantsJson } from './routes/negotiation.js'
+import { sendAnswer } from './routes/negotiation.js'
 import { PROJECT_ROOT } from './project-root.js'
 
 export type AppOptions = SessionsOptions
 
 function sendError (request: FastifyRequest, reply: FastifyReply, statusCode: number, message: string): FastifyReply {
-  reply.code(statusCode)
-  if (wantsJson(request)) return reply.send({ statusCode, message })
-  return reply.type('text/plain; charset=utf-8').send(message)
+  return sendAnswer(request, reply.code(statusCode), message, { statusCode, message })
 }
 
 const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {

@@ -60,30 +60,38 @@ export async function waitUntilLoaded (baseUrl: string): Promise<void> {
   }
 }
 
-/**
- * Warms every site (as the landing page does, a few requests at a time) and collects Sessionizer's answers
- * for every site and for the sampled visitors.
- */
-export async function collectSessionizerAnswers (baseUrl: string, visitorSample: readonly string[], concurrency = 8): Promise<DatasetAnswers> {
+/** Every site's answers, fetched as the landing page warms sites: a few requests at a time. */
+export async function collectSiteAnswers (baseUrl: string, concurrency = 8): Promise<DatasetAnswers['sites']> {
   const sites = await (await fetch(`${baseUrl}/sites`)).json() as { site_url: string }[]
-  const answers: DatasetAnswers = { sites: new Map(), visitors: new Map() }
+  const answers: DatasetAnswers['sites'] = new Map()
   let next = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < sites.length) {
       const site = sites[next++].site_url
       const stats = await (await fetch(`${baseUrl}/site_stats?site_url=${encodeURIComponent(site)}`)).json() as
         { num_sessions: number, median_session_length: number }
-      answers.sites.set(site, { sessions: stats.num_sessions, median: stats.median_session_length })
+      answers.set(site, { sessions: stats.num_sessions, median: stats.median_session_length })
     }
   }))
+  return answers
+}
+
+/** Distinct sites of each sampled visitor that Sessionizer knows. */
+export async function collectVisitorAnswers (baseUrl: string, visitorSample: readonly string[]): Promise<DatasetAnswers['visitors']> {
+  const answers: DatasetAnswers['visitors'] = new Map()
   for (const visitor of visitorSample) {
     const response = await fetch(`${baseUrl}/num_unique_visited_sites?visitor_id=${encodeURIComponent(visitor)}`,
       { headers: { accept: 'application/json' } })
     if (response.status === 200) {
-      answers.visitors.set(visitor, ((await response.json()) as { num_unique_visited_sites: number }).num_unique_visited_sites)
+      answers.set(visitor, ((await response.json()) as { num_unique_visited_sites: number }).num_unique_visited_sites)
     }
   }
   return answers
+}
+
+/** Sessionizer's answers for every site and for the sampled visitors. */
+export async function collectSessionizerAnswers (baseUrl: string, visitorSample: readonly string[]): Promise<DatasetAnswers> {
+  return { sites: await collectSiteAnswers(baseUrl), visitors: await collectVisitorAnswers(baseUrl, visitorSample) }
 }
 
 export interface Throughput {

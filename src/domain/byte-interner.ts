@@ -1,4 +1,5 @@
 // Interns ids straight from UTF-8 bytes, so that a row costs no string and no allocation.
+import { grown } from './typed-arrays.js'
 
 export const FNV_OFFSET = 0x811c9dc5 | 0
 export const FNV_PRIME = 0x01000193
@@ -150,10 +151,4 @@ export class ByteInterner {
     }
     this.#slots = slots
   }
-}
-
-function grown<T extends Uint8Array | Uint32Array> (array: T, needed: number): T {
-  const larger = new (array.constructor as new (length: number) => T)(Math.max(array.length * 2, needed))
-  larger.set(array)
-  return larger
 }

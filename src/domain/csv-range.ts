@@ -374,3 +374,17 @@ function countQuotes (data: Buffer, from: number, end: number): number {
   for (let at = from; at !== -1 && at < end; at = data.indexOf(QUOTE, at + 1)) count++
   return count
 }
+
+/** Parses a whole range into `builder`, reporting each chunk's bytes as they are read. */
+export async function parseRange (
+  range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions, onBytes: (bytes: number) => void
+): Promise<RangeResult> {
+  const parser = new RangeParser(range, builder, options)
+  let reported = 0
+  while (await parser.step()) {
+    onBytes(parser.bytesRead - reported)
+    reported = parser.bytesRead
+  }
+  onBytes(parser.bytesRead - reported)
+  return parser.result()
+}

@@ -132,7 +132,11 @@ async function planRanges (files: readonly CsvFile[], splitBytes: number, keepWh
 /** Each file's ranges in order, with the line count of the ranges before each. */
 function rangesByFile (results: readonly RangeResult[]): Map<string, { result: RangeResult, linesBefore: number }[]> {
   const byFile = new Map<string, RangeResult[]>()
-  for (const result of results) byFile.set(result.file, [...(byFile.get(result.file) ?? []), result])
+  for (const result of results) {
+    const ranges = byFile.get(result.file)
+    if (ranges) ranges.push(result)
+    else byFile.set(result.file, [result])
+  }
   return new Map([...byFile].map(([file, ranges]) => {
     let linesBefore = 0
     return [file, ranges.sort((a, b) => a.start - b.start).map(result => {
@@ -149,9 +153,9 @@ function release (parsed: ParsedRanges): void {
 }
 
 /** Files where a split fell inside a quoted field (a range other than the last ended inside quotes). */
-function filesSplitInsideQuotes (results: readonly RangeResult[]): Set<string> {
+function filesSplitInsideQuotes (byFile: ReturnType<typeof rangesByFile>): Set<string> {
   const files = new Set<string>()
-  for (const [file, ranges] of rangesByFile(results)) {
+  for (const [file, ranges] of byFile) {
     if (ranges.slice(0, -1).some(({ result }) => result.endsInsideQuotes)) files.add(file)
   }
   return files
@@ -191,13 +195,14 @@ export async function loadDataset (
   }
 
   let parsed = await parse(new Set())
-  const misSplit = filesSplitInsideQuotes(parsed.results)
+  let byFile = rangesByFile(parsed.results)
+  const misSplit = filesSplitInsideQuotes(byFile)
   if (misSplit.size > 0) {
     release(parsed)
     parsed = await parse(misSplit)
+    byFile = rangesByFile(parsed.results)
   }
 
-  const byFile = rangesByFile(parsed.results)
   const badRows: BadRow[] = []
   let strictFailure: BadRow | undefined
   const fileSummaries = files.map(file => {

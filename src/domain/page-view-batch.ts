@@ -1,5 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
 import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
+import { grown } from './typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
 export interface PageViewBatch {
@@ -75,14 +76,8 @@ export class PageViewBatchBuilder {
   }
 
   #grow (): void {
-    const capacity = this.#timestampColumn.length * 2
-    this.#siteColumn = grown(this.#siteColumn, new Uint32Array(capacity))
-    this.#visitorColumn = grown(this.#visitorColumn, new Uint32Array(capacity))
-    this.#timestampColumn = grown(this.#timestampColumn, new Float64Array(capacity))
+    this.#siteColumn = grown(this.#siteColumn, 0)
+    this.#visitorColumn = grown(this.#visitorColumn, 0)
+    this.#timestampColumn = grown(this.#timestampColumn, 0)
   }
-}
-
-function grown<T extends Uint32Array | Float64Array> (column: T, larger: T): T {
-  larger.set(column)
-  return larger
 }

@@ -94,11 +94,10 @@ function groupSiteRowsByVisitor (
   }
 }
 
-/** How the batches become one store: merged dictionaries, id maps, and where each batch's rows go. */
+/** How the batches become one store: merged dictionaries, visitor id maps, and where each batch's rows go. */
 export interface StorePlan {
   readonly siteUrls: string[]
   readonly visitors: ByteInterner
-  readonly siteIdMaps: Uint32Array[]
   readonly visitorIdMaps: Uint32Array[]
   readonly siteRowStart: Uint32Array
   /** For each batch, where its rows of each of its sites start in the store. */
@@ -132,7 +131,6 @@ export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   return {
     siteUrls: Array.from({ length: siteCount }, (_, site) => sites.keyOf(site)),
     visitors,
-    siteIdMaps,
     visitorIdMaps,
     siteRowStart,
     batchSiteCursors,

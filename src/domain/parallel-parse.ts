@@ -2,7 +2,7 @@
 import { Worker } from 'node:worker_threads'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CsvFormatError, RangeParser, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
+import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { finishStore, planStore, type PageViewStore } from './page-view-store.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
@@ -28,16 +28,7 @@ export async function parseOnThisThread (
 ): Promise<ParsedRanges> {
   const builder = new PageViewBatchBuilder(options.expectedVisitors)
   const results: RangeResult[] = []
-  for (const range of ranges) {
-    const parser = new RangeParser(range, builder, options)
-    let reported = 0
-    while (await parser.step()) {
-      onBytes(parser.bytesRead - reported)
-      reported = parser.bytesRead
-    }
-    onBytes(parser.bytesRead - reported)
-    results.push(parser.result())
-  }
+  for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes))
   return { batches: [builder.finish()], results, workers: [] }
 }
 

@@ -1,7 +1,7 @@
 // A worker thread: parses the CSV ranges it is sent into one batch and hands the batch back; then helps
 // build the store, scattering a batch's rows into shared columns and grouping a share of the sites.
 import { parentPort, workerData } from 'node:worker_threads'
-import { RangeParser, type CsvRange, type RangeResult } from './csv-range.js'
+import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { groupSites, scatterRows, type BatchColumns } from './page-view-store.js'
@@ -25,14 +25,8 @@ const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
 async function parse (range: CsvRange): Promise<void> {
-  const parser = new RangeParser(range, builder!, options)
-  let reported = 0
-  while (await parser.step()) {
-    send({ type: 'progress', bytes: parser.bytesRead - reported })
-    reported = parser.bytesRead
-  }
-  send({ type: 'progress', bytes: parser.bytesRead - reported })
-  send({ type: 'parsed', result: parser.result() })
+  const result = await parseRange(range, builder!, options, bytes => send({ type: 'progress', bytes }))
+  send({ type: 'parsed', result })
 }
 
 port.on('message', (message: ToWorker) => {

@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** JSON when the client prefers it to text; text for curl, browsers and anything else. */
-export function wantsJson (request: FastifyRequest): boolean {
+function wantsJson (request: FastifyRequest): boolean {
   // Most requests do not mention JSON at all: skip the full negotiation for them, it is the cost of a hot route.
   const accept = request.headers.accept
   if (accept === undefined || !accept.includes('json')) return false
