@@ -7,8 +7,7 @@ import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js
 import {
   collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startProcess, waitUntilLoaded
 } from '../scripts/lib/bench-lib.js'
-import { PROJECT_ROOT } from '../src/project-root.js'
-import { build, buildLoaded } from './helper.js'
+import { build, buildLoaded, compiled } from './helper.js'
 
 const sample = ['visitor_1', 'visitor_50', 'visitor_99', 'nobody']
 
@@ -65,21 +64,21 @@ t.test('waiting for the data: through 503s, and a failed load is an error', asyn
 t.test('the process helpers: a free port, a server started and stopped, the DuckDB peer in its own process', async t => {
   const dataDir = t.testdir({ 'v.csv': 'a,s,u,1\na,s,u,2000\nb,s,u,5\n' })
   const port = await freePort()
-  const server = await startProcess([join(PROJECT_ROOT, 'src', 'server.ts')], { DATA_DIR: dataDir, PORT: String(port) }, port, '/health')
+  const server = await startProcess([compiled('src/server.ts')], { DATA_DIR: dataDir, PORT: String(port) }, port, '/health')
   await waitUntilLoaded(server.baseUrl)
   t.ok(peakRssBytes(server.child.pid!) > 1e6)
   const ours = await collectSessionizerAnswers(server.baseUrl, ['a', 'b'])
   await server.stop()
-  const peer = await runDuckdbProcess(join(PROJECT_ROOT, 'scripts', 'lib', 'duckdb-process.ts'), dataDir, 1800, 1, ['a', 'b'])
+  const peer = await runDuckdbProcess(compiled('scripts/lib/duckdb-process.ts'), dataDir, 1800, 1, ['a', 'b'])
   t.ok(peer.ms > 0 && peer.peakRssBytes > 1e6)
   t.same(compareAnswers(ours, peer.answers, ['a', 'b']), [])
   t.same(ours.sites.get('s'), { sessions: 3, median: 0 })
 
   await t.rejects(startProcess(['-e', 'process.exit(3)'], {}, port, '/'), /exited with 3/)
-  await t.rejects(runDuckdbProcess(join(PROJECT_ROOT, 'scripts', 'lib', 'duckdb-process.ts'), '/no/such/dir', 1800, 1, []),
+  await t.rejects(runDuckdbProcess(compiled('scripts/lib/duckdb-process.ts'), '/no/such/dir', 1800, 1, []),
     /DuckDB peer exited with 1/)
   const brokenDir = t.testdir({ 'v.csv': 'a,s,u,1\n' })
-  const failing = await startProcess([join(PROJECT_ROOT, 'src', 'server.ts')],
+  const failing = await startProcess([compiled('src/server.ts')],
     { DATA_DIR: brokenDir, PORT: String(port), STRICT_CSV: '1', WARM_CACHE: 'nonsense' }, port, '/health').catch((error: Error) => error)
   t.match(failing, { message: /exited with 1/ })
 })

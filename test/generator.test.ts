@@ -1,6 +1,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews, seededRandom } from '../scripts/lib/page-view-generator.js'
+import { compiled } from './helper.js'
 
 t.test('the same seed writes the same files; another seed does not', async t => {
   const options = { ...DEFAULT_GENERATOR_OPTIONS, rows: 5_000, files: 3 }
@@ -44,8 +45,7 @@ t.test('the random source is deterministic and in [0, 1)', async t => {
 t.test('the command line: every option, and a bad value named', async t => {
   const { spawnSync } = await import('node:child_process')
   const { join } = await import('node:path')
-  const { PROJECT_ROOT } = await import('../src/project-root.js')
-  const cli = (...args: string[]) => spawnSync(process.execPath, [...process.execArgv, join(PROJECT_ROOT, 'scripts', 'generate-data.ts'), ...args],
+  const cli = (...args: string[]) => spawnSync(process.execPath, [compiled('scripts/generate-data.ts'), ...args],
     { encoding: 'utf8' })
   const out = t.testdir({})
   const ok = cli('--rows', '500', '--sites', '2', '--visitors', '10', '--files', '2', '--seed', '0', '--start', '0', '--days', '1', '--out', out)

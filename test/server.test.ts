@@ -2,11 +2,10 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { PROJECT_ROOT } from '../src/project-root.js'
 import { freePort } from '../scripts/lib/bench-lib.js'
+import { compiled } from './helper.js'
 
-const SERVER = join(PROJECT_ROOT, 'src', 'server.ts')
+const SERVER = compiled('src/server.ts')
 
 interface Started {
   output: () => string
@@ -14,9 +13,9 @@ interface Started {
   kill: (signal: NodeJS.Signals) => void
 }
 
-/** Runs src/server.ts the way tap runs tests (same loaders), with `env` added to a clean environment. */
+/** Runs the compiled server as `npm start` does, with `env` added to a clean environment. */
 function startServer (env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [...process.execArgv, SERVER], {
+  const child = spawn(process.execPath, [SERVER], {
     env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -31,11 +31,10 @@ export interface ServerProcess {
 }
 
 /**
- * Starts a Node program listening on `port`, and waits until `readyPath` answers at all. The program gets
- * this process's Node options, so that a test can start TypeScript sources under its loader.
+ * Starts a compiled Node program listening on `port`, and waits until `readyPath` answers at all.
  */
 export async function startProcess (args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...process.execArgv, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   const baseUrl = `http://127.0.0.1:${port}`
   const exited = new Promise(resolve => child.once('exit', resolve))
   for (;;) {
@@ -131,7 +130,7 @@ export interface PeerRun {
 /** Runs the DuckDB peer as a child process (compiled script `duckdbScript`) and reads its answers. */
 export async function runDuckdbProcess (duckdbScript: string, dir: string, timeoutSeconds: number, threads: number,
   visitorSample: readonly string[]): Promise<PeerRun> {
-  const child = spawn(process.execPath, [...process.execArgv, duckdbScript, dir, String(timeoutSeconds), String(threads)],
+  const child = spawn(process.execPath, [duckdbScript, dir, String(timeoutSeconds), String(threads)],
     { stdio: ['pipe', 'pipe', 'inherit'] })
   child.stdin.end(visitorSample.join('\n'))
   let output = ''
