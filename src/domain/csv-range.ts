@@ -1,6 +1,8 @@
 // Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines take a
 // byte-level fast path that allocates nothing per row; every line holding a quote, and every line the fast
 // path does not accept, goes through papaparse, so quoting and the reasons for bad rows are papaparse's.
+// Where a record ends is found here, by papaparse's own quoting rules, so that a bad record spoils one line.
+import { isUtf8 } from 'node:buffer'
 import { open, type FileHandle } from 'node:fs/promises'
 import Papa from 'papaparse'
 import { FNV_OFFSET, FNV_PRIME } from './byte-interner.js'
@@ -34,7 +36,10 @@ export interface RangeParseOptions {
   fastPath: boolean
   /** Bytes read at a time (a longer line grows the buffer). */
   chunkBytes: number
-  /** A quoted record longer than this has a quote that never closes: its first line is skipped as bad. */
+  /**
+   * The longest record: a line, or lines joined by a quoted field, longer than this is not a page view; its
+   * first line is skipped as bad, and reading goes on at the next line.
+   */
   maxRecordBytes: number
 }
 
@@ -56,6 +61,7 @@ const CARRIAGE_RETURN = 13
 const QUOTE = 34
 const COMMA = 44
 const ZERO = 48
+const NON_ASCII = 0x80
 /** 15 digits always fit a double exactly; longer timestamps take papaparse's path and the full check. */
 const MAX_FAST_DIGITS = 15
 const HEADER = ['visitor_id', 'site_url', 'page_view_url', 'timestamp']
@@ -70,6 +76,14 @@ const PAPA_CONFIG: Papa.ParseConfig<string[]> = {
   skipEmptyLines: false
 }
 
+/** At most this much of a field is quoted in a bad row's reason, so that reports stay small. */
+const MAX_QUOTED_CHARS = 40
+
+/** A field for a bad row's reason: JSON-quoted, cut short when long. */
+function quoteField (value: string): string {
+  return value.length > MAX_QUOTED_CHARS ? `${JSON.stringify(value.slice(0, MAX_QUOTED_CHARS))}…` : JSON.stringify(value)
+}
+
 /** Why a row is not a page view, or undefined when it is one. */
 export function rowProblem (fields: string[]): string | undefined {
   if (fields.length !== 4) return `expected 4 fields, found ${fields.length}`
@@ -77,7 +91,7 @@ export function rowProblem (fields: string[]): string | undefined {
   if (fields[1] === '') return 'empty site_url'
   const timestamp = fields[3]
   if (!DIGITS.test(timestamp) || !Number.isSafeInteger(Number(timestamp))) {
-    return `timestamp ${JSON.stringify(timestamp)} is not a non-negative integer`
+    return `timestamp ${quoteField(timestamp)} is not a non-negative integer`
   }
   return undefined
 }
@@ -86,13 +100,16 @@ function isHeader (fields: string[]): boolean {
   return fields.length === HEADER.length && fields.every((field, i) => field === HEADER[i])
 }
 
-/** Lines a parsed row took up: one, plus any line breaks inside its quoted fields. */
-function linesSpanned (fields: string[]): number {
-  let lines = 1
-  for (const field of fields) {
-    for (let at = field.indexOf('\n'); at !== -1; at = field.indexOf('\n', at + 1)) lines++
-  }
-  return lines
+/** Where a record that starts at a line ends, or why it does not end in the bytes at hand. */
+const NEEDS_MORE_DATA = -1
+const UNCLOSED_AT_END = -2
+const UNCLOSED_WITHIN_LIMIT = -3
+
+/** The end of the first comma or line break at or after `from` (or `end`): where an unquoted field stops. */
+function fieldEnd (data: Buffer, from: number, end: number): number {
+  let at = from
+  while (at < end && data[at] !== COMMA && data[at] !== NEWLINE) at++
+  return at
 }
 
 /** Reads a range chunk by chunk; each `step()` parses one chunk, so a caller can yield or report between. */
@@ -105,21 +122,24 @@ export class RangeParser {
   #buffered = 0
   #position: number
   #done = false
-  /** Where the next step resumes scanning: after the lines of an open quoted record carried over. */
-  #scanFrom = 0
+  #final = false
   #lines = 0
   #rows = 0
   #endsInsideQuotes = false
   #badRowCount = 0
   readonly #badRows: BadRow[] = []
   #strictFailure: BadRow | undefined
-  /** An open run of lines for papaparse: where it starts in the buffer, its first line, its quote count. */
+  /** A line over the record limit is being dropped as it is read, up to its line break. */
+  #discardingLine = false
+  /** An open run of lines for papaparse, each a whole record: where it starts in the buffer, and its first line. */
   #segmentStart = -1
   #segmentLine = 0
-  #segmentQuotes = 0
-  /** Where the quoted record open at the end of the segment starts, and its line. */
-  #recordStart = 0
-  #recordLine = 0
+  /**
+   * The last search for a closing quote, in the buffer as it is: every quote run that starts after `from`
+   * and before `to` leads to `closer` (or, when -1, to no closer before `to`). A later search from inside
+   * that stretch jumps ahead instead of walking it again, so a file of stray quotes is not read quadratically.
+   */
+  #closerSearch = { from: -1, to: -1, closer: -1 }
 
   constructor (range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions) {
     this.#range = range
@@ -141,16 +161,17 @@ export class RangeParser {
     if (this.#done) return false
     try {
       this.#file ??= await open(this.#range.file, 'r')
-      if (this.#buffered === this.#buffer.length) this.#growBuffer()
+      // Always room for a whole chunk: a record carried over (up to maxRecordBytes) must not shrink the reads.
+      if (this.#buffer.length - this.#buffered < this.#options.chunkBytes) this.#growBuffer()
       const wanted = Math.min(this.#buffer.length - this.#buffered, this.#range.end - this.#position)
       // A named pipe has no position to read from: it is read in order, from its one and only range.
       const position = Number.isFinite(this.#range.end) ? this.#position : null
       const { bytesRead } = await this.#file.read(this.#buffer, this.#buffered, wanted, position)
       this.#position += bytesRead
       this.#buffered += bytesRead
-      const final = bytesRead === 0 || this.#position >= this.#range.end
-      this.#parseBuffered(final)
-      if (final || this.#strictFailure) await this.#finish()
+      this.#final = bytesRead === 0 || this.#position >= this.#range.end
+      this.#parseBuffered()
+      if (this.#final || this.#strictFailure) await this.#finish()
     } catch (error) {
       await this.#finish()
       throw new CsvFormatError(`${this.#range.file}: ${(error as Error).message}`)
@@ -178,82 +199,196 @@ export class RangeParser {
   }
 
   #growBuffer (): void {
-    const larger = Buffer.allocUnsafe(this.#buffer.length * 2)
+    const larger = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#buffered + this.#options.chunkBytes))
     this.#buffer.copy(larger, 0, 0, this.#buffered)
     this.#buffer = larger
   }
 
-  #parseBuffered (final: boolean): void {
+  #parseBuffered (): void {
     const data = this.#buffer.subarray(0, this.#buffered)
-    let position = this.#scanFrom
-    if (this.#range.start === 0 && this.#lines === 0 && position === 0 &&
-      data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) position = 3
-    position = this.#scanLines(data, position, final)
-
-    const segmentOpen = this.#segmentStart !== -1
-    if (segmentOpen && (final || this.#segmentQuotes % 2 === 0)) {
-      if (this.#segmentQuotes % 2 === 1) this.#endsInsideQuotes = true
-      this.#flushSegment(data, Math.min(position, data.length))
+    let position = 0
+    if (this.#discardingLine) {
+      const lineEnd = data.indexOf(NEWLINE)
+      if (lineEnd === -1) {
+        this.#buffered = 0
+        return
+      }
+      this.#discardingLine = false
+      position = lineEnd + 1
+    } else if (this.#range.start === 0 && this.#lines === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf) {
+      position = 3
     }
-    // Carry what is not parsed yet: a partial last line, or a quoted record still open.
-    const keepFrom = this.#segmentStart !== -1 ? this.#segmentStart : Math.min(position, data.length)
-    this.#buffer.copy(this.#buffer, 0, keepFrom, this.#buffered)
-    this.#buffered -= keepFrom
-    this.#scanFrom = Math.min(position, data.length) - keepFrom
-    if (this.#segmentStart !== -1) {
-      this.#recordStart -= this.#segmentStart
-      this.#segmentStart = 0
-    }
+    position = this.#scanLines(data, position)
+    if (this.#segmentStart !== -1) this.#flushSegment(data, position)
+    // Carry what is not parsed yet: a partial last line, or a record whose end is not read yet.
+    this.#buffer.copy(this.#buffer, 0, position, this.#buffered)
+    this.#buffered -= position
+    const { from, to, closer } = this.#closerSearch
+    this.#closerSearch = { from: from - position, to: to - position, closer: closer === -1 ? -1 : closer - position }
   }
 
   /**
-   * Parses the complete lines of `data` from `position`; returns where it stopped. Kept apart from the
+   * Parses the complete records of `data` from `position`; returns where it stopped. Kept apart from the
    * once-a-chunk work around it, so that the optimizing compiler sees only this hot loop.
    */
-  #scanLines (data: Buffer, from: number, final: boolean): number {
+  #scanLines (data: Buffer, from: number): number {
+    const final = this.#final
     let position = from
     let nextQuote = data.indexOf(QUOTE, position)
     while (position < data.length && !this.#strictFailure) {
       let lineEnd = data.indexOf(NEWLINE, position)
       if (lineEnd === -1) {
-        if (!final) break
+        if (!final) {
+          if (data.length - position <= this.#options.maxRecordBytes) break
+          this.#dropLongLine(data, position)
+          return data.length
+        }
         lineEnd = data.length
       }
-      this.#lines++
       if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
-      const hasQuote = nextQuote !== -1 && nextQuote < lineEnd
-      const inQuotedRecord = this.#segmentStart !== -1 && this.#segmentQuotes % 2 === 1
-      if (hasQuote || inQuotedRecord || !this.#takeFastLine(data, position, lineEnd)) {
-        if (this.#segmentStart === -1) {
-          this.#segmentStart = position
-          this.#segmentLine = this.#lines
-          this.#segmentQuotes = 0
+      if (lineEnd - position > this.#options.maxRecordBytes) {
+        if (this.#segmentStart !== -1) this.#flushSegment(data, position)
+        this.#lines++
+        this.#skip(this.#lines, this.#tooLong())
+      } else if (nextQuote !== -1 && nextQuote < lineEnd) {
+        const recordEnd = this.#recordEnd(data, position)
+        if (recordEnd === NEEDS_MORE_DATA) break
+        this.#lines++
+        if (recordEnd >= 0 && recordEnd <= lineEnd) this.#addToSegment(position)
+        else {
+          if (this.#segmentStart !== -1) this.#flushSegment(data, position)
+          if (recordEnd >= 0 && this.#takeMultiLineRecord(data, position, recordEnd)) lineEnd = recordEnd
+          else if (recordEnd < 0) this.#skipUnclosed(recordEnd)
         }
-        if (hasQuote) {
-          if (this.#segmentQuotes % 2 === 0) {
-            this.#recordStart = position
-            this.#recordLine = this.#lines
-          }
-          this.#segmentQuotes += countQuotes(data, nextQuote, lineEnd)
+      } else {
+        this.#lines++
+        if (!this.#takeFastLine(data, position, lineEnd)) this.#addToSegment(position)
+        else if (this.#segmentStart !== -1) {
+          // The fast line ends the run before it: parse the run (the fast line's row is counted already).
+          this.#flushSegment(data, position)
         }
-        if (this.#segmentQuotes % 2 === 1 && lineEnd - this.#recordStart > this.#options.maxRecordBytes) {
-          // A quote that never closes: skip the line that opened it, and read on from the next one.
-          if (this.#recordStart > this.#segmentStart) this.#flushSegment(data, this.#recordStart)
-          this.#segmentStart = -1
-          this.#skip(this.#recordLine, `a quoted field is not closed within ${this.#options.maxRecordBytes} bytes`)
-          position = data.indexOf(NEWLINE, this.#recordStart) + 1
-          this.#lines = this.#recordLine
-          nextQuote = data.indexOf(QUOTE, position)
-          continue
-        }
-      } else if (this.#segmentStart !== -1) {
-        // The fast line ends the run before it: parse the run, then count the fast line's row.
-        this.#flushSegment(data, position)
       }
       position = lineEnd + 1
     }
+    return Math.min(position, data.length)
+  }
 
-    return position
+  #tooLong (): string {
+    return `longer than ${this.#options.maxRecordBytes} bytes`
+  }
+
+  /** Skips a line too long to be a page view without holding it: its bytes are dropped as they arrive. */
+  #dropLongLine (data: Buffer, lineStart: number): void {
+    if (this.#segmentStart !== -1) this.#flushSegment(data, lineStart)
+    this.#lines++
+    this.#skip(this.#lines, this.#tooLong())
+    this.#discardingLine = true
+  }
+
+  #addToSegment (lineStart: number): void {
+    if (this.#segmentStart !== -1) return
+    this.#segmentStart = lineStart
+    this.#segmentLine = this.#lines
+  }
+
+  /**
+   * Where the record starting at `start` ends (the index of its line break, or the data's end), by
+   * papaparse's rules: a field that starts with a quote runs to a quote followed by a comma or line break
+   * (spaces between allowed), `""` being a quote inside it; a quote anywhere else is a plain character.
+   * Or NEEDS_MORE_DATA, or why it never ends: the limit or the end of the range comes first.
+   */
+  #recordEnd (data: Buffer, start: number): number {
+    const limit = start + this.#options.maxRecordBytes
+    const end = Math.min(data.length, limit)
+    const unended = end === limit ? UNCLOSED_WITHIN_LIMIT : this.#final ? UNCLOSED_AT_END : NEEDS_MORE_DATA
+    let at = start
+    for (;;) {
+      if (data[at] === QUOTE) {
+        const closer = this.#closingQuote(data, at, end)
+        if (closer === NEEDS_MORE_DATA) return unended
+        at = fieldEnd(data, closer + 1, end)
+      } else {
+        at = fieldEnd(data, at, end)
+      }
+      if (at === end) return end === data.length && this.#final ? end : unended
+      if (data[at] === NEWLINE) return at
+      at++
+    }
+  }
+
+  /**
+   * The quote that closes the field opened at `open`, or NEEDS_MORE_DATA when none does before `end`. A run
+   * of quotes is always paired from its start, so wherever a search starts, it meets every later run as an
+   * earlier search did: that is what lets it reuse the earlier search's result.
+   */
+  #closingQuote (data: Buffer, open: number, end: number): number {
+    const earlier = this.#closerSearch
+    const search = { from: open, to: open, closer: -1 }
+    let quote = data.indexOf(QUOTE, open + 1)
+    while (quote !== -1 && quote < end) {
+      if (data[quote - 1] !== QUOTE) {
+        if (quote > earlier.from && quote < earlier.to) {
+          if (earlier.closer !== -1) return earlier.closer
+          quote = earlier.to
+          continue
+        }
+        search.to = quote
+      }
+      if (quote + 1 === end) {
+        if (end === data.length && this.#final) return quote
+        break
+      }
+      if (data[quote + 1] === QUOTE) {
+        quote = data.indexOf(QUOTE, quote + 2)
+        continue
+      }
+      const after = fieldEnd(data, quote + 1, end)
+      if (after === end) {
+        // Only a quote that is the very last byte closes a field at the end of the data, as in papaparse.
+        if (!(end === data.length && this.#final)) break
+      } else if (after === quote + 1 || data.toString('utf8', quote + 1, after).trim() === '') {
+        // Spaces may stand between a closing quote and its comma or line break: papaparse trims them as JavaScript does.
+        this.#closerSearch = { from: open, to: quote + 1, closer: quote }
+        return quote
+      }
+      quote = data.indexOf(QUOTE, quote + 1)
+    }
+    this.#closerSearch = search
+    return NEEDS_MORE_DATA
+  }
+
+  /**
+   * Takes a record that spans lines when papaparse reads it as one valid page view; otherwise its first
+   * line is bad, and reading goes on at the next line. Returns whether it was taken.
+   */
+  #takeMultiLineRecord (data: Buffer, start: number, recordEnd: number): boolean {
+    const firstLine = this.#lines
+    const parsed = Papa.parse<string[]>(data.toString('utf8', start, recordEnd), PAPA_CONFIG)
+    const fields = parsed.data[0]
+    const last = fields.length - 1
+    if (fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1)
+    // More than one row would mean papaparse ends the record elsewhere than #recordEnd: not seen, but were it
+    // to happen, the first line is the one to lose, not the lines read as part of the record.
+    /* c8 ignore next */
+    const misread = parsed.data.length > 1 ? 'a quoted field is not closed' : undefined
+    const problem = parsed.errors[0]?.message ?? misread ?? rowProblem(fields)
+    if (problem !== undefined) {
+      this.#skip(firstLine, problem)
+      return false
+    }
+    this.#builder.add(fields[0], fields[1], Number(fields[3]))
+    this.#rows++
+    for (let at = data.indexOf(NEWLINE, start); at !== -1 && at < recordEnd; at = data.indexOf(NEWLINE, at + 1)) this.#lines++
+    return true
+  }
+
+  /** Skips the line that opens a quoted field which never closes; reading goes on at the next line. */
+  #skipUnclosed (why: number): void {
+    // At the range's end: if another range follows, the split between them may have cut a quoted field.
+    if (why === UNCLOSED_AT_END) this.#endsInsideQuotes = true
+    this.#skip(this.#lines, why === UNCLOSED_AT_END
+      ? 'a quoted field is not closed'
+      : `a quoted field is not closed within ${this.#options.maxRecordBytes} bytes`)
   }
 
   /** Parses a plain line in place; false when it is not a plain, valid page view. */
@@ -265,15 +400,24 @@ export class RangeParser {
 
     let at = start
     let visitorHash = FNV_OFFSET
-    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) visitorHash = Math.imul(visitorHash ^ byte, FNV_PRIME)
+    let allBytes = 0
+    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
+      visitorHash = Math.imul(visitorHash ^ byte, FNV_PRIME)
+      allBytes |= byte
+    }
     const visitorEnd = at
     if (visitorEnd === start || at === end) return false
 
     const siteStart = ++at
     let siteHash = FNV_OFFSET
-    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) siteHash = Math.imul(siteHash ^ byte, FNV_PRIME)
+    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
+      siteHash = Math.imul(siteHash ^ byte, FNV_PRIME)
+      allBytes |= byte
+    }
     const siteEnd = at
     if (siteEnd === siteStart || at === end) return false
+    // Ids that are not valid UTF-8 take papaparse's path, which decodes them as every other path does.
+    if ((allBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(start, siteEnd))) return false
 
     at++
     while (at < end && data[at] !== COMMA) at++
@@ -296,8 +440,8 @@ export class RangeParser {
   }
 
   /**
-   * Hands the open run of lines, up to `end`, to papaparse. Where papaparse finds a quoting error, the run is
-   * parsed again one record at a time, so that a broken record spoils only itself, wherever chunks fall.
+   * Hands the open run of lines, up to `end`, to papaparse: each line is a whole record. Where papaparse
+   * finds a quoting error, each line is parsed alone, so that the error is pinned to its line.
    */
   #flushSegment (data: Buffer, end: number): void {
     const text = data.toString('utf8', this.#segmentStart, end)
@@ -307,30 +451,27 @@ export class RangeParser {
       this.#takeRows(parsed.data, new Map(), this.#segmentLine)
       return
     }
-    for (const record of splitRecords(text)) {
-      const one = Papa.parse<string[]>(record.text, PAPA_CONFIG)
-      this.#takeRows(one.data, new Map(one.errors.map(error => [error.row, error.message])),
-        this.#segmentLine + record.lineOffset)
-    }
+    text.split('\n').forEach((line, i) => {
+      const one = Papa.parse<string[]>(line, PAPA_CONFIG)
+      this.#takeRows(one.data, new Map(one.errors.map(error => [error.row, error.message])), this.#segmentLine + i)
+    })
   }
 
-  /** Counts each parsed row as a page view or a bad row; `firstLine` is the line the first row starts on. */
+  /** Counts each parsed row, one a line, as a page view or a bad row; `firstLine` is the first row's line. */
   #takeRows (rows: string[][], problems: ReadonlyMap<number | undefined, string>, firstLine: number): void {
-    let line = firstLine
     for (let i = 0; i < rows.length && !this.#strictFailure; i++) {
       const fields = rows[i]
-      const rowLine = line
-      line += linesSpanned(fields)
+      const line = firstLine + i
       const last = fields.length - 1
       if (fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1)
-      if (rowLine === 1 && this.#range.start === 0 && isHeader(fields)) continue
+      if (line === 1 && this.#range.start === 0 && isHeader(fields)) continue
       if (fields.length === 1 && fields[0] === '') continue
       const problem = problems.get(i) ?? rowProblem(fields)
       if (problem === undefined) {
         this.#builder.add(fields[0], fields[1], Number(fields[3]))
         this.#rows++
       } else {
-        this.#skip(rowLine, problem)
+        this.#skip(line, problem)
       }
     }
   }
@@ -344,35 +485,6 @@ export class RangeParser {
     this.#badRowCount++
     if (this.#badRows.length < this.#options.maxBadRowExamples) this.#badRows.push(bad)
   }
-}
-
-/** Cuts text into records at each line break outside quotes, each with the line it starts on (from 0). */
-function splitRecords (text: string): { text: string, lineOffset: number }[] {
-  const records: { text: string, lineOffset: number }[] = []
-  let start = 0
-  let lines = 0
-  let startLine = 0
-  let quoted = false
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code === QUOTE) quoted = !quoted
-    else if (code === NEWLINE) {
-      lines++
-      if (!quoted) {
-        records.push({ text: text.slice(start, i + 1), lineOffset: startLine })
-        start = i + 1
-        startLine = lines
-      }
-    }
-  }
-  if (start < text.length) records.push({ text: text.slice(start), lineOffset: startLine })
-  return records
-}
-
-function countQuotes (data: Buffer, from: number, end: number): number {
-  let count = 0
-  for (let at = from; at !== -1 && at < end; at = data.indexOf(QUOTE, at + 1)) count++
-  return count
 }
 
 /** Parses a whole range into `builder`, reporting each chunk's bytes as they are read. */

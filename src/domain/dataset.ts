@@ -1,7 +1,7 @@
 // Finds a data folder's CSV files and loads them into one PageViewStore — in parallel byte ranges on
 // worker threads when the data is large — with progress, bad-row reports and a summary.
 import { open, readdir, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from './page-view-store.js'
@@ -207,14 +207,16 @@ export async function loadDataset (
   let strictFailure: BadRow | undefined
   const fileSummaries = files.map(file => {
     const ranges = byFile.get(file.path)!
+    // Reports name a file as it stands in the data folder: where that folder is is the operator's business.
+    const name = basename(file.path)
     for (const { result, linesBefore } of ranges) {
-      badRows.push(...result.badRows.map(bad => ({ ...bad, line: bad.line + linesBefore })))
+      badRows.push(...result.badRows.map(bad => ({ ...bad, file: name, line: bad.line + linesBefore })))
       if (result.strictFailure && !strictFailure) {
-        strictFailure = { ...result.strictFailure, line: result.strictFailure.line + linesBefore }
+        strictFailure = { ...result.strictFailure, file: name, line: result.strictFailure.line + linesBefore }
       }
     }
     return {
-      file: file.path,
+      file: name,
       rows: ranges.reduce((sum, { result }) => sum + result.rows, 0),
       skippedRows: ranges.reduce((sum, { result }) => sum + result.badRowCount, 0)
     }

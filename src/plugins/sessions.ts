@@ -1,4 +1,5 @@
 // The sessions plugin: loads the data folder, owns the store and the LRU of per-site session tables.
+import { sep } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
@@ -39,6 +40,7 @@ export type Health =
   | {
     status: 'ready'
     files: { file: string, rows: number, skipped_rows: number }[]
+    files_total: number
     rows: number
     skipped_rows: number
     skipped_row_examples: BadRow[]
@@ -61,6 +63,8 @@ type State =
   | { status: 'ready', store: PageViewStore, summary: DatasetSummary, warmMs: number }
 
 const MAX_BAD_ROW_EXAMPLES = 10
+/** /health lists this many files at most (and counts them all), so that it stays small whatever the folder holds. */
+const MAX_FILES_IN_HEALTH = 100
 /** How many page views warming sessionizes (a few milliseconds' work) before it lets a request through. */
 const WARM_ROWS_PER_SLICE = 250_000
 
@@ -150,12 +154,15 @@ export class SessionService {
           bytes_done: state.progress.bytesDone
         }
       case 'failed':
-        return { status: 'failed', message: state.error.message }
+        // Files are named as they stand in the data folder; where that folder is stays private.
+        return { status: 'failed', message: state.error.message.replaceAll(this.#options.dataDir + sep, '') }
       case 'ready': {
         const summary = state.summary
         return {
           status: 'ready',
-          files: summary.files.map(file => ({ file: file.file, rows: file.rows, skipped_rows: file.skippedRows })),
+          files: summary.files.slice(0, MAX_FILES_IN_HEALTH)
+            .map(file => ({ file: file.file, rows: file.rows, skipped_rows: file.skippedRows })),
+          files_total: summary.files.length,
           rows: summary.rows,
           skipped_rows: summary.skippedRows,
           skipped_row_examples: summary.skippedRowExamples,

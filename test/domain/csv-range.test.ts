@@ -20,7 +20,7 @@ async function parseRange (range: CsvRange, options: RangeParseOptions) {
  * Parses `content` as a whole file with the fast path and with papaparse alone, in big and in tiny chunks,
  * checks that all four agree on every row (as a multiset) and every bad row, and returns one of them.
  */
-async function parse (t: Test, content: string, options: Partial<RangeParseOptions> = {}) {
+async function parse (t: Test, content: string | Buffer, options: Partial<RangeParseOptions> = {}) {
   const dir = t.testdir({ 'views.csv': content })
   const file = join(dir, 'views.csv')
   const range = { file, start: 0, end: Buffer.byteLength(content) }
@@ -129,26 +129,119 @@ t.test('every kind of bad row is skipped, counted and reported with its line', a
   t.ok(result.badRows.every(bad => bad.file === file))
 })
 
-t.test('an unterminated quote is a bad row reported by papaparse', async t => {
+t.test('an unterminated quote spoils only its own line', async t => {
   const { rows, result } = await parse(t, 'v1,s1,u,10\nv2,"s1,u,20\nv3,s1,u,30\n')
-  t.same(rows, [['v1', 's1', 10]])
+  t.same(rows.sort(), [['v1', 's1', 10], ['v3', 's1', 30]])
   t.equal(result.badRowCount, 1)
-  t.match(result.badRows[0], { line: 2, reason: /quote/i })
+  t.match(result.badRows[0], { line: 2, reason: 'a quoted field is not closed' })
   t.equal(result.endsInsideQuotes, true)
 })
 
-t.test('a stray quote spoils only the records it spans, however the file is chunked', async t => {
+t.test('a record spanning lines that is not a valid row spoils only its first line, however the file is chunked', async t => {
   const { rows, result } = await parse(t, [
     'v1,s1,u,1',
-    '"v2","s1,u,2', // opens a quoted field that the next odd line closes
+    '"v2","s1,u,2', // opens a quoted field that line 6 closes, with a malformed quote on the way
     'v3,s1,u,3',
-    'v4,s1"x,u,4',
+    'v4,s1"x,u,4', // a quote inside an unquoted field is a plain character
     'v5,s1,u,5',
     '"v6",s1,u,6'
   ].join('\n'))
-  t.same(rows.sort(), [['v1', 's1', 1], ['v5', 's1', 5], ['v6', 's1', 6]])
+  t.same(rows.sort(), [['v1', 's1', 1], ['v3', 's1', 3], ['v4', 's1"x', 4], ['v5', 's1', 5], ['v6', 's1', 6]])
   t.equal(result.badRowCount, 1)
   t.match(result.badRows[0], { line: 2 })
+})
+
+t.test('a malformed quote within one line makes that line bad, not its neighbours', async t => {
+  const { rows, result } = await parse(t, 'v1,"s1",u,1\nv2,"s1"xxxxxxxxxxxxxxxx",u,2\n"v3",s1,u,3\n')
+  t.same(rows.sort(), [['v1', 's1', 1], ['v3', 's1', 3]])
+  t.same(result.badRows.map(bad => [bad.line, bad.reason]), [[2, 'Trailing quote on quoted field is malformed']])
+})
+
+t.test('quoted last fields at the end of a file: closed by the last byte, or not closed when spaces follow', async t => {
+  t.same((await parse(t, 'v1,s1,u,1\n"v2",s1,u,"2"')).rows.sort(), [['v1', 's1', 1], ['v2', 's1', 2]])
+  const { rows, result } = await parse(t, 'v1,s1,u,1\n"v2",s1,u,"2"  ')
+  t.same(rows, [['v1', 's1', 1]])
+  t.same(result.badRows.map(bad => bad.line), [2])
+})
+
+t.test('CRLF after a quoted field spanning lines', async t => {
+  const { rows, result } = await parse(t, 'v1,s1,"/a\r\n/b",1\r\nv2,s1,u,2\r\n')
+  t.same(rows.sort(), [['v1', 's1', 1], ['v2', 's1', 2]])
+  t.equal(result.lines, 3)
+})
+
+t.test('a line longer than the limit in the same read as a run of lines for papaparse', async t => {
+  const { rows, result } = await parse(t, `v1,s1,u,bad\n"v2",s1,u,2\n${'u'.repeat(200_000)}\nv3,s1,u,3\n`, { maxRecordBytes: 1000 })
+  t.same(rows.sort(), [['v2', 's1', 2], ['v3', 's1', 3]])
+  t.same(result.badRows.map(bad => [bad.line, bad.reason]), [[1, 'timestamp "bad" is not a non-negative integer'], [3, 'longer than 1000 bytes']])
+})
+
+t.test('a stray quote before thousands of good lines loses none of them', async t => {
+  const good = Array.from({ length: 10_000 }, (_, i) => `v${i},s1,/p,${i}`)
+  const { rows, result, file } = await parse(t, ['v,s1,"/p,100', ...good].join('\n') + '\n')
+  t.equal(rows.length, 10_000)
+  t.same(result.badRows, [{ file, line: 1, reason: 'a quoted field is not closed' }])
+  t.equal(result.badRowCount, 1)
+})
+
+t.test('a quote inside an unquoted field is a plain character, whatever follows', async t => {
+  for (const next of ['v2,s1,u,2', 'v2,"s1",u,2', 'v2,s1,"u', '"']) {
+    const { rows } = await parse(t, `v1,s1,/p"x,1\n${next}\n`)
+    t.same(rows.filter(row => row[0] === 'v1'), [['v1', 's1', 1]], `followed by ${next}`)
+  }
+})
+
+t.test('a quoted record spanning lines that closes into a bad row skips its first line only', async t => {
+  const { rows, result } = await parse(t, 'v1,s1,"/a\nv2,s1,/b,2\nv3,s1,/c",x\nv4,s1,/d,4\n')
+  t.same(rows.sort(), [['v2', 's1', 2], ['v4', 's1', 4]])
+  t.same(result.badRows.map(bad => [bad.line, bad.reason]), [
+    [1, 'timestamp "x" is not a non-negative integer'],
+    [3, 'timestamp "x" is not a non-negative integer']
+  ])
+  const malformed = await parse(t, 'v1,s1,"/a\n/b"xxxxxxxxxxxxxxxxxxxxxxxx",1\nv2,s1,u,2\n')
+  t.same(malformed.rows, [['v2', 's1', 2]])
+  t.same(malformed.result.badRows.map(bad => [bad.line, bad.reason]),
+    [[1, 'Trailing quote on quoted field is malformed'], [2, 'expected 4 fields, found 2']])
+})
+
+t.test('an unclosed quote on a last line longer than the limit, with no final newline, ends the load', async t => {
+  for (const fastPath of [true, false]) {
+    const content = 'v1,s1,u,1\nv2,s1,"' + 'x'.repeat(300)
+    const { rows, result } = await parse(t, content, { maxRecordBytes: 100, fastPath })
+    t.same(rows, [['v1', 's1', 1]])
+    t.same(result.badRows.map(bad => bad.line), [2])
+  }
+})
+
+t.test('a line longer than the limit is one bad row, dropped as it is read', async t => {
+  const longLine = `v2,s1,${'u'.repeat(5000)},2`
+  const { rows, result, file } = await parse(t, `v1,s1,u,1\n${longLine}\nv3,s1,u,3\n${longLine}`, { maxRecordBytes: 1000 })
+  t.same(rows.sort(), [['v1', 's1', 1], ['v3', 's1', 3]])
+  t.same(result.badRows, [
+    { file, line: 2, reason: 'longer than 1000 bytes' },
+    { file, line: 4, reason: 'longer than 1000 bytes' }
+  ])
+  t.equal(result.lines, 4)
+})
+
+t.test('a bad row\'s reason quotes at most a short prefix of the field', async t => {
+  const { result } = await parse(t, `v1,s1,u,${'9'.repeat(100_000)}x\n`)
+  t.equal(result.badRows[0].reason, `timestamp "${'9'.repeat(40)}"… is not a non-negative integer`)
+})
+
+t.test('ids that are not valid UTF-8 read the same on every path: each bad byte becomes U+FFFD', async t => {
+  const content = Buffer.concat([Buffer.from('v1,s'), Buffer.from([0xff]), Buffer.from(',u,1\n"v1","s'), Buffer.from([0xff]),
+    Buffer.from('",u,2\nv'), Buffer.from([0xc3]), Buffer.from(',s1,u,3\n')])
+  const { rows } = await parse(t, content)
+  t.same(rows.sort(), [['v1', 's\ufffd', 1], ['v1', 's\ufffd', 2], ['v\ufffd', 's1', 3]])
+})
+
+t.test('a file of stray quotes reads in linear time', async t => {
+  const dir = t.testdir({ 'views.csv': 'v,s,"u,1\n'.repeat(200_000) })
+  const file = join(dir, 'views.csv')
+  const { rows, result } = await parseRange({ file, start: 0, end: 2_000_000 }, lenient)
+  t.equal(rows.length, 0)
+  t.equal(result.badRowCount, 200_000)
 })
 
 t.test('a quote that never closes skips its own line once the record outgrows the limit', async t => {

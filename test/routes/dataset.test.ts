@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildLoaded, csv, get } from '../helper.js'
+import { build, buildLoaded, csv, get } from '../helper.js'
 
 t.test('/sites lists every site with its page views', async t => {
   const dataDir = t.testdir({ 'v.csv': csv([['a', 'www.s_10.com', 1], ['a', 'www.s_9.com', 2], ['b', 'www.s_9.com', 3]]) })
@@ -32,6 +32,28 @@ t.test('/health summarizes the dataset once loaded', async t => {
     cache: { sites_cached: 1, misses: 1, computations: 1 }
   })
   t.type(res.json().load_ms, 'number')
+})
+
+t.test('/health stays small and names files only as they stand in the data folder', async t => {
+  // Timestamps of 5 MB (a line over the 1 MiB record limit) and of 500 kB (a bad timestamp).
+  const files: Record<string, string> = {
+    'big.csv': Array.from({ length: 10 }, (_, i) => `v${i},s,u,${'9'.repeat(i < 5 ? 5_000_000 : 500_000)}x\n`).join('')
+  }
+  for (let i = 0; i < 150; i++) files[`f${String(i).padStart(3, '0')}-${'n'.repeat(200)}.csv`] = `v,s,u,${i}\n`
+  const dataDir = t.testdir(files)
+  const server = await buildLoaded(t, { dataDir })
+  const res = await get(server, '/health')
+  t.ok(res.body.length < 64 * 1024, `${res.body.length} bytes`)
+  t.notMatch(res.body, dataDir)
+  t.match(res.json(), { skipped_rows: 10, files_total: 151, files: { length: 100 } })
+  t.match(res.json().skipped_row_examples[0], { file: 'big.csv', line: 1, reason: 'longer than 1048576 bytes' })
+  t.match(res.json().skipped_row_examples[5], { file: 'big.csv', line: 6, reason: /^timestamp "9{40}"… is not/ })
+
+  const failed = await build(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u\n' }), strictCsv: true })
+  await t.rejects(failed.sessions.loaded)
+  const failure = await get(failed, '/health')
+  t.equal(failure.statusCode, 500)
+  t.same(failure.json(), { status: 'failed', message: 'v.csv:1: expected 4 fields, found 3' })
 })
 
 t.test('the landing page is served at /', async t => {
