@@ -1,4 +1,5 @@
 // Sessionization of one site and the order statistics of its session lengths.
+import { setImmediate } from 'node:timers/promises'
 import type { PageViewStore } from './page-view-store.js'
 
 /** One site's sessions, reduced to what the queries need. */
@@ -20,10 +21,17 @@ export interface SessionTable {
 const TABLE_OVERHEAD_BYTES = 256
 
 /**
- * Splits a site's views into sessions: a visitor's successive views at most `timeoutSeconds` apart
- * belong to one session. Relies on the store's (site, visitor, timestamp) clustering.
+ * How many rows, or session lengths, one slice of work covers before it lets the event loop run: a few
+ * milliseconds, so that computing a site of millions of views never holds up the requests around it.
  */
-export function sessionizeSite (store: PageViewStore, siteId: number, timeoutSeconds: number): SessionTable {
+export const SLICE = 262_144
+
+/**
+ * Splits a site's views into sessions: a visitor's successive views at most `timeoutSeconds` apart
+ * belong to one session. Relies on the store's (site, visitor, timestamp) clustering. A site larger than a
+ * slice is computed in slices, yielding to the event loop between them.
+ */
+export async function sessionizeSite (store: PageViewStore, siteId: number, timeoutSeconds: number): Promise<SessionTable> {
   const from = store.siteRowStart[siteId]
   const to = store.siteRowStart[siteId + 1]
   const visitorColumn = store.visitorColumn
@@ -37,30 +45,34 @@ export function sessionizeSite (store: PageViewStore, siteId: number, timeoutSec
   let previousTime = 0
   let sessionViews = 0
 
-  for (let row = from; row < to; row++) {
-    const visitor = visitorColumn[row]
-    const time = timestampColumn[row]
-    const sameVisitor = visitor === previousVisitor
-    if (!sameVisitor || time - previousTime > timeoutSeconds) {
-      if (sessionCount > 0) {
-        lengths[sessionCount - 1] = previousTime - sessionStart
-        if (sessionViews === 1) singleViewSessions++
+  for (let sliceStart = from; sliceStart < to; sliceStart += SLICE) {
+    if (sliceStart > from) await setImmediate()
+    const sliceEnd = Math.min(to, sliceStart + SLICE)
+    for (let row = sliceStart; row < sliceEnd; row++) {
+      const visitor = visitorColumn[row]
+      const time = timestampColumn[row]
+      const sameVisitor = visitor === previousVisitor
+      if (!sameVisitor || time - previousTime > timeoutSeconds) {
+        if (sessionCount > 0) {
+          lengths[sessionCount - 1] = previousTime - sessionStart
+          if (sessionViews === 1) singleViewSessions++
+        }
+        if (!sameVisitor) visitors++
+        sessionCount++
+        sessionStart = time
+        sessionViews = 0
       }
-      if (!sameVisitor) visitors++
-      sessionCount++
-      sessionStart = time
-      sessionViews = 0
+      sessionViews++
+      previousVisitor = visitor
+      previousTime = time
     }
-    sessionViews++
-    previousVisitor = visitor
-    previousTime = time
   }
   if (sessionCount > 0) {
     lengths[sessionCount - 1] = previousTime - sessionStart
     if (sessionViews === 1) singleViewSessions++
   }
 
-  const sessionLengths = lengths.slice(0, sessionCount).sort()
+  const sessionLengths = await sortInSlices(lengths.slice(0, sessionCount))
   let totalSessionLength = 0
   for (const length of sessionLengths) totalSessionLength += length
   return {
@@ -72,6 +84,37 @@ export function sessionizeSite (store: PageViewStore, siteId: number, timeoutSec
     singleViewSessions,
     byteSize: sessionLengths.byteLength + TABLE_OVERHEAD_BYTES
   }
+}
+
+/**
+ * Sorts numbers ascending, a slice at a time: runs of a slice are sorted natively, then merged pairwise,
+ * yielding to the event loop after each run and each slice of merged values. Returns the sorted array,
+ * which is `values` or a second array of its length.
+ */
+export async function sortInSlices (values: Float64Array<ArrayBuffer>): Promise<Float64Array<ArrayBuffer>> {
+  const count = values.length
+  if (count <= SLICE) return values.sort()
+  for (let start = 0; start < count; start += SLICE) {
+    values.subarray(start, start + SLICE).sort()
+    await setImmediate()
+  }
+  let source = values
+  let target = new Float64Array(count)
+  for (let width = SLICE; width < count; width *= 2) {
+    for (let left = 0; left < count; left += 2 * width) {
+      const middle = Math.min(left + width, count)
+      const right = Math.min(left + 2 * width, count)
+      let i = left
+      let j = middle
+      for (let at = left; at < right;) {
+        const sliceEnd = Math.min(right, at + SLICE)
+        while (at < sliceEnd) target[at++] = j >= right || (i < middle && source[i] <= source[j]) ? source[i++] : source[j++]
+        await setImmediate()
+      }
+    }
+    [source, target] = [target, source]
+  }
+  return source
 }
 
 /** The median of ascending values; with an even count, the mean of the two middle ones. */

@@ -87,6 +87,9 @@ export class SessionService {
       max: options.cacheMaxSites,
       maxSize: options.cacheMaxBytes,
       sizeCalculation: table => table.byteSize,
+      // A computation evicted while in flight (a small cache, many sites asked at once) still answers the
+      // requests that wait for it; its table is just not kept.
+      ignoreFetchAbort: true,
       fetchMethod: (siteId, _stale, { context: store }) => {
         this.#counts.computations++
         return sessionizeSite(store, siteId, options.sessionTimeoutSeconds)
@@ -131,7 +134,7 @@ export class SessionService {
     let rowsInSlice = 0
     for (const siteId of busiestFirst) {
       if (this.#cache.size >= this.#options.cacheMaxSites) break
-      const table = sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
+      const table = await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
       if (this.#cache.calculatedSize + table.byteSize > this.#options.cacheMaxBytes) break
       this.#cache.set(siteId, table)
       this.#counts.computations++
@@ -221,7 +224,7 @@ export class SessionService {
     const table = await this.#cache.fetch(siteId, { context: store, status })
     if (status.fetch === 'inflight') this.#counts.sharedInFlight++
     else this.#counts.misses++
-    // fetchMethod always returns a table and never aborts, so fetch cannot resolve to undefined.
+    // fetchMethod always returns a table, and an abort is ignored, so fetch cannot resolve to undefined.
     return table as SessionTable
   }
 

@@ -17,7 +17,7 @@ t.test('sites are listed in natural order with their page views', async t => {
 })
 
 t.test('the three historical answers', async t => {
-  const table = sessionizeSite(store, store.siteIdByUrl.get('www.s_10.com')!, 1800)
+  const table = await sessionizeSite(store, store.siteIdByUrl.get('www.s_10.com')!, 1800)
   t.equal(numSessions(table), 3)
   t.equal(medianSessionLength(table), 60)
   t.equal(numUniqueVisitedSites(store, store.visitors.find('a')), 2)
@@ -25,7 +25,7 @@ t.test('the three historical answers', async t => {
 })
 
 t.test('site statistics', async t => {
-  const table = sessionizeSite(store, store.siteIdByUrl.get('www.s_10.com')!, 1800)
+  const table = await sessionizeSite(store, store.siteIdByUrl.get('www.s_10.com')!, 1800)
   t.same(siteStats(table), {
     site_url: 'www.s_10.com',
     page_views: 6,

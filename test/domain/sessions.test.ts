@@ -1,7 +1,7 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
-import { medianOfSorted, percentileOfSorted, sessionizeSite } from '../../src/domain/sessions.js'
+import { SLICE, medianOfSorted, percentileOfSorted, sessionizeSite, sortInSlices } from '../../src/domain/sessions.js'
 
 type View = [visitor: string, site: string, timestamp: number]
 
@@ -14,20 +14,20 @@ function storeOf (...files: View[][]): PageViewStore {
   }))
 }
 
-function sessions (store: PageViewStore, site: string, timeout = 1800): number[] {
-  return [...sessionizeSite(store, store.siteIdByUrl.get(site)!, timeout).sessionLengths]
+async function sessions (store: PageViewStore, site: string, timeout = 1800): Promise<number[]> {
+  return [...(await sessionizeSite(store, store.siteIdByUrl.get(site)!, timeout)).sessionLengths]
 }
 
 t.test('a gap of exactly the timeout stays in the session; one second more splits it', async t => {
   const store = storeOf([['v', 's', 0], ['v', 's', 1800], ['v', 's', 3601], ['v', 's', 3700]])
-  t.same(sessions(store, 's'), [99, 1800])
+  t.same(await sessions(store, 's'), [99, 1800])
 })
 
 t.test('a custom timeout moves the boundary', async t => {
   const store = storeOf([['v', 's', 0], ['v', 's', 60], ['v', 's', 121]])
-  t.same(sessions(store, 's', 60), [0, 60])
-  t.same(sessions(store, 's', 61), [121])
-  t.same(sessions(store, 's', 0), [0, 0, 0])
+  t.same(await sessions(store, 's', 60), [0, 60])
+  t.same(await sessions(store, 's', 61), [121])
+  t.same(await sessions(store, 's', 0), [0, 0, 0])
 })
 
 t.test('views of one visitor split across files that overlap in time join into one session', async t => {
@@ -35,23 +35,23 @@ t.test('views of one visitor split across files that overlap in time join into o
     [['v', 's', 100], ['w', 's', 150], ['v', 's', 2000]],
     [['v', 's', 50], ['v', 's', 1000]]
   )
-  t.same(sessions(store, 's'), [0, 1950])
+  t.same(await sessions(store, 's'), [0, 1950])
 })
 
 t.test('unsorted input within a file is sorted before sessionizing', async t => {
   const store = storeOf([['v', 's', 5000], ['v', 's', 10], ['v', 's', 1000], ['v', 's', 4000]])
-  t.same(sessions(store, 's'), [990, 1000])
+  t.same(await sessions(store, 's'), [990, 1000])
 })
 
 t.test('a visitor with many views takes the large-group sort and stays correct', async t => {
   const times = Array.from({ length: 500 }, (_, i) => i * 100).reverse()
   const store = storeOf(times.map(time => ['v', 's', time]))
-  t.same(sessions(store, 's'), [49_900])
+  t.same(await sessions(store, 's'), [49_900])
 })
 
 t.test('duplicate rows neither split nor lengthen a session', async t => {
   const store = storeOf([['v', 's', 10], ['v', 's', 10], ['v', 's', 20]], [['v', 's', 20]])
-  const table = sessionizeSite(store, 0, 1800)
+  const table = await sessionizeSite(store, 0, 1800)
   t.same([...table.sessionLengths], [10])
   t.equal(table.pageViews, 4)
   t.equal(table.singleViewSessions, 0)
@@ -59,7 +59,7 @@ t.test('duplicate rows neither split nor lengthen a session', async t => {
 
 t.test('one-view sessions have length 0 and count as bounces', async t => {
   const store = storeOf([['a', 's', 100], ['b', 's', 100], ['a', 's', 5000], ['a', 's', 5010]])
-  const table = sessionizeSite(store, 0, 1800)
+  const table = await sessionizeSite(store, 0, 1800)
   t.same([...table.sessionLengths], [0, 0, 10])
   t.equal(table.singleViewSessions, 2)
   t.equal(table.visitors, 2)
@@ -69,15 +69,15 @@ t.test('one-view sessions have length 0 and count as bounces', async t => {
 
 t.test('sites are sessionized separately: the same visitor on two sites', async t => {
   const store = storeOf([['v', 'a', 0], ['v', 'b', 10], ['v', 'a', 20], ['v', 'b', 4000]])
-  t.same(sessions(store, 'a'), [20])
-  t.same(sessions(store, 'b'), [0, 0])
+  t.same(await sessions(store, 'a'), [20])
+  t.same(await sessions(store, 'b'), [0, 0])
 })
 
 t.test('timestamps past 2^31 and near 2^53 keep their precision', async t => {
   const base = 2 ** 31 + 5
   const huge = Number.MAX_SAFE_INTEGER - 10
   const store = storeOf([['v', 's', base], ['v', 's', base + 1800], ['w', 's', huge - 1800], ['w', 's', huge]])
-  t.same(sessions(store, 's'), [1800, 1800])
+  t.same(await sessions(store, 's'), [1800, 1800])
   t.equal(store.lastTimestamp, huge)
 })
 
@@ -89,4 +89,38 @@ t.test('median of odd and even counts; percentiles interpolate', async t => {
   t.equal(percentileOfSorted(Float64Array.of(0, 10, 20, 30, 40), 90), 36)
   t.equal(percentileOfSorted(Float64Array.of(0, 10), 100), 10)
   t.equal(percentileOfSorted(Float64Array.of(3), 90), 3)
+})
+
+t.test('sorting in slices gives the order a single sort gives, for every shape of input', async t => {
+  let seed = 7
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+  for (const count of [0, 1, SLICE, SLICE + 1, 3 * SLICE + 17]) {
+    const values = Float64Array.from({ length: count }, () => Math.floor(random() * 5000))
+    const expected = values.slice().sort()
+    t.same(await sortInSlices(values), expected, `${count} values`)
+  }
+})
+
+t.test('a site of millions of views is sessionized in slices: the event loop runs between them', async t => {
+  const rows = 4 * SLICE + 10
+  const builder = new PageViewBatchBuilder()
+  // 1,000 visitors, each with a view every 1,000 s and a gap of 2,000 s after every tenth view.
+  for (let row = 0; row < rows; row++) {
+    const view = Math.floor(row / 1000)
+    builder.add(`v${row % 1000}`, 'big', view * 1000 + Math.floor(view / 10) * 2000)
+  }
+  const store = buildPageViewStore([builder.finish()])
+  let turns = 0
+  const ticker = setInterval(() => { turns++ }, 0)
+  const table = await sessionizeSite(store, 0, 1800)
+  clearInterval(ticker)
+  t.ok(turns >= 4, `the event loop ran ${turns} times during the computation`)
+  const viewsPerVisitor = Math.ceil(rows / 1000)
+  const expected: number[] = []
+  for (let visitor = 0; visitor < 1000; visitor++) {
+    const views = visitor < rows % 1000 ? viewsPerVisitor : viewsPerVisitor - 1
+    for (let first = 0; first < views; first += 10) expected.push((Math.min(first + 10, views) - 1 - first) * 1000)
+  }
+  t.same([...table.sessionLengths], expected.sort((a, b) => a - b))
+  t.equal(table.pageViews, rows)
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import sessions from '../../src/plugins/sessions.js'
-import { DEFAULT_TEST_OPTIONS, build, buildLoaded, csv } from '../helper.js'
+import { DEFAULT_TEST_OPTIONS, build, buildLoaded, csv, get } from '../helper.js'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/page-view-generator.js'
 
 const twoSites = csv([['a', 's1', 0], ['a', 's1', 60], ['b', 's1', 10], ['a', 's2', 5], ['c', 's2', 9000]])
@@ -28,6 +28,16 @@ t.test('the cache evicts the least recently used site at its entry bound', async
   await server.sessions.sessionTable('s2')
   await server.sessions.sessionTable('s1')
   t.match(server.sessions.cacheStats(), { sites_cached: 1, computations: 3, misses: 3, max_sites: 1 })
+})
+
+t.test('a computation evicted while in flight still answers: a one-site cache under twenty pipelined requests', async t => {
+  const rows: [string, string, number][] = []
+  for (let site = 0; site < 20; site++) for (let view = 0; view < 50; view++) rows.push([`v${view % 7}`, `s${site}`, view * 100])
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': csv(rows) }), cacheMaxSites: 1 })
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, site) => get(server, '/num_sessions', { site_url: `s${site}` })))
+  t.same(answers.map(answer => answer.statusCode), Array(20).fill(200))
+  t.same(answers.map(answer => answer.body), Array.from({ length: 20 }, (_, site) => `Num sessions for site s${site} = 7`))
+  t.equal(server.sessions.cacheStats().sites_cached, 1)
 })
 
 t.test('the cache evicts at its byte bound', async t => {
