@@ -19,17 +19,36 @@ const config = readConfig()
 const logsRequests = ['info', 'debug', 'trace'].includes(config.logLevel)
 const server = Fastify({
   logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+  // On close, connections are ended rather than awaited: a client stuck in a request must not hold the exit.
+  forceCloseConnections: true,
   ...(!logsRequests && { childLoggerFactory: logger => logger })
 })
 
+/** A close that has not finished by then (a hung file system, say) no longer holds the process. */
+const CLOSE_DEADLINE_MS = 3000
+let stopping = false
+
 async function stop (exitCode: number): Promise<void> {
+  if (stopping) return
+  stopping = true
+  setTimeout(() => process.exit(exitCode), CLOSE_DEADLINE_MS).unref()
   await server.close()
   process.exit(exitCode)
 }
 
 function fail (message: string): void {
+  // Once stopping, an aborted load or start is the stop itself, not a failure.
+  if (stopping) return
   server.log.fatal(message)
   void stop(1)
+}
+
+// Before anything slow: a signal during start-up or loading stops the process as promptly as one later.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    server.log.info(`${signal}: closing`)
+    void stop(0)
+  })
 }
 
 try {
@@ -38,11 +57,4 @@ try {
   server.sessions.loaded.catch((error: Error) => fail(`cannot load data: ${error.message}`))
 } catch (error) {
   fail(`cannot start: ${(error as Error).message}`)
-}
-
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    server.log.info(`${signal}: closing`)
-    void stop(0)
-  })
 }

@@ -1,6 +1,8 @@
 // The process as a user starts it: configuration errors, data errors, serving, and a clean stop.
 import t from 'tap'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { connect } from 'node:net'
+import { join } from 'node:path'
 import { once } from 'node:events'
 import { freePort } from '../scripts/lib/bench-lib.js'
 import { compiled } from './helper.js'
@@ -66,4 +68,47 @@ t.test('serves the data, then stops cleanly on SIGTERM', async t => {
   server.kill('SIGTERM')
   t.equal(await server.exited, 0)
   t.notMatch(server.output(), /incoming request/, 'below info, requests are not logged')
+})
+
+/** Waits until the server answers /health at all (loading or loaded). */
+async function answering (address: string): Promise<void> {
+  while (await fetch(`${address}/health`).then(() => false, () => true)) await new Promise(resolve => setTimeout(resolve, 50))
+}
+
+t.test('SIGTERM ends the process promptly while four pipes wait for writers, and static files are served meanwhile', async t => {
+  const dataDir = t.testdir({})
+  for (let i = 0; i < 4; i++) execFileSync('mkfifo', [join(dataDir, `pipe${i}.csv`)])
+  const port = await freePort()
+  const server = startServer({ DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' })
+  const address = `http://127.0.0.1:${port}`
+  await answering(address)
+  t.equal((await fetch(`${address}/health`)).status, 503)
+  t.equal((await fetch(`${address}/`)).status, 200, 'the landing page, while the pipes wait')
+  const stopped = Date.now()
+  server.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  t.ok(Date.now() - stopped < 3000, `exited in ${Date.now() - stopped} ms`)
+})
+
+t.test('SIGTERM ends the process promptly with a client stuck in the middle of a request', async t => {
+  const dataDir = t.testdir({ 'v.csv': 'a,s,u,1\n' })
+  const port = await freePort()
+  const server = startServer({ DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' })
+  await answering(`http://127.0.0.1:${port}`)
+  const client = connect(port, '127.0.0.1')
+  await once(client, 'connect')
+  client.write('GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ')
+  client.on('error', () => {})
+  const stopped = Date.now()
+  server.kill('SIGTERM')
+  t.equal(await server.exited, 0)
+  t.ok(Date.now() - stopped < 3000, `exited in ${Date.now() - stopped} ms`)
+  client.destroy()
+})
+
+t.test('SIGTERM during start-up, before the server listens, ends the process', async t => {
+  const server = startServer({ DATA_DIR: t.testdir({ 'v.csv': 'a,s,u,1\n' }), PORT: '0', LOG_LEVEL: 'warn' })
+  await new Promise(resolve => setTimeout(resolve, 100))
+  server.kill('SIGTERM')
+  t.equal(await server.exited, 0)
 })

@@ -3,7 +3,9 @@
 // path does not accept, goes through papaparse, so quoting and the reasons for bad rows are papaparse's.
 // Where a record ends is found here, by papaparse's own quoting rules, so that a bad record spoils one line.
 import { isUtf8 } from 'node:buffer'
-import { open, type FileHandle } from 'node:fs/promises'
+import { constants, openSync } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { Socket } from 'node:net'
 import Papa from 'papaparse'
 import { FNV_OFFSET, FNV_PRIME } from './byte-interner.js'
 import type { PageViewBatchBuilder } from './page-view-batch.js'
@@ -112,12 +114,71 @@ function fieldEnd (data: Buffer, from: number, end: number): number {
   return at
 }
 
+/** Where a range's bytes come from: a file read at positions, or a named pipe read in order. */
+interface ByteSource {
+  read (buffer: Buffer, offset: number, length: number, position: number): Promise<number>
+  close (): Promise<void>
+}
+
+async function openFile (path: string): Promise<ByteSource> {
+  const handle = await open(path, 'r')
+  return {
+    read: async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead,
+    close: () => handle.close()
+  }
+}
+
+/**
+ * A named pipe, read through the event loop as a socket. A blocking open or read would hold one of libuv's
+ * few threads (which file reads and static files share) until a writer comes, and could not be given up;
+ * opened non-blocking, a pipe with no writer yet simply has no data, and closing it ends the wait.
+ */
+class PipeSource implements ByteSource {
+  readonly #socket: Socket
+  readonly #chunks: Buffer[] = []
+  #ended = false
+  #error: Error | undefined
+  #wake: (() => void) | undefined
+
+  constructor (path: string) {
+    this.#socket = new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
+    this.#socket.on('data', chunk => {
+      this.#chunks.push(chunk as Buffer)
+      // Hold at most a few chunks: the writer waits while the parser catches up.
+      if (this.#chunks.length > 4) this.#socket.pause()
+      this.#wake?.()
+    })
+    this.#socket.on('end', () => { this.#ended = true; this.#wake?.() })
+    this.#socket.on('error', error => { this.#error = error; this.#wake?.() })
+    this.#socket.on('close', () => { this.#ended = true; this.#wake?.() })
+  }
+
+  async read (buffer: Buffer, offset: number, length: number): Promise<number> {
+    while (this.#chunks.length === 0 && !this.#ended && !this.#error) await new Promise<void>(resolve => { this.#wake = resolve })
+    if (this.#error) throw this.#error
+    let copied = 0
+    while (copied < length && this.#chunks.length > 0) {
+      const chunk = this.#chunks[0]
+      const taken = chunk.copy(buffer, offset + copied, 0, length - copied)
+      copied += taken
+      if (taken === chunk.length) this.#chunks.shift()
+      else this.#chunks[0] = chunk.subarray(taken)
+    }
+    if (this.#chunks.length <= 1) this.#socket.resume()
+    return copied
+  }
+
+  async close (): Promise<void> {
+    this.#socket.destroy()
+  }
+}
+
 /** Reads a range chunk by chunk; each `step()` parses one chunk, so a caller can yield or report between. */
 export class RangeParser {
   readonly #range: CsvRange
   readonly #builder: PageViewBatchBuilder
   readonly #options: RangeParseOptions
-  #file: FileHandle | undefined
+  #source: ByteSource | undefined
   #buffer: Buffer
   #buffered = 0
   #position: number
@@ -160,13 +221,12 @@ export class RangeParser {
   async step (): Promise<boolean> {
     if (this.#done) return false
     try {
-      this.#file ??= await open(this.#range.file, 'r')
+      // A named pipe has no size: it is read in order, as its one and only range.
+      this.#source ??= Number.isFinite(this.#range.end) ? await openFile(this.#range.file) : new PipeSource(this.#range.file)
       // Always room for a whole chunk: a record carried over (up to maxRecordBytes) must not shrink the reads.
       if (this.#buffer.length - this.#buffered < this.#options.chunkBytes) this.#growBuffer()
       const wanted = Math.min(this.#buffer.length - this.#buffered, this.#range.end - this.#position)
-      // A named pipe has no position to read from: it is read in order, from its one and only range.
-      const position = Number.isFinite(this.#range.end) ? this.#position : null
-      const { bytesRead } = await this.#file.read(this.#buffer, this.#buffered, wanted, position)
+      const bytesRead = await this.#source.read(this.#buffer, this.#buffered, wanted, this.#position)
       this.#position += bytesRead
       this.#buffered += bytesRead
       this.#final = bytesRead === 0 || this.#position >= this.#range.end
@@ -192,10 +252,16 @@ export class RangeParser {
     }
   }
 
+  /** Stops reading: a pending read of a pipe ends, and the next step reports the range done. */
+  async close (): Promise<void> {
+    await this.#finish()
+  }
+
   async #finish (): Promise<void> {
     this.#done = true
-    await this.#file?.close()
-    this.#file = undefined
+    const source = this.#source
+    this.#source = undefined
+    await source?.close()
   }
 
   #growBuffer (): void {
@@ -487,16 +553,27 @@ export class RangeParser {
   }
 }
 
-/** Parses a whole range into `builder`, reporting each chunk's bytes as they are read. */
+/**
+ * Parses a whole range into `builder`, reporting each chunk's bytes as they are read. An abort stops it
+ * between chunks, or in the middle of waiting for a pipe's writer, with the signal's reason.
+ */
 export async function parseRange (
-  range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions, onBytes: (bytes: number) => void
+  range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions, onBytes: (bytes: number) => void,
+  signal?: AbortSignal
 ): Promise<RangeResult> {
   const parser = new RangeParser(range, builder, options)
-  let reported = 0
-  while (await parser.step()) {
+  const stop = (): void => { void parser.close() }
+  signal?.addEventListener('abort', stop)
+  try {
+    let reported = 0
+    while (await parser.step()) {
+      onBytes(parser.bytesRead - reported)
+      reported = parser.bytesRead
+    }
+    signal?.throwIfAborted()
     onBytes(parser.bytesRead - reported)
-    reported = parser.bytesRead
+    return parser.result()
+  } finally {
+    signal?.removeEventListener('abort', stop)
   }
-  onBytes(parser.bytesRead - reported)
-  return parser.result()
 }

@@ -68,6 +68,8 @@ export interface LoadOptions {
   workers: number
   tuning?: Partial<LoadTuning>
   onProgress?: (progress: LoadProgress) => void
+  /** Aborts the load: reading stops, workers are terminated, and the load rejects with the signal's reason. */
+  signal?: AbortSignal
 }
 
 /** A data folder that is missing, unreadable or holds no CSV file. */
@@ -190,8 +192,8 @@ export async function loadDataset (
     progress.bytesDone = 0
     const ranges = await planRanges(files, workers > 1 ? tuning.splitBytes : Infinity, keepWhole)
     return workers > 0
-      ? parseOnWorkers(ranges, parseOptions, workers, onBytes)
-      : parseOnThisThread(ranges, parseOptions, onBytes)
+      ? parseOnWorkers(ranges, parseOptions, workers, onBytes, options.signal)
+      : parseOnThisThread(ranges, parseOptions, onBytes, options.signal)
   }
 
   let parsed = await parse(new Set())
@@ -228,7 +230,7 @@ export async function loadDataset (
 
   const parsedAt = performance.now()
   const store = parsed.workers.length > 0
-    ? await buildOnWorkers(parsed.workers, parsed.batches)
+    ? await buildOnWorkers(parsed.workers, parsed.batches, options.signal)
     : buildPageViewStore(parsed.batches)
   const builtAt = performance.now()
   const summary: DatasetSummary = {

@@ -24,20 +24,33 @@ const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.ur
 
 /** Parses every range on this thread, yielding to the event loop between chunks. */
 export async function parseOnThisThread (
-  ranges: readonly CsvRange[], options: WorkerOptions, onBytes: (bytes: number) => void
+  ranges: readonly CsvRange[], options: WorkerOptions, onBytes: (bytes: number) => void, signal?: AbortSignal
 ): Promise<ParsedRanges> {
   const builder = new PageViewBatchBuilder(options.expectedVisitors)
   const results: RangeResult[] = []
-  for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes))
+  for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
   return { batches: [builder.finish()], results, workers: [] }
+}
+
+/** A worker that stopped without saying why (killed, or out of memory): the load cannot go on without it. */
+function exitedEarly (code?: number): Error {
+  return new Error(`a load worker exited${code === undefined ? '' : ` (code ${code})`} before it finished`)
 }
 
 /** Sends a worker one build step and waits for its answer: during the build, 'built' is the only one. */
 function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<void> {
   return new Promise((resolve, reject) => {
-    worker.once('error', reject)
-    worker.once('message', () => {
+    // A worker's thread id is -1 once it has exited.
+    if (worker.threadId === -1) return reject(exitedEarly())
+    const onExit = (code: number): void => reject(exitedEarly(code))
+    const settle = (): void => {
       worker.off('error', reject)
+      worker.off('exit', onExit)
+    }
+    worker.once('error', reject)
+    worker.once('exit', onExit)
+    worker.once('message', () => {
+      settle()
       resolve()
     })
     worker.postMessage(message, transfer)
@@ -49,7 +62,9 @@ function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] =
  * here, then each worker scatters its own batch into shared columns, then each groups a share of the sites
  * (cut so that the shares hold about as many rows). Terminates the workers.
  */
-export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[]): Promise<PageViewStore> {
+export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[], signal?: AbortSignal): Promise<PageViewStore> {
+  const stop = (): void => { for (const worker of workers) void worker.terminate() }
+  signal?.addEventListener('abort', stop)
   try {
     const plan = planStore(batches)
     const { siteRowStart } = plan
@@ -74,15 +89,18 @@ export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[
       fromSite = toSite
       return buildStep(worker, share)
     }))
+    signal?.throwIfAborted()
     return finishStore(plan, visitorColumn, timestampColumn)
   } finally {
-    for (const worker of workers) void worker.terminate()
+    signal?.removeEventListener('abort', stop)
+    stop()
   }
 }
 
 /** Parses the ranges on up to `workerCount` worker threads, each taking the next range when it is free. */
 export function parseOnWorkers (
-  ranges: readonly CsvRange[], options: WorkerOptions, workerCount: number, onBytes: (bytes: number) => void
+  ranges: readonly CsvRange[], options: WorkerOptions, workerCount: number, onBytes: (bytes: number) => void,
+  signal?: AbortSignal
 ): Promise<ParsedRanges> {
   const queue = [...ranges]
   const batches: PageViewBatch[] = []
@@ -91,10 +109,16 @@ export function parseOnWorkers (
     new Worker(WORKER_URL, { workerData: options }))
 
   return new Promise((resolve, reject) => {
+    let settled = false
     const fail = (error: Error): void => {
+      if (settled) return
+      settled = true
+      signal?.removeEventListener('abort', abort)
       for (const worker of workers) void worker.terminate()
       reject(error)
     }
+    const abort = (): void => fail(signal!.reason as Error)
+    signal?.addEventListener('abort', abort)
     const sendNext = (worker: Worker): void => {
       const range = queue.shift()
       const message: ToWorker = range ? { type: 'parse', range } : { type: 'finish' }
@@ -102,6 +126,7 @@ export function parseOnWorkers (
     }
     for (const worker of workers) {
       worker.on('error', fail)
+      worker.on('exit', code => fail(exitedEarly(code)))
       worker.on('message', (message: FromWorker) => {
         switch (message.type) {
           case 'progress':
@@ -116,7 +141,11 @@ export function parseOnWorkers (
             break
           case 'batch':
             batches.push(message.batch)
-            if (batches.length === workers.length) resolve({ batches, results, workers })
+            if (batches.length === workers.length) {
+              settled = true
+              signal?.removeEventListener('abort', abort)
+              resolve({ batches, results, workers })
+            }
         }
       })
       sendNext(worker)

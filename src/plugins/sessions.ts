@@ -75,6 +75,8 @@ export class SessionService {
   #state: State
   readonly #cache: LRUCache<number, SessionTable, PageViewStore>
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
+  /** Aborted on close: a load still running stops and lets go of its files, pipes and workers. */
+  readonly #closing = new AbortController()
   /** Settles when loading ends: the summary, or the reason it failed. */
   readonly loaded: Promise<DatasetSummary>
 
@@ -107,7 +109,8 @@ export class SessionService {
         maxBadRowExamples: MAX_BAD_ROW_EXAMPLES,
         fastPath: this.#options.csvFastPath,
         workers: this.#options.loadWorkers,
-        onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } }
+        onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } },
+        signal: this.#closing.signal
       })
       const warmStarted = performance.now()
       if (this.#options.warmCache) await this.#warm(store)
@@ -136,6 +139,7 @@ export class SessionService {
       if (this.#cache.size >= this.#options.cacheMaxSites) break
       const table = await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
       if (this.#cache.calculatedSize + table.byteSize > this.#options.cacheMaxBytes) break
+      this.#closing.signal.throwIfAborted()
       this.#cache.set(siteId, table)
       this.#counts.computations++
       rowsInSlice += siteRowCount(store, siteId)
@@ -235,7 +239,10 @@ export class SessionService {
     return id
   }
 
-  clear (): void {
+  /** Stops a load still running and empties the cache; `loaded` then rejects with an AbortError. */
+  async close (): Promise<void> {
+    this.#closing.abort()
+    await this.loaded.catch(() => {})
     this.#cache.clear()
   }
 }
@@ -260,7 +267,7 @@ const sessionsPlugin: FastifyPluginAsync<SessionsOptions> = async (fastify, opti
   const files = await listCsvFiles(options.dataDir)
   const service = new SessionService(options, files, fastify.log)
   fastify.decorate('sessions', service)
-  fastify.addHook('onClose', async () => service.clear())
+  fastify.addHook('onClose', () => service.close())
 }
 
 export default fp(sessionsPlugin, { name: 'sessions', fastify: '5.x' })

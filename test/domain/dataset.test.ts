@@ -5,6 +5,7 @@ import { basename, join } from 'node:path'
 import { DataDirError, listCsvFiles, loadDataset, type LoadOptions, type LoadProgress } from '../../src/domain/dataset.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../../scripts/lib/page-view-generator.js'
 import type { PageViewStore } from '../../src/domain/page-view-store.js'
+import { buildOnWorkers, parseOnWorkers } from '../../src/domain/parallel-parse.js'
 
 const onThisThread: LoadOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, workers: 0 }
 /** Two workers, and files cut into many small ranges, so that small test data takes the parallel path. */
@@ -156,4 +157,23 @@ t.test('a named pipe is read to its end', async t => {
   await writeFile(join(dir, 'pipe.csv'), 'v,s,u,1\nv,s,u,2\n')
   const { summary } = await loading
   t.equal(summary.rows, 2)
+})
+
+t.test('an abort stops a load: on this thread while a pipe waits for its writer, and on workers', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(5000) })
+  execFileSync('mkfifo', [join(dir, 'pipe.csv')])
+  for (const options of [onThisThread, onWorkers]) {
+    const controller = new AbortController()
+    const loading = loadDataset(await listCsvFiles(dir), { ...options, signal: controller.signal })
+    setTimeout(() => controller.abort(), 100)
+    await t.rejects(loading, { name: 'AbortError' })
+  }
+})
+
+t.test('a worker that exits without a word fails the build with a clear error', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
+  const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10 }, 2, () => {})
+  await parsed.workers[1].terminate()
+  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
 })

@@ -95,3 +95,15 @@ t.test('a strict load that meets a bad row fails, and says so in its health', as
   t.match(server.sessions.health(), { status: 'failed', message: /v\.csv:2/ })
   t.throws(() => server.sessions.store(), { statusCode: 500, message: /Data failed to load/ })
 })
+
+t.test('closing the app while it loads aborts the load instead of finishing it', async t => {
+  const { execFileSync } = await import('node:child_process')
+  const dataDir = t.testdir({})
+  execFileSync('mkfifo', [`${dataDir}/pipe.csv`])
+  const server = await build(t, { dataDir })
+  t.equal(server.sessions.health().status, 'loading')
+  await server.close()
+  await t.rejects(server.sessions.loaded, { name: 'AbortError' })
+  t.match(server.sessions.health(), { status: 'failed' })
+  t.equal(server.sessions.cacheStats().sites_cached, 0)
+})
