@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import accepts from '@fastify/accepts'
 import fastifyStatic from '@fastify/static'
+import helmet from '@fastify/helmet'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import sessions, { type SessionsOptions } from './plugins/sessions.js'
 import queryRoutes from './routes/queries.js'
@@ -16,7 +17,38 @@ function sendError (request: FastifyRequest, reply: FastifyReply, statusCode: nu
   return sendAnswer(request, reply.code(statusCode), message, { statusCode, message })
 }
 
+/**
+ * Answers errors Fastify meets before any route or hook (a malformed URL such as `/%`) as every other error
+ * is answered: text, unless the client asks for JSON. Such a request never reached the plugins, so it has
+ * no accepts() decorator: the header decides alone.
+ */
+function answerFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.statusCode ?? 400
+  if (request.headers.accept?.toLowerCase().includes('application/json')) void reply.code(statusCode).send({ statusCode, message: error.message })
+  else void reply.code(statusCode).type('text/plain; charset=utf-8').send(error.message)
+}
+
+/** Server options the app needs, shared by the server and the tests. */
+export const serverOptions = { frameworkErrors: answerFrameworkError } as const
+
+/** Only the page's own files: no inline script or style, no frames, no other origin. */
+const CONTENT_SECURITY_POLICY = {
+  useDefaults: false,
+  directives: {
+    defaultSrc: ["'self'"],
+    scriptSrc: ["'self'"],
+    styleSrc: ["'self'"],
+    imgSrc: ["'self'", 'data:'],
+    connectSrc: ["'self'"],
+    objectSrc: ["'none'"],
+    baseUri: ["'none'"],
+    formAction: ["'self'"],
+    frameAncestors: ["'none'"]
+  }
+}
+
 const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
+  await fastify.register(helmet, { contentSecurityPolicy: CONTENT_SECURITY_POLICY, frameguard: { action: 'deny' } })
   await fastify.register(accepts)
   await fastify.register(fastifyStatic, { root: join(PROJECT_ROOT, 'public') })
   await fastify.register(sessions, options)

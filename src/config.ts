@@ -1,5 +1,6 @@
 // Environment variables → a typed, validated Config; a bad value stops the start with a message naming it.
 import { availableParallelism } from 'node:os'
+import { isIP } from 'node:net'
 import { resolve } from 'node:path'
 
 export interface Config {
@@ -48,10 +49,21 @@ function flag (env: Env, name: string, fallback: boolean): boolean {
   return ['1', 'true'].includes(oneOf(env, name, fallback ? '1' : '0', ['0', '1', 'false', 'true']))
 }
 
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
+
+function host (env: Env, name: string, fallback: string): string {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (isIP(raw) === 0 && !HOST_NAME.test(raw)) {
+    throw new ConfigError(`${name} must be an IP address or a host name, got ${JSON.stringify(raw)}`)
+  }
+  return raw
+}
+
 export function loadConfig (env: Env = process.env): Config {
   return {
     port: integer(env, 'PORT', 5000, 0, 65535),
-    host: env.HOST || '127.0.0.1',
+    host: host(env, 'HOST', '127.0.0.1'),
     dataDir: resolve(env.DATA_DIR || 'data'),
     sessionTimeoutSeconds: integer(env, 'SESSION_TIMEOUT_SECONDS', 1800, 0),
     cacheMaxBytes: integer(env, 'CACHE_MAX_BYTES', 256 * 1024 * 1024, 1),

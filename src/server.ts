@@ -1,6 +1,6 @@
 // Starts the process: config → Fastify → app → listen; exits non-zero when the data cannot be loaded.
 import Fastify from 'fastify'
-import app from './app.js'
+import app, { serverOptions } from './app.js'
 import { loadConfig, type Config } from './config.js'
 
 function readConfig (): Config {
@@ -18,6 +18,7 @@ const config = readConfig()
 // no logger at all, which is the fastest, as a bare Fastify.
 const logsRequests = ['info', 'debug', 'trace'].includes(config.logLevel)
 const server = Fastify({
+  ...serverOptions,
   logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   // On close, connections are ended rather than awaited: a client stuck in a request must not hold the exit.
   forceCloseConnections: true,

@@ -60,8 +60,11 @@ t.test('a bad value names its variable', async t => {
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"$/],
     [{ STRICT_CSV: 'yes' }, /^STRICT_CSV must be one of 0, 1, false, true/],
     [{ CSV_FAST_PATH: 'off' }, /^CSV_FAST_PATH must be one of 0, 1, false, true/],
-    [{ LOAD_WORKERS: '-2' }, /^LOAD_WORKERS must be an integer from 0 to 256/]
+    [{ LOAD_WORKERS: '-2' }, /^LOAD_WORKERS must be an integer from 0 to 256/],
+    [{ HOST: 'not a host' }, /^HOST must be an IP address or a host name, got "not a host"$/],
+    [{ HOST: 'http://localhost' }, /^HOST/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message })
+  for (const host of ['localhost', '::1', '10.0.0.1', 'db-1.example.org']) t.equal(loadConfig({ HOST: host }).host, host)
   t.type(new ConfigError('x'), Error)
 })

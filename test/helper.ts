@@ -2,7 +2,7 @@
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import app, { type AppOptions } from '../src/app.js'
+import app, { serverOptions, type AppOptions } from '../src/app.js'
 import { PROJECT_ROOT } from '../src/project-root.js'
 
 export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
@@ -16,7 +16,7 @@ export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
 }
 
 export async function build (t: Test, options: Partial<AppOptions> & { dataDir: string }): Promise<FastifyInstance> {
-  const server = Fastify({ logger: false })
+  const server = Fastify({ ...serverOptions, logger: false })
   await server.register(app, { ...DEFAULT_TEST_OPTIONS, ...options })
   await server.ready()
   t.teardown(() => server.close())

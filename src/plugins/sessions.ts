@@ -7,6 +7,7 @@ import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type Load
 import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
+import { listSites } from '../domain/queries.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
 export interface SessionsOptions {
@@ -77,6 +78,7 @@ export class SessionService {
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
   /** Aborted on close: a load still running stops and lets go of its files, pipes and workers. */
   readonly #closing = new AbortController()
+  #sitesJson: { store: PageViewStore, json: string } | undefined
   /** Settles when loading ends: the summary, or the reason it failed. */
   readonly loaded: Promise<DatasetSummary>
 
@@ -211,6 +213,13 @@ export class SessionService {
     // Named pipes have no size, so what is read may exceed the total.
     const percent = Math.min(100, Math.floor((100 * bytesDone) / Math.max(bytesTotal, 1)))
     throw new NotReadyError(`${percent}% read`)
+  }
+
+  /** Every site with its page views, as JSON: computed on the first request, then kept with the data. */
+  sitesJson (): string {
+    const store = this.store()
+    if (this.#sitesJson?.store !== store) this.#sitesJson = { store, json: JSON.stringify(listSites(store)) }
+    return this.#sitesJson.json
   }
 
   /** A site's session table, computed once and then served from the cache. */

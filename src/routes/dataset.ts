@@ -1,9 +1,9 @@
 // What the dataset holds: its sites for the landing page, and its health for operators and probes.
 import type { FastifyPluginAsync } from 'fastify'
-import { listSites } from '../domain/queries.js'
 
 const datasetRoutes: FastifyPluginAsync = async (fastify) => {
-  fastify.get('/sites', async () => listSites(fastify.sessions.store()))
+  // The list is the same for the whole life of the data: built and serialized once, not per request.
+  fastify.get('/sites', async (_request, reply) => reply.type('application/json; charset=utf-8').send(fastify.sessions.sitesJson()))
 
   fastify.get('/health', async (_request, reply) => {
     const health = fastify.sessions.health()

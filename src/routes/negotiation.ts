@@ -5,7 +5,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 function wantsJson (request: FastifyRequest): boolean {
   // Most requests do not mention JSON at all: skip the full negotiation for them, it is the cost of a hot route.
   const accept = request.headers.accept
-  if (accept === undefined || !accept.includes('json')) return false
+  // Media types are case-insensitive: APPLICATION/JSON is JSON too.
+  if (accept === undefined || !accept.toLowerCase().includes('json')) return false
   return request.accepts().type(['text/plain', 'application/json']) === 'application/json'
 }
 

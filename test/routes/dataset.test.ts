@@ -63,3 +63,36 @@ t.test('the landing page is served at /', async t => {
   t.match(res.headers['content-type'], /^text\/html/)
   t.match(res.body, /Sessionizer/)
 })
+
+t.test('every reply carries security headers; the landing page a strict Content-Security-Policy', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
+  for (const url of ['/', '/num_sessions?site_url=s', '/nowhere', '/health']) {
+    const res = await server.inject(url)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+    t.equal(res.headers['x-frame-options'], 'DENY', url)
+    t.equal(res.headers['referrer-policy'], 'no-referrer', url)
+    t.match(res.headers['content-security-policy'], /default-src 'self';.*script-src 'self';.*frame-ancestors 'none'/, url)
+  }
+})
+
+t.test('Fastify\'s own errors answer like every other: text, or JSON when asked; media types ignore case', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
+  const badUrl = await server.inject('/%')
+  t.equal(badUrl.statusCode, 400)
+  t.match(badUrl.headers['content-type'], /^text\/plain/)
+  t.equal(badUrl.body, "'/%' is not a valid url component")
+  const badUrlJson = await server.inject({ url: '/%', headers: { accept: 'application/json' } })
+  t.same(badUrlJson.json(), { statusCode: 400, message: "'/%' is not a valid url component" })
+  const upper = await server.inject({ url: '/num_sessions?site_url=s', headers: { accept: 'APPLICATION/JSON' } })
+  t.same(upper.json(), { site_url: 's', num_sessions: 1 })
+  const tooLarge = await server.inject({ method: 'POST', url: '/num_sessions', headers: { 'content-type': 'application/json' }, payload: 'x'.repeat(2_000_000) })
+  t.equal(tooLarge.statusCode, 413)
+  t.match(tooLarge.headers['content-type'], /^text\/plain/)
+})
+
+t.test('/sites is built once for the data, not per request', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
+  const first = server.sessions.sitesJson()
+  t.equal(server.sessions.sitesJson(), first, 'the same string, not a new one')
+  t.equal((await server.inject('/sites')).body, first)
+})
