@@ -23,6 +23,8 @@ function sendError (request: FastifyRequest, reply: FastifyReply, statusCode: nu
  * no accepts() decorator: the header decides alone.
  */
 function answerFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  // Fastify's framework errors (FST_ERR_BAD_URL, FST_ERR_ASYNC_CONSTRAINT) always carry their status code.
+  /* c8 ignore next */
   const statusCode = error.statusCode ?? 400
   if (request.headers.accept?.toLowerCase().includes('application/json')) void reply.code(statusCode).send({ statusCode, message: error.message })
   else void reply.code(statusCode).type('text/plain; charset=utf-8').send(error.message)

@@ -168,6 +168,17 @@ t.test('an abort stops a load: on this thread while a pipe waits for its writer,
     setTimeout(() => controller.abort(), 100)
     await t.rejects(loading, { name: 'AbortError' })
   }
+  const untouched = await loadDataset(await listCsvFiles(t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(5000) })),
+    { ...onWorkers, signal: new AbortController().signal })
+  t.equal(untouched.summary.rows, 5000, 'a signal that never fires changes nothing')
+})
+
+t.test('a pipe that delivers more than one read holds is read whole', async t => {
+  const dir = t.testdir({})
+  execFileSync('mkfifo', [join(dir, 'pipe.csv')])
+  const loading = loadDataset(await listCsvFiles(dir), { ...onThisThread, tuning: { chunkBytes: 1024 } })
+  await writeFile(join(dir, 'pipe.csv'), 'v,s,u,1\n'.repeat(20_000))
+  t.equal((await loading).summary.rows, 20_000)
 })
 
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
