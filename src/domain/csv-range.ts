@@ -151,12 +151,13 @@ class PipeSource implements ByteSource {
     this.#socket.on('end', () => { this.#ended = true; this.#wake?.() })
     // A pipe read that fails (EIO) cannot be caused from a test; the error still reaches the load.
     /* c8 ignore next */
-    this.#socket.on('error', error => { this.#error = error; this.#wake?.() })
+    this.#socket.on('error', error => { this.#error = error; this.#ended = true; this.#wake?.() })
     this.#socket.on('close', () => { this.#ended = true; this.#wake?.() })
   }
 
   async read (buffer: Buffer, offset: number, length: number): Promise<number> {
-    while (this.#chunks.length === 0 && !this.#ended && !this.#error) await new Promise<void>(resolve => { this.#wake = resolve })
+    while (this.#chunks.length === 0 && !this.#ended) await new Promise<void>(resolve => { this.#wake = resolve })
+    /* c8 ignore next: see the error handler */
     if (this.#error) throw this.#error
     let copied = 0
     while (copied < length && this.#chunks.length > 0) {

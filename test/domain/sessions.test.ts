@@ -104,10 +104,12 @@ t.test('sorting in slices gives the order a single sort gives, for every shape o
 t.test('a site of millions of views is sessionized in slices: the event loop runs between them', async t => {
   const rows = 4 * SLICE + 10
   const builder = new PageViewBatchBuilder()
+  const visitorIds = Array.from({ length: 1000 }, (_, visitor) => builder.visitors.internString(`v${visitor}`))
+  const siteId = builder.sites.internString('big')
   // 1,000 visitors, each with a view every 1,000 s and a gap of 2,000 s after every tenth view.
   for (let row = 0; row < rows; row++) {
     const view = Math.floor(row / 1000)
-    builder.add(`v${row % 1000}`, 'big', view * 1000 + Math.floor(view / 10) * 2000)
+    builder.addIds(visitorIds[row % 1000], siteId, view * 1000 + Math.floor(view / 10) * 2000)
   }
   const store = buildPageViewStore([builder.finish()])
   let turns = 0
