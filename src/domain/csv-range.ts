@@ -98,6 +98,13 @@ export function rowProblem (fields: string[]): string | undefined {
   return undefined
 }
 
+/** Rows split on \n alone, so a \r\n line end leaves its \r on the last field: it is not part of it. */
+function trimCarriageReturn (fields: string[]): string[] {
+  const last = fields.length - 1
+  if (fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1)
+  return fields
+}
+
 function isHeader (fields: string[]): boolean {
   return fields.length === HEADER.length && fields.every((field, i) => field === HEADER[i])
 }
@@ -143,9 +150,9 @@ class PipeSource implements ByteSource {
   constructor (path: string) {
     this.#socket = new Socket({ fd: openSync(path, constants.O_RDONLY | constants.O_NONBLOCK), readable: true, writable: false })
     this.#socket.on('data', chunk => {
+      // One socket read in hand at a time: the writer waits while the parser catches up.
+      this.#socket.pause()
       this.#chunks.push(chunk as Buffer)
-      // Hold at most a few chunks: the writer waits while the parser catches up.
-      if (this.#chunks.length > 4) this.#socket.pause()
       this.#wake?.()
     })
     this.#socket.on('end', () => { this.#ended = true; this.#wake?.() })
@@ -167,7 +174,7 @@ class PipeSource implements ByteSource {
       if (taken === chunk.length) this.#chunks.shift()
       else this.#chunks[0] = chunk.subarray(taken)
     }
-    if (this.#chunks.length <= 1) this.#socket.resume()
+    if (this.#chunks.length === 0) this.#socket.resume()
     return copied
   }
 
@@ -288,7 +295,7 @@ export class RangeParser {
       position = 3
     }
     position = this.#scanLines(data, position)
-    if (this.#segmentStart !== -1) this.#flushSegment(data, position)
+    this.#flushSegment(data, position)
     // Carry what is not parsed yet: a partial last line, or a record whose end is not read yet.
     this.#buffer.copy(this.#buffer, 0, position, this.#buffered)
     this.#buffered -= position
@@ -309,49 +316,42 @@ export class RangeParser {
       if (lineEnd === -1) {
         if (!final) {
           if (data.length - position <= this.#options.maxRecordBytes) break
-          this.#dropLongLine(data, position)
+          // Too long to be a page view, and not held: its bytes are dropped as they arrive.
+          this.#skipLongLine(data, position)
+          this.#discardingLine = true
           return data.length
         }
         lineEnd = data.length
       }
       if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
       if (lineEnd - position > this.#options.maxRecordBytes) {
-        if (this.#segmentStart !== -1) this.#flushSegment(data, position)
-        this.#lines++
-        this.#skip(this.#lines, this.#tooLong())
+        this.#skipLongLine(data, position)
       } else if (nextQuote !== -1 && nextQuote < lineEnd) {
         const recordEnd = this.#recordEnd(data, position)
         if (recordEnd === NEEDS_MORE_DATA) break
         this.#lines++
         if (recordEnd >= 0 && recordEnd <= lineEnd) this.#addToSegment(position)
         else {
-          if (this.#segmentStart !== -1) this.#flushSegment(data, position)
+          this.#flushSegment(data, position)
           if (recordEnd >= 0 && this.#takeMultiLineRecord(data, position, recordEnd)) lineEnd = recordEnd
           else if (recordEnd < 0) this.#skipUnclosed(recordEnd)
         }
       } else {
         this.#lines++
+        // A fast line ends the run before it: the run is parsed (the fast line's row is counted already).
         if (!this.#takeFastLine(data, position, lineEnd)) this.#addToSegment(position)
-        else if (this.#segmentStart !== -1) {
-          // The fast line ends the run before it: parse the run (the fast line's row is counted already).
-          this.#flushSegment(data, position)
-        }
+        else this.#flushSegment(data, position)
       }
       position = lineEnd + 1
     }
     return Math.min(position, data.length)
   }
 
-  #tooLong (): string {
-    return `longer than ${this.#options.maxRecordBytes} bytes`
-  }
-
-  /** Skips a line too long to be a page view without holding it: its bytes are dropped as they arrive. */
-  #dropLongLine (data: Buffer, lineStart: number): void {
-    if (this.#segmentStart !== -1) this.#flushSegment(data, lineStart)
+  /** Skips a line too long to be a page view, after parsing the run of lines before it. */
+  #skipLongLine (data: Buffer, lineStart: number): void {
+    this.#flushSegment(data, lineStart)
     this.#lines++
-    this.#skip(this.#lines, this.#tooLong())
-    this.#discardingLine = true
+    this.#skip(this.#lines, `longer than ${this.#options.maxRecordBytes} bytes`)
   }
 
   #addToSegment (lineStart: number): void {
@@ -433,9 +433,7 @@ export class RangeParser {
   #takeMultiLineRecord (data: Buffer, start: number, recordEnd: number): boolean {
     const firstLine = this.#lines
     const parsed = Papa.parse<string[]>(data.toString('utf8', start, recordEnd), PAPA_CONFIG)
-    const fields = parsed.data[0]
-    const last = fields.length - 1
-    if (fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1)
+    const fields = trimCarriageReturn(parsed.data[0])
     // More than one row would mean papaparse ends the record elsewhere than #recordEnd: not seen, but were it
     // to happen, the first line is the one to lose, not the lines read as part of the record.
     /* c8 ignore next */
@@ -509,10 +507,11 @@ export class RangeParser {
   }
 
   /**
-   * Hands the open run of lines, up to `end`, to papaparse: each line is a whole record. Where papaparse
-   * finds a quoting error, each line is parsed alone, so that the error is pinned to its line.
+   * Hands the open run of lines, if any, up to `end`, to papaparse: each line is a whole record. Where
+   * papaparse finds a quoting error, each line is parsed alone, so that the error is pinned to its line.
    */
   #flushSegment (data: Buffer, end: number): void {
+    if (this.#segmentStart === -1) return
     const text = data.toString('utf8', this.#segmentStart, end)
     this.#segmentStart = -1
     const parsed = Papa.parse<string[]>(text, PAPA_CONFIG)
@@ -529,10 +528,8 @@ export class RangeParser {
   /** Counts each parsed row, one a line, as a page view or a bad row; `firstLine` is the first row's line. */
   #takeRows (rows: string[][], problems: ReadonlyMap<number | undefined, string>, firstLine: number): void {
     for (let i = 0; i < rows.length && !this.#strictFailure; i++) {
-      const fields = rows[i]
+      const fields = trimCarriageReturn(rows[i])
       const line = firstLine + i
-      const last = fields.length - 1
-      if (fields[last].endsWith('\r')) fields[last] = fields[last].slice(0, -1)
       if (line === 1 && this.#range.start === 0 && isHeader(fields)) continue
       if (fields.length === 1 && fields[0] === '') continue
       const problem = problems.get(i) ?? rowProblem(fields)

@@ -112,10 +112,15 @@ export function parseOnWorkers (
 
   return new Promise((resolve, reject) => {
     let settled = false
-    const fail = (error: Error): void => {
-      if (settled) return
+    /** Marks the parse as over, once: false if it was over already. */
+    const settle = (): boolean => {
+      if (settled) return false
       settled = true
       signal?.removeEventListener('abort', abort)
+      return true
+    }
+    const fail = (error: Error): void => {
+      if (!settle()) return
       for (const worker of workers) void worker.terminate()
       reject(error)
     }
@@ -143,11 +148,7 @@ export function parseOnWorkers (
             break
           case 'batch':
             batches.push(message.batch)
-            if (batches.length === workers.length) {
-              settled = true
-              signal?.removeEventListener('abort', abort)
-              resolve({ batches, results, workers })
-            }
+            if (batches.length === workers.length && settle()) resolve({ batches, results, workers })
         }
       })
       sendNext(worker)

@@ -78,7 +78,8 @@ export class SessionService {
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
   /** Aborted on close: a load still running stops and lets go of its files, pipes and workers. */
   readonly #closing = new AbortController()
-  #sitesJson: { store: PageViewStore, json: string } | undefined
+  /** Set on the first request once ready: the data never changes after that. */
+  #sitesJson: string | undefined
   /** Settles when loading ends: the summary, or the reason it failed. */
   readonly loaded: Promise<DatasetSummary>
 
@@ -217,9 +218,8 @@ export class SessionService {
 
   /** Every site with its page views, as JSON: computed on the first request, then kept with the data. */
   sitesJson (): string {
-    const store = this.store()
-    if (this.#sitesJson?.store !== store) this.#sitesJson = { store, json: JSON.stringify(listSites(store)) }
-    return this.#sitesJson.json
+    this.#sitesJson ??= JSON.stringify(listSites(this.store()))
+    return this.#sitesJson
   }
 
   /** A site's session table, computed once and then served from the cache. */
