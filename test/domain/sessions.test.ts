@@ -91,13 +91,19 @@ t.test('median of odd and even counts; percentiles interpolate', async t => {
   t.equal(percentileOfSorted(Float64Array.of(3), 90), 3)
 })
 
+/** Whether two arrays hold the same numbers in the same order: a byte comparison, where t.same would take minutes. */
+function sameValues (actual: Float64Array, expected: Float64Array): boolean {
+  return Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength)
+    .equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))
+}
+
 t.test('sorting in slices gives the order a single sort gives, for every shape of input', async t => {
   let seed = 7
   const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
   for (const count of [0, 1, SLICE, SLICE + 1, 3 * SLICE + 17]) {
     const values = Float64Array.from({ length: count }, () => Math.floor(random() * 5000))
     const expected = values.slice().sort()
-    t.same(await sortInSlices(values), expected, `${count} values`)
+    t.ok(sameValues(await sortInSlices(values), expected), `${count} values`)
   }
 })
 
@@ -123,6 +129,6 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
     const views = visitor < rows % 1000 ? viewsPerVisitor : viewsPerVisitor - 1
     for (let first = 0; first < views; first += 10) expected.push((Math.min(first + 10, views) - 1 - first) * 1000)
   }
-  t.same([...table.sessionLengths], expected.sort((a, b) => a - b))
+  t.ok(sameValues(table.sessionLengths, Float64Array.from(expected).sort()), `${expected.length} session lengths`)
   t.equal(table.pageViews, rows)
 })
