@@ -1,24 +1,49 @@
 // Interns ids straight from UTF-8 bytes, so that a row costs no string and no allocation.
+import { randomInt } from 'node:crypto'
 import { grown } from './typed-arrays.js'
 
-export const FNV_OFFSET = 0x811c9dc5 | 0
 export const FNV_PRIME = 0x01000193
 
-/** FNV-1a over bytes[start, end), as a signed 32-bit integer (cheaper than unsigned in V8): the interner's hash. */
-export function hashBytes (bytes: Uint8Array, start: number, end: number): number {
-  let hash = FNV_OFFSET
+/**
+ * A dictionary's hash seed, drawn at random: ids come from data anyone can write, and with a known hash a
+ * file of ids that all land in one slot would make every lookup walk them all (hash flooding).
+ */
+function randomSeed (): number {
+  return randomInt(2 ** 32) | 0
+}
+
+/**
+ * FNV-1a over bytes[start, end), started from `seed` instead of FNV's fixed offset, as a signed 32-bit
+ * integer (cheaper than unsigned in V8). Hot loops compute it inline; the interner mixes it before use.
+ */
+export function hashBytes (bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let hash = seed
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i], FNV_PRIME)
   return hash | 0
 }
 
 /**
+ * murmur3's finalizer: every bit of the hash moves the low bits that pick a slot. FNV's low bits depend only
+ * on the low bits of the bytes and the seed, which makes collisions in them cheap to find.
+ */
+function mix (hash: number): number {
+  let mixed = hash ^ (hash >>> 16)
+  mixed = Math.imul(mixed, 0x85ebca6b)
+  mixed ^= mixed >>> 13
+  mixed = Math.imul(mixed, 0xc2b2ae35)
+  return mixed ^ (mixed >>> 16)
+}
+
+/**
  * A dictionary as typed arrays, to move between threads: key i is bytes[ends[i - 1] (or 0), ends[i]), and
- * `slots` is the hash table over them, so that the receiver can adopt the dictionary without rehashing.
+ * `slots` is the hash table over them, hashed with `seed`, so that the receiver can adopt the dictionary
+ * without rehashing.
  */
 export interface DictionaryKeys {
   bytes: Uint8Array
   ends: Uint32Array
   slots: Int32Array
+  seed: number
 }
 
 /** Each slot holds [hash, id + 1]: small slots keep the table compact, which matters more than a lookup saved. */
@@ -32,12 +57,15 @@ const decoder = new TextDecoder()
  * as two typed arrays.
  */
 export class ByteInterner {
+  /** What callers that hash bytes themselves start hashBytes from. */
+  readonly seed: number
   #slots: Int32Array
   #arena: Uint8Array = new Uint8Array(1 << 16)
   #ends: Uint32Array = new Uint32Array(1024)
   #size = 0
 
-  constructor (expectedKeys = 512) {
+  constructor (expectedKeys = 512, seed = randomSeed()) {
+    this.seed = seed
     let slots = 1024
     while (slots < expectedKeys * 2) slots *= 2
     this.#slots = new Int32Array(slots * SLOT_WIDTH)
@@ -45,7 +73,7 @@ export class ByteInterner {
 
   /** A dictionary that takes over exported keys and their table as they are (and goes on to modify them). */
   static adopt (keys: DictionaryKeys): ByteInterner {
-    const interner = new ByteInterner()
+    const interner = new ByteInterner(0, keys.seed)
     interner.#arena = keys.bytes
     interner.#ends = keys.ends
     interner.#slots = keys.slots
@@ -57,23 +85,24 @@ export class ByteInterner {
     return this.#size
   }
 
-  /** The id of bytes[start, end), whose FNV-1a hash is `hash`; a new id when first seen. */
+  /** The id of bytes[start, end), whose hashBytes() from this dictionary's seed is `hash`; a new id when first seen. */
   intern (bytes: Uint8Array, start: number, end: number, hash: number): number {
-    const at = this.#slotOf(bytes, start, end, hash)
+    const mixed = mix(hash)
+    const at = this.#slotOf(bytes, start, end, mixed)
     const idPlusOne = this.#slots[at + 1]
-    return idPlusOne === 0 ? this.#insert(at, bytes, start, end, hash) : idPlusOne - 1
+    return idPlusOne === 0 ? this.#insert(at, bytes, start, end, mixed) : idPlusOne - 1
   }
 
   /** The id of a string, interning it when new. */
   internString (value: string): number {
     const bytes = encoder.encode(value)
-    return this.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length))
+    return this.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, this.seed))
   }
 
   /** The id of a string, or -1 when it was never interned. */
   find (value: string): number {
     const bytes = encoder.encode(value)
-    const at = this.#slotOf(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length))
+    const at = this.#slotOf(bytes, 0, bytes.length, mix(hashBytes(bytes, 0, bytes.length, this.seed)))
     return this.#slots[at + 1] - 1
   }
 
@@ -85,7 +114,7 @@ export class ByteInterner {
   /** The keys in id order, trimmed to what is used, with the table over them. */
   keys (): DictionaryKeys {
     const used = this.#size === 0 ? 0 : this.#ends[this.#size - 1]
-    return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size), slots: this.#slots }
+    return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size), slots: this.#slots, seed: this.seed }
   }
 
   /** Interns every key of another dictionary; returns the id here of each of its ids. */
@@ -94,7 +123,7 @@ export class ByteInterner {
     let start = 0
     for (let id = 0; id < keys.ends.length; id++) {
       const end = keys.ends[id]
-      ids[id] = this.intern(keys.bytes, start, end, hashBytes(keys.bytes, start, end))
+      ids[id] = this.intern(keys.bytes, start, end, hashBytes(keys.bytes, start, end, this.seed))
       start = end
     }
     return ids

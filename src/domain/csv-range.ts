@@ -7,7 +7,7 @@ import { constants, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import Papa from 'papaparse'
-import { FNV_OFFSET, FNV_PRIME } from './byte-interner.js'
+import { FNV_PRIME } from './byte-interner.js'
 import type { PageViewBatchBuilder } from './page-view-batch.js'
 
 /** A row that was skipped, where it was and why. Lines count from 1, as an editor shows them. */
@@ -465,8 +465,9 @@ export class RangeParser {
     if (end > start && data[end - 1] === CARRIAGE_RETURN) end--
     if (end === start) return true
 
+    const builder = this.#builder
     let at = start
-    let visitorHash = FNV_OFFSET
+    let visitorHash = builder.visitors.seed
     let allBytes = 0
     for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
       visitorHash = Math.imul(visitorHash ^ byte, FNV_PRIME)
@@ -476,7 +477,7 @@ export class RangeParser {
     if (visitorEnd === start || at === end) return false
 
     const siteStart = ++at
-    let siteHash = FNV_OFFSET
+    let siteHash = builder.sites.seed
     for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
       siteHash = Math.imul(siteHash ^ byte, FNV_PRIME)
       allBytes |= byte
@@ -497,7 +498,6 @@ export class RangeParser {
       timestamp = timestamp * 10 + digit
     }
 
-    const builder = this.#builder
     builder.addIds(
       builder.visitors.intern(data, start, visitorEnd, visitorHash),
       builder.sites.intern(data, siteStart, siteEnd, siteHash),

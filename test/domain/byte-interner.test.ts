@@ -4,7 +4,7 @@ import { ByteInterner, hashBytes } from '../../src/domain/byte-interner.js'
 t.test('the same bytes get the same id, from bytes or from a string', async t => {
   const interner = new ByteInterner()
   const bytes = Buffer.from('xx visitor_1 yy')
-  const id = interner.intern(bytes, 3, 12, hashBytes(bytes, 3, 12))
+  const id = interner.intern(bytes, 3, 12, hashBytes(bytes, 3, 12, interner.seed))
   t.equal(id, 0)
   t.equal(interner.internString('visitor_1'), 0)
   t.equal(interner.internString('visitor_2'), 1)
@@ -48,3 +48,30 @@ t.test('grows its table, arena and key list; merges another dictionary; exports 
   t.equal(adopted.internString('one more'), 5001, 'and grows past what it adopted')
   t.equal(adopted.keyOf(5001), 'one more')
 })
+
+t.test('hashing is seeded: keys found to share a slot under one seed spread out under another', async t => {
+  // Keys that take slot 0 of a new dictionary's 1,024 under seed 12345, found by trying, as an attacker who
+  // knew the seed would.
+  const keys: string[] = []
+  for (let i = 0; keys.length < 40; i++) {
+    const probe = new ByteInterner(0, 12345)
+    probe.internString(`visitor_${i}`)
+    if (firstSlotShare(probe) === 1) keys.push(`visitor_${i}`)
+  }
+  const sameSeed = new ByteInterner(0, 12345)
+  for (const key of keys) sameSeed.internString(key)
+  t.equal(firstSlotShare(sameSeed), 40, 'under the seed they were found for, all 40 keys want slot 0')
+  const otherSeed = new ByteInterner(0, 67890)
+  for (const key of keys) otherSeed.internString(key)
+  t.ok(firstSlotShare(otherSeed) < 5, 'under another seed they spread out')
+  t.not(new ByteInterner().seed, new ByteInterner().seed, 'each dictionary draws its own seed')
+  t.equal(ByteInterner.adopt(sameSeed.keys()).seed, 12345, 'an adopted dictionary keeps the seed its table was built with')
+})
+
+/** How many slots from slot 0 on are taken, in a dictionary of 1,024 slots: the keys that piled up there. */
+function firstSlotShare (interner: ByteInterner): number {
+  const slots = interner.keys().slots
+  let run = 0
+  while (run * 2 < slots.length && slots[run * 2 + 1] !== 0) run++
+  return run
+}
