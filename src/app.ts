@@ -1,4 +1,6 @@
 // The root plugin: static landing page, the sessions plugin, the routes, and one error and 404 handler.
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import accepts from '@fastify/accepts'
@@ -30,8 +32,23 @@ function answerFrameworkError (error: FastifyError, request: FastifyRequest, rep
   else void reply.code(statusCode).type('text/plain; charset=utf-8').send(error.message)
 }
 
+/**
+ * Answers a request too broken for Node to parse (431: headers too large; 400: not HTTP) as text: with no
+ * header read, the client cannot have asked for JSON. Fastify's own answer here would be JSON.
+ */
+function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
+  const [statusCode, message] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'Request headers are too large']
+    : [400, 'Malformed request']
+  // A connection reset before the answer (ECONNRESET) cannot be timed from a test.
+  /* c8 ignore next */
+  if (!socket.writable) return
+  socket.end(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(message)}\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${message}`)
+}
+
 /** Server options the app needs, shared by the server and the tests. */
-export const serverOptions = { frameworkErrors: answerFrameworkError } as const
+export const serverOptions = { frameworkErrors: answerFrameworkError, clientErrorHandler: answerClientError } as const
 
 /** Only the page's own files: no inline script or style, no frames, no other origin. */
 const CONTENT_SECURITY_POLICY = {

@@ -90,6 +90,26 @@ t.test('Fastify\'s own errors answer like every other: text, or JSON when asked;
   t.match(tooLarge.headers['content-type'], /^text\/plain/)
 })
 
+t.test('requests too broken to parse answer text: 431 for headers too large, 400 for what is not HTTP', async t => {
+  const { connect } = await import('node:net')
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = server.server.address() as { port: number }
+  const raw = (request: string) => new Promise<string>(resolve => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(request))
+    let answer = ''
+    socket.on('data', chunk => { answer += chunk })
+    socket.on('close', () => resolve(answer))
+    socket.on('error', () => {})
+  })
+  const tooLarge = await raw(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`)
+  t.match(tooLarge, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/)
+  t.match(tooLarge, /Content-Type: text\/plain; charset=utf-8\r\n/)
+  t.match(tooLarge, /\r\n\r\nRequest headers are too large$/)
+  const notHttp = await raw('HELLO THERE\r\n\r\n')
+  t.match(notHttp, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nMalformed request$/)
+})
+
 t.test('/sites is built once for the data, not per request', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
   const first = server.sessions.sitesJson()
