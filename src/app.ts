@@ -33,13 +33,23 @@ function answerFrameworkError (error: FastifyError, request: FastifyRequest, rep
 }
 
 /**
- * Answers a request too broken for Node to parse (431: headers too large; 400: not HTTP) as text: with no
- * header read, the client cannot have asked for JSON. Fastify's own answer here would be JSON.
+ * A client must send its whole request within this (Fastify's default is no limit): slow clients that hold
+ * connections open (slowloris) are let go. Every answer here is a GET that needs no upload.
+ */
+const REQUEST_TIMEOUT_MS = 30_000
+
+/** What Node's parser met, by its error code, as a status and a message; anything else is a malformed request. */
+const CLIENT_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, `Request not received within ${REQUEST_TIMEOUT_MS / 1000} s`]
+}
+
+/**
+ * Answers a request that never became one (431: headers too large; 408: too slow; 400: not HTTP) as text:
+ * with no header read, the client cannot have asked for JSON. Fastify's own answer here would be JSON.
  */
 function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
-  const [statusCode, message] = error.code === 'HPE_HEADER_OVERFLOW'
-    ? [431, 'Request headers are too large']
-    : [400, 'Malformed request']
+  const [statusCode, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Malformed request']
   // A connection reset before the answer (ECONNRESET) cannot be timed from a test.
   /* c8 ignore next */
   if (!socket.writable) return
@@ -48,7 +58,11 @@ function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void 
 }
 
 /** Server options the app needs, shared by the server and the tests. */
-export const serverOptions = { frameworkErrors: answerFrameworkError, clientErrorHandler: answerClientError } as const
+export const serverOptions = {
+  frameworkErrors: answerFrameworkError,
+  clientErrorHandler: answerClientError,
+  requestTimeout: REQUEST_TIMEOUT_MS
+} as const
 
 /** Only the page's own files: no inline script or style, no frames, no other origin. */
 const CONTENT_SECURITY_POLICY = {

@@ -110,6 +110,25 @@ t.test('requests too broken to parse answer text: 431 for headers too large, 400
   t.match(notHttp, /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\n\r\nMalformed request$/)
 })
 
+t.test('a client too slow to send its request is let go with a 408, in text', async t => {
+  const { connect } = await import('node:net')
+  const Fastify = (await import('fastify')).default
+  const { serverOptions } = await import('../../src/app.js')
+  t.equal(serverOptions.requestTimeout, 30_000)
+  // The same handler, with a timeout short enough to wait for, checked often.
+  const server = Fastify({ ...serverOptions, requestTimeout: 200, http: { connectionsCheckingInterval: 50 }, logger: false })
+  t.teardown(() => server.close())
+  await server.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = server.server.address() as { port: number }
+  const answer = await new Promise<string>(resolve => {
+    const socket = connect(port, '127.0.0.1', () => socket.write('GET /health HTTP/1.1\r\nHost: x\r\n'))
+    let text = ''
+    socket.on('data', chunk => { text += chunk })
+    socket.on('close', () => resolve(text))
+  })
+  t.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*text\/plain[^]*\r\n\r\nRequest not received within 30 s$/)
+})
+
 t.test('/sites is built once for the data, not per request', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
   const first = server.sessions.sitesJson()
