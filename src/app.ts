@@ -49,7 +49,7 @@ const CLIENT_ERRORS: Record<string, [number, string]> = {
  * with no header read, the client cannot have asked for JSON. Fastify's own answer here would be JSON.
  */
 function answerClientError (error: NodeJS.ErrnoException, socket: Socket): void {
-  const [statusCode, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Malformed request']
+  const [statusCode, message] = CLIENT_ERRORS[String(error.code)] ?? [400, 'Malformed request']
   // A connection reset before the answer (ECONNRESET) cannot be timed from a test.
   /* c8 ignore next */
   if (!socket.writable) return
