@@ -102,13 +102,13 @@ export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[
 /** Parses the ranges on up to `workerCount` worker threads, each taking the next range when it is free. */
 export function parseOnWorkers (
   ranges: readonly CsvRange[], options: WorkerOptions, workerCount: number, onBytes: (bytes: number) => void,
-  signal?: AbortSignal
+  signal?: AbortSignal, workerScript?: URL
 ): Promise<ParsedRanges> {
   const queue = [...ranges]
   const batches: PageViewBatch[] = []
   const results: RangeResult[] = []
   const workers = Array.from({ length: Math.min(workerCount, ranges.length) }, () =>
-    new Worker(WORKER_URL, { workerData: options }))
+    new Worker(workerScript ?? WORKER_URL, { workerData: options, ...(workerScript && { execArgv: [] }) }))
 
   return new Promise((resolve, reject) => {
     let settled = false

@@ -1,0 +1,60 @@
+// Loading on worker threads, over files split into ranges: the same store and reports as on one thread.
+import t from 'tap'
+import { writeFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { listCsvFiles, loadDataset, type LoadProgress } from '../../src/domain/dataset.js'
+import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../../scripts/lib/page-view-generator.js'
+import { contents, onThisThread, onWorkers } from './load-options.js'
+
+t.test('worker threads and split files build the same store, with the same line numbers', async t => {
+  const dir = t.testdir({})
+  const [first] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 3000, sites: 5, visitors: 200, files: 3, out: dir, seed: 3 })
+  await writeFile(first, 'visitor_id,site_url,page_view_url,timestamp\n' +
+    (await import('node:fs')).readFileSync(first, 'utf8').split('\n').map((line, i) =>
+      i === 700 ? 'broken' : i % 97 === 0 && line ? `"${line.replace(',', '",')}` : line).join('\n'))
+  const files = await listCsvFiles(dir)
+  const single = await loadDataset(files, onThisThread)
+  const progress: LoadProgress[] = []
+  const parallel = await loadDataset(files, { ...onWorkers, onProgress: p => progress.push({ ...p }) })
+  t.equal(parallel.summary.workers, 2)
+  t.same(contents(t, parallel.store), contents(t, single.store))
+  t.same(parallel.summary.skippedRowExamples, single.summary.skippedRowExamples)
+  t.same(single.summary.skippedRowExamples, [{ file: basename(first), line: 702, reason: 'expected 4 fields, found 1' }])
+  t.same(parallel.summary.files, single.summary.files)
+  t.equal(progress.at(-1)!.bytesDone, progress.at(-1)!.bytesTotal)
+  const papaparseOnly = await loadDataset(files, { ...onWorkers, fastPath: false })
+  t.same(contents(t, papaparseOnly.store), contents(t, single.store), 'papaparse alone builds the same store')
+})
+
+t.test('unquoted, fully quoted and mixed files: the fast path and papaparse alone build the same store', async t => {
+  const dir = t.testdir({})
+  // The first file stays unquoted.
+  const [, quoted, mixed] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 6000, sites: 7, visitors: 300, files: 3, out: dir, seed: 12 })
+  const rewrite = async (file: string, quoteLine: (index: number) => boolean) => {
+    const { readFileSync } = await import('node:fs')
+    await writeFile(file, readFileSync(file, 'utf8').split('\n').map((line, i) =>
+      line && quoteLine(i) ? line.split(',').map(field => `"${field}"`).join(',') : line).join('\n'))
+  }
+  await rewrite(quoted, () => true)
+  await rewrite(mixed, i => i % 2 === 0)
+  const files = await listCsvFiles(dir)
+  for (const options of [onThisThread, onWorkers]) {
+    const fast = await loadDataset(files, options)
+    const papaparseOnly = await loadDataset(files, { ...options, fastPath: false })
+    t.equal(fast.summary.rows, 6000)
+    t.equal(fast.summary.skippedRows, 0)
+    t.same(contents(t, fast.store), contents(t, papaparseOnly.store))
+    t.same(fast.summary.files, papaparseOnly.summary.files)
+  }
+})
+
+t.test('a split that falls inside a quoted field is found, and the file is parsed whole', async t => {
+  const longQuoted = `"${'line\n'.repeat(2000)}"`
+  const dir = t.testdir({ 'q.csv': `v1,s1,${longQuoted},10\nv2,s1,u,20\nv3,s1,"${'x\n'.repeat(3000)}",30\n` })
+  const { store, summary } = await loadDataset(await listCsvFiles(dir), onWorkers)
+  t.equal(summary.rows, 3)
+  t.equal(summary.skippedRows, 0)
+  t.same(contents(t, store), [
+    JSON.stringify(['s1', 'v1', [10]]), JSON.stringify(['s1', 'v2', [20]]), JSON.stringify(['s1', 'v3', [30]])
+  ])
+})
