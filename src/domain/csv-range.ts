@@ -233,8 +233,9 @@ export class RangeParser {
     try {
       // A named pipe has no size: it is read in order, as its one and only range.
       this.#source ??= Number.isFinite(this.#range.end) ? await openFile(this.#range.file) : new PipeSource(this.#range.file)
-      // Always room for a whole chunk: a record carried over (up to maxRecordBytes) must not shrink the reads.
-      if (this.#buffer.length - this.#buffered < this.#options.chunkBytes) this.#growBuffer()
+      // Always room for half a chunk: a record carried over (up to maxRecordBytes) must not shrink the reads,
+      // and the few bytes of a partial line carried after most reads must not double every buffer.
+      if (this.#buffer.length - this.#buffered < this.#options.chunkBytes / 2) this.#growBuffer()
       const wanted = Math.min(this.#buffer.length - this.#buffered, this.#range.end - this.#position)
       const bytesRead = await this.#source.read(this.#buffer, this.#buffered, wanted, this.#position)
       this.#position += bytesRead
