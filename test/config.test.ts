@@ -15,7 +15,8 @@ t.test('defaults', async t => {
     strictCsv: false,
     csvFastPath: true,
     loadWorkers: availableParallelism(),
-    warmCache: true
+    warmCache: true,
+    accessLog: false
   })
 })
 
@@ -31,7 +32,8 @@ t.test('every variable is read', async t => {
     STRICT_CSV: '1',
     CSV_FAST_PATH: 'false',
     LOAD_WORKERS: '0',
-    WARM_CACHE: '0'
+    WARM_CACHE: '0',
+    ACCESS_LOG: '1'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -43,7 +45,8 @@ t.test('every variable is read', async t => {
     strictCsv: true,
     csvFastPath: false,
     loadWorkers: 0,
-    warmCache: false
+    warmCache: false,
+    accessLog: true
   })
   t.equal(loadConfig({ STRICT_CSV: 'true' }).strictCsv, true)
   t.equal(loadConfig({ STRICT_CSV: 'false' }).strictCsv, false)

@@ -53,21 +53,24 @@ t.test('a strict load that meets a bad row stops the process', async t => {
   t.match(server.output(), /cannot load data: .*v\.csv:2: expected 4 fields, found 3/)
 })
 
-t.test('serves the data, then stops cleanly on SIGTERM', async t => {
+t.test('serves the data, then stops cleanly on SIGTERM; requests are logged only with ACCESS_LOG', async t => {
   const dataDir = t.testdir({ 'v.csv': 'a,www.s_1.com,u,1\na,www.s_1.com,u,61\n' })
-  const port = await freePort()
-  const server = startServer({ DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' })
-  const address = `http://127.0.0.1:${port}`
-  let health: Response | undefined
-  while (health?.status !== 200) {
-    health = await fetch(`${address}/health`).catch(() => undefined)
-    await new Promise(resolve => setTimeout(resolve, 50))
+  for (const [env, logged] of [[{}, false], [{ ACCESS_LOG: '1' }, true], [{ ACCESS_LOG: '1', LOG_LEVEL: 'warn' }, false]] as const) {
+    const port = await freePort()
+    const server = startServer({ DATA_DIR: dataDir, PORT: String(port), ...env })
+    const address = `http://127.0.0.1:${port}`
+    let health: Response | undefined
+    while (health?.status !== 200) {
+      health = await fetch(`${address}/health`).catch(() => undefined)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    t.equal(await (await fetch(`${address}/median_session_length?site_url=www.s_1.com`)).text(),
+      'Median session length for site www.s_1.com = 60.0')
+    server.kill('SIGTERM')
+    t.equal(await server.exited, 0)
+    t.equal(/incoming request/.test(server.output()), logged, `${JSON.stringify(env)}: requests ${logged ? '' : 'not '}logged`)
+    t.equal(/data loaded/.test(server.output()), !('LOG_LEVEL' in env), 'start-up is logged at info')
   }
-  t.equal(await (await fetch(`${address}/median_session_length?site_url=www.s_1.com`)).text(),
-    'Median session length for site www.s_1.com = 60.0')
-  server.kill('SIGTERM')
-  t.equal(await server.exited, 0)
-  t.notMatch(server.output(), /incoming request/, 'below info, requests are not logged')
 })
 
 /** Waits until the server answers /health at all (loading or loaded). */
