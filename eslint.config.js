@@ -12,7 +12,7 @@ export default tseslint.config(
     languageOptions: { globals: globals.browser, sourceType: 'module' }
   },
   {
-    files: ['**/*.ts', 'eslint.config.js'],
+    files: ['**/*.ts', 'eslint.config.js', 'scripts/**/*.mjs'],
     languageOptions: { globals: globals.node }
   }
 )

@@ -1,6 +1,7 @@
 // The README's commands run what the build makes: npm start must start the compiled server.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { PROJECT_ROOT } from '../src/project-root.js'
 
@@ -12,6 +13,37 @@ t.test('npm start runs the file tsc compiles src/server.ts to', async t => {
   const built = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
   t.equal(scripts.start, `node ${built}`)
   t.equal(main, built)
-  t.match(scripts.prestart, /npm run build/, 'npm start builds first')
+  t.equal(scripts.prestart, 'node scripts/ensure-built.mjs', 'npm start compiles only what changed')
+  t.equal(scripts.prepare, 'npm run build', 'npm install builds')
   t.match(scripts.test, /lint.*typecheck.*tap/)
+})
+
+t.test('before a start: nothing is compiled on an up-to-date build; a missing or older build is brought up to date', async t => {
+  // A project of its own, so that compiling touches neither this project's dist/ nor the tests that use it.
+  const dir = t.testdir({
+    src: { 'a.ts': 'export const a: number = 1\n' },
+    scripts: { 'ensure-built.mjs': readFileSync(join(PROJECT_ROOT, 'scripts', 'ensure-built.mjs')) },
+    'tsconfig.json': JSON.stringify({
+      compilerOptions: { rootDir: '.', outDir: 'dist', incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' },
+      include: ['src/**/*.ts']
+    }),
+    node_modules: t.fixture('symlink', join(PROJECT_ROOT, 'node_modules'))
+  })
+  const ensureBuilt = () => spawnSync(process.execPath, [join(dir, 'scripts', 'ensure-built.mjs')], { encoding: 'utf8' })
+  const built = join(dir, 'dist', 'src', 'a.js')
+  const buildInfo = join(dir, 'dist', '.tsbuildinfo')
+
+  t.match(ensureBuilt(), { status: 0, stderr: /no build yet: compiling first/ })
+  t.match(readFileSync(built, 'utf8'), /a = 1/)
+  t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
+
+  writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 2\n')
+  t.match(ensureBuilt(), { status: 0, stderr: /sources changed since the last build: compiling first/ })
+  t.match(readFileSync(built, 'utf8'), /a = 2/)
+
+  // A source saved as it was: tsc writes nothing, yet the build is marked as checked, once.
+  utimesSync(buildInfo, new Date('2020-01-01'), new Date('2020-01-01'))
+  t.match(ensureBuilt(), { stderr: /sources changed/ })
+  t.ok(statSync(buildInfo).mtimeMs > Date.now() - 60_000, 'the build is marked as checked')
+  t.match(ensureBuilt(), { stderr: '' }, 'and the next start compiles nothing')
 })

@@ -1,0 +1,34 @@
+// npm start's prestart: a start on an up-to-date build compiles nothing (a glance at file times); when a
+// source is newer than the last build, or there is no build, it says so and compiles first, incrementally.
+// Plain JavaScript, as it runs before anything is compiled.
+import { execFileSync } from 'node:child_process'
+import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+// tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
+const buildInfo = join(root, 'dist', '.tsbuildinfo')
+
+/** The latest modification time of a file, or of any file below a folder; 0 when there is none. */
+function latest (path) {
+  if (!existsSync(path)) return 0
+  const info = statSync(path)
+  if (!info.isDirectory()) return info.mtimeMs
+  return Math.max(0, ...readdirSync(path).map(name => latest(join(path, name))))
+}
+
+const builtAt = latest(buildInfo)
+const sourcesAt = Math.max(latest(join(root, 'src')), latest(join(root, 'scripts')), latest(join(root, 'tsconfig.json')))
+if (sourcesAt > builtAt) {
+  console.error(builtAt === 0
+    ? 'sessionizer: no build yet: compiling first'
+    : 'sessionizer: sources changed since the last build: compiling first')
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
+  // tsc leaves its build info alone when no output changed (a source saved as it was): mark the build as
+  // checked now, so that the next start does not compile again.
+  const now = new Date()
+  utimesSync(buildInfo, now, now)
+}
