@@ -11,7 +11,8 @@ t.test('npm start runs the file tsc compiles src/server.ts to', async t => {
   const { scripts, main } = read('package.json')
   const { compilerOptions } = read('tsconfig.json')
   const built = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
-  t.equal(scripts.start, `node ${built}`)
+  // exec: npm's shell becomes the server, so a signal to npm start reaches it instead of orphaning it.
+  t.equal(scripts.start, `exec node ${built}`)
   t.equal(main, built)
   t.equal(scripts.prestart, 'node scripts/ensure-built.mjs', 'npm start compiles only what changed')
   t.equal(scripts.prepare, 'npm run build', 'npm install builds')

@@ -5,6 +5,7 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { freePort } from '../scripts/lib/bench-lib.js'
+import { PROJECT_ROOT } from '../src/project-root.js'
 import { compiled } from './helper.js'
 
 const SERVER = compiled('src/server.ts')
@@ -108,6 +109,23 @@ t.test('SIGTERM ends the process promptly with a client stuck in the middle of a
   t.equal(await server.exited, 0)
   t.ok(Date.now() - stopped < 3000, `exited in ${Date.now() - stopped} ms`)
   client.destroy()
+})
+
+t.test('SIGTERM to npm start stops the server too, leaving no orphan', async t => {
+  const port = await freePort()
+  const npm = spawn('npm', ['start'], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+    // A group of its own, so that whatever npm leaves behind, even when this test fails, is stopped after it.
+    detached: true
+  })
+  t.teardown(() => { try { process.kill(-npm.pid!, 'SIGKILL') } catch { /* the group is gone: nothing left */ } })
+  const exited = once(npm, 'exit')
+  await answering(`http://127.0.0.1:${port}`)
+  npm.kill('SIGTERM')
+  t.same(await exited, [0, null], 'npm start ends as the server does, with 0')
+  await t.rejects(fetch(`http://127.0.0.1:${port}/health`), 'nothing answers any more')
 })
 
 t.test('SIGTERM at any moment of start-up ends the process promptly', async t => {
