@@ -7,7 +7,8 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+// The project's folder: this script's parent, or another (a test's small project) named as the argument.
+const root = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..')
 // tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
 const buildInfo = join(root, 'dist', '.tsbuildinfo')
 
