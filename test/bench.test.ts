@@ -1,11 +1,12 @@
 // The benchmark's checking code on a tiny set, so that it cannot rot: DuckDB and Sessionizer must agree,
 // and a disagreement must be reported.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startProcess, waitUntilLoaded
+  childPids, collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess, waitUntilLoaded
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, compiled } from './helper.js'
 
@@ -73,6 +74,16 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   t.ok(peer.ms > 0 && peer.peakRssBytes > 1e6)
   t.same(compareAnswers(ours, peer.answers, ['a', 'b']), [])
   t.same(ours.sites.get('s'), { sessions: 3, median: 0 })
+
+  // As the bench starts Sessionizer: npm start, whose one child is the server (its peak RSS is the one to read).
+  const npmPort = await freePort()
+  const started = await startNpmStart({ DATA_DIR: dataDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
+  await waitUntilLoaded(started.baseUrl)
+  const [serverPid] = childPids(started.child.pid!)
+  t.match(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8'), /dist\/src\/server\.js/)
+  t.ok(peakRssBytes(serverPid) > 1e6)
+  await started.stop()
+  await t.rejects(fetch(`${started.baseUrl}/health`), 'stopping npm start stops the server')
 
   await t.rejects(startProcess(['-e', 'process.exit(3)'], {}, port, '/'), /exited with 3/)
   await t.rejects(runDuckdbProcess(compiled('scripts/lib/duckdb-process.ts'), '/no/such/dir', 1800, 1, []),

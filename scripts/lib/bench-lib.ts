@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
+import { PROJECT_ROOT } from '../../src/project-root.js'
 import type { DatasetAnswers } from './duckdb-sessions.js'
 
 export async function freePort (): Promise<number> {
@@ -30,15 +31,28 @@ export interface ServerProcess {
   stop: () => Promise<void>
 }
 
-/**
- * Starts a compiled Node program listening on `port`, and waits until `readyPath` answers at all.
- */
-export async function startProcess (args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
+/** The processes a process started, from the kernel: `npm start`'s is the server (the start script execs it). */
+export function childPids (pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
+}
+
+/** Starts a compiled Node program listening on `port`, and waits until `readyPath` answers at all. */
+export function startProcess (args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  return whenAnswering(child, args.join(' '), port, readyPath)
+}
+
+/** Runs `npm start` as a user does, listening on `port`, and waits until `readyPath` answers at all. */
+export function startNpmStart (env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
+  const child = spawn('npm', ['start', '--silent'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  return whenAnswering(child, 'npm start', port, readyPath)
+}
+
+async function whenAnswering (child: ChildProcess, name: string, port: number, readyPath: string): Promise<ServerProcess> {
   const baseUrl = `http://127.0.0.1:${port}`
   const exited = new Promise(resolve => child.once('exit', resolve))
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`)
     try {
       await fetch(baseUrl + readyPath)
       break
