@@ -1,16 +1,13 @@
-// npm start's prestart: a start on an up-to-date build compiles nothing (a glance at file times); when a
-// source is newer than the last build, or there is no build, it says so and compiles first, incrementally.
-// Plain JavaScript, as it runs before anything is compiled.
+// Before npm start runs the server: a start on an up-to-date build compiles nothing (a glance at file times);
+// when a source is newer than the last build, or there is no build, it says so and compiles first,
+// incrementally. Plain JavaScript, as it runs before anything is compiled. Run as a script, it checks the
+// project folder named as its argument (a test's small project).
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-// The project's folder: this script's parent, or another (a test's small project) named as the argument.
-const root = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..')
-// tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
-const buildInfo = join(root, 'dist', '.tsbuildinfo')
 
 /** The latest modification time of a file, or of any file below a folder; 0 when there is none. */
 function latest (path) {
@@ -20,9 +17,13 @@ function latest (path) {
   return Math.max(0, ...readdirSync(path).map(name => latest(join(path, name))))
 }
 
-const builtAt = latest(buildInfo)
-const sourcesAt = Math.max(latest(join(root, 'src')), latest(join(root, 'scripts')), latest(join(root, 'tsconfig.json')))
-if (sourcesAt > builtAt) {
+/** Compiles the project in `root` when a source is newer than its last build. */
+export function ensureBuilt (root) {
+  // tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
+  const buildInfo = join(root, 'dist', '.tsbuildinfo')
+  const builtAt = latest(buildInfo)
+  const sourcesAt = Math.max(latest(join(root, 'src')), latest(join(root, 'scripts')), latest(join(root, 'tsconfig.json')))
+  if (sourcesAt <= builtAt) return
   console.error(builtAt === 0
     ? 'sessionizer: no build yet: compiling first'
     : 'sessionizer: sources changed since the last build: compiling first')
@@ -33,3 +34,5 @@ if (sourcesAt > builtAt) {
   const now = new Date()
   utimesSync(buildInfo, now, now)
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) ensureBuilt(process.argv[2])

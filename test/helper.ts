@@ -12,7 +12,8 @@ export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
   strictCsv: false,
   csvFastPath: true,
   loadWorkers: 0,
-  warmCache: false
+  warmCache: false,
+  cacheDir: null
 }
 
 export async function build (t: Test, options: Partial<AppOptions> & { dataDir: string }): Promise<FastifyInstance> {

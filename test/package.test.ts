@@ -7,14 +7,17 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 
 const read = (file: string) => JSON.parse(readFileSync(join(PROJECT_ROOT, file), 'utf8'))
 
-t.test('npm start runs the file tsc compiles src/server.ts to', async t => {
+t.test('npm start runs the file tsc compiles src/server.ts to, after checking the build is up to date', async t => {
   const { scripts, main } = read('package.json')
   const { compilerOptions } = read('tsconfig.json')
   const built = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
   // exec: npm's shell becomes the server, so a signal to npm start reaches it instead of orphaning it.
-  t.equal(scripts.start, `exec node ${built}`)
+  t.equal(scripts.start, 'exec node scripts/start.mjs')
+  const start = readFileSync(join(PROJECT_ROOT, 'scripts', 'start.mjs'), 'utf8')
+  t.match(start, /ensureBuilt\(/, 'npm start compiles only what changed')
+  t.match(start, `import('../${built}')`)
   t.equal(main, built)
-  t.equal(scripts.prestart, 'node scripts/ensure-built.mjs', 'npm start compiles only what changed')
+  t.notOk(scripts.prestart, 'no second process before the server')
   t.equal(scripts.prepare, 'npm run build', 'npm install builds')
   t.match(scripts.test, /lint.*typecheck.*tap/)
 })

@@ -9,6 +9,8 @@ import { buildPageViewStore, type PageViewStore } from './page-view-store.js'
 export interface CsvFile {
   path: string
   bytes: number
+  /** Its last modification, with its size what tells a cached store that the file is unchanged. */
+  mtimeMs: number
   /** A named pipe: read once, in order, with no size known in advance. */
   pipe: boolean
 }
@@ -95,7 +97,7 @@ export async function listCsvFiles (dir: string): Promise<CsvFile[]> {
   for (const name of csvNames) {
     const path = join(dir, name)
     const info = await stat(path)
-    if (info.isFile() || info.isFIFO()) files.push({ path, bytes: info.size, pipe: info.isFIFO() })
+    if (info.isFile() || info.isFIFO()) files.push({ path, bytes: info.size, mtimeMs: info.mtimeMs, pipe: info.isFIFO() })
   }
   if (files.length === 0) throw new DataDirError(`no .csv file in data folder ${dir}`)
   return files

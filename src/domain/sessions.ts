@@ -84,8 +84,13 @@ export async function sessionizeSite (store: PageViewStore, siteId: number, time
     sessionLengths,
     totalSessionLength,
     singleViewSessions,
-    byteSize: sessionLengths.byteLength + TABLE_OVERHEAD_BYTES
+    byteSize: tableByteSize(sessionLengths)
   }
+}
+
+/** What a table with these session lengths costs in memory, for the cache's byte bound. */
+export function tableByteSize (sessionLengths: Float64Array): number {
+  return sessionLengths.byteLength + TABLE_OVERHEAD_BYTES
 }
 
 /** The first `count` values in an array of their own (what the cache holds), copied a slice at a time. */

@@ -7,6 +7,7 @@ import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type Load
 import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
+import { CacheMismatch, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { listSites } from '../domain/queries.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
@@ -22,7 +23,13 @@ export interface SessionsOptions {
   loadWorkers: number
   /** Compute every site's session table (as many as the cache holds, busiest first) before answering. */
   warmCache: boolean
+  /** Where the loaded store and warm session tables are saved for the next start; null saves nothing. */
+  cacheDir: string | null
 }
+
+/** Where this start's data came from, and what became of saving it for the next start. */
+export type DataSource = 'csv' | 'cache'
+export type CacheFileStatus = 'off' | 'read' | 'saving' | 'saved' | 'failed'
 
 export interface CacheStats {
   sites_cached: number
@@ -54,6 +61,8 @@ export type Health =
     build_ms: number
     warm_ms: number
     load_workers: number
+    source: DataSource
+    cache_file: CacheFileStatus
     session_timeout_seconds: number
     cache: CacheStats
   }
@@ -61,7 +70,11 @@ export type Health =
 type State =
   | { status: 'loading', progress: LoadProgress }
   | { status: 'failed', error: Error }
-  | { status: 'ready', store: PageViewStore, summary: DatasetSummary, warmMs: number }
+  | { status: 'ready', store: PageViewStore, summary: DatasetSummary, warmMs: number, source: DataSource }
+
+/** A store read back from the cache folder, with the id its session tables are saved under. */
+interface CachedStore { store: PageViewStore, summary: DatasetSummary, storeId: string }
+type SiteTables = { siteId: number, table: SessionTable }[]
 
 const MAX_BAD_ROW_EXAMPLES = 10
 /** /health lists this many files at most (and counts them all), so that it stays small whatever the folder holds. */
@@ -80,8 +93,11 @@ export class SessionService {
   readonly #closing = new AbortController()
   /** Set on the first request once ready: the data never changes after that. */
   #sitesJson: string | undefined
+  #cacheFile: CacheFileStatus = 'off'
   /** Settles when loading ends: the summary, or the reason it failed. */
   readonly loaded: Promise<DatasetSummary>
+  /** Settles when what loading produced is saved for the next start (or that is given up). */
+  saved: Promise<void> = Promise.resolve()
 
   constructor (options: SessionsOptions, files: readonly CsvFile[], log: FastifyBaseLogger) {
     this.#options = options
@@ -107,7 +123,13 @@ export class SessionService {
 
   async #load (files: readonly CsvFile[]): Promise<DatasetSummary> {
     try {
-      const { store, summary } = await loadDataset(files, {
+      const { cacheDir } = this.#options
+      // A pipe's contents cannot be told apart from one start to the next.
+      const storeCache = cacheDir === null || files.some(file => file.pipe)
+        ? undefined
+        : new StoreCache({ ...this.#options, cacheDir, program: await programFingerprint() }, files)
+      const cached = storeCache && await this.#readStore(storeCache)
+      const { store, summary } = cached ?? await loadDataset(files, {
         strict: this.#options.strictCsv,
         maxBadRowExamples: MAX_BAD_ROW_EXAMPLES,
         fastPath: this.#options.csvFastPath,
@@ -116,13 +138,16 @@ export class SessionService {
         signal: this.#closing.signal
       })
       const warmStarted = performance.now()
-      if (this.#options.warmCache) await this.#warm(store)
-      this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted) }
+      const cachedTables = cached && this.#options.warmCache ? await this.#readSessionTables(storeCache!, cached) : undefined
+      const warmTables = cachedTables ? this.#fill(cachedTables) : this.#options.warmCache ? await this.#warm(store) : []
+      const source = cached ? 'cache' : 'csv'
+      this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted), source }
       for (const bad of summary.skippedRowExamples) {
         this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
       }
-      this.#log.info({ rows: summary.rows, skippedRows: summary.skippedRows, sites: summary.sites, visitors: summary.visitors, loadMs: summary.loadMs },
+      this.#log.info({ rows: summary.rows, skippedRows: summary.skippedRows, sites: summary.sites, visitors: summary.visitors, loadMs: summary.loadMs, source },
         'data loaded')
+      if (storeCache) this.saved = this.#save(storeCache, store, summary, cached?.storeId, cachedTables ? [] : warmTables)
       return summary
     } catch (error) {
       this.#state = { status: 'failed', error: error as Error }
@@ -130,20 +155,76 @@ export class SessionService {
     }
   }
 
+  /** The store saved by an earlier start, when it holds this data folder as it is now. */
+  async #readStore (storeCache: StoreCache): Promise<CachedStore | undefined> {
+    const started = performance.now()
+    try {
+      const { store, summary, storeId } = await storeCache.readStore()
+      this.#cacheFile = 'read'
+      const loadMs = Math.round(performance.now() - started)
+      return { store, summary: { ...summary, loadMs, parseMs: 0, buildMs: 0, workers: 0 }, storeId }
+    } catch (error) {
+      if (!(error instanceof CacheMismatch)) throw error
+      const level = error.message === 'there is none yet' ? 'info' : 'warn'
+      this.#log[level](`store cache ${storeCache.storePath} not used: ${error.message}; reading the CSV files`)
+      return undefined
+    }
+  }
+
+  async #readSessionTables (storeCache: StoreCache, { store, storeId }: CachedStore): Promise<SiteTables | undefined> {
+    try {
+      return await storeCache.readSessionTables(store, storeId)
+    } catch (error) {
+      if (!(error instanceof CacheMismatch)) throw error
+      this.#log.info(`saved session tables not used: ${error.message}; computing them`)
+      return undefined
+    }
+  }
+
+  /** Saves a store read from CSV, and session tables computed by warm-up, for the next start. */
+  async #save (storeCache: StoreCache, store: PageViewStore, summary: DatasetSummary, cachedStoreId: string | undefined,
+    tables: SiteTables): Promise<void> {
+    if (cachedStoreId !== undefined && tables.length === 0) return
+    this.#cacheFile = 'saving'
+    try {
+      const storeId = cachedStoreId ?? await storeCache.saveStore(store, summary, this.#closing.signal)
+      if (tables.length > 0) await storeCache.saveSessionTables(storeId, tables, this.#closing.signal)
+      this.#cacheFile = 'saved'
+    } catch (error) {
+      this.#cacheFile = 'failed'
+      if (!this.#closing.signal.aborted) this.#log.warn(`could not save the store cache: ${(error as Error).message}`)
+    }
+  }
+
+  /** Fills the cache with saved tables, busiest site first, as far as it holds them. */
+  #fill (tables: SiteTables): SiteTables {
+    for (const { siteId, table } of tables) {
+      if (!this.#fits(table)) break
+      this.#cache.set(siteId, table)
+    }
+    return tables
+  }
+
+  #fits (table: SessionTable): boolean {
+    return this.#cache.size < this.#options.cacheMaxSites && this.#cache.calculatedSize + table.byteSize <= this.#options.cacheMaxBytes
+  }
+
   /**
    * Fills the cache with the busiest sites' session tables until it is full, yielding to the event loop
    * now and then so that /health still answers. Sessionizing every site is one pass over the store.
    */
-  async #warm (store: PageViewStore): Promise<void> {
+  async #warm (store: PageViewStore): Promise<SiteTables> {
     const busiestFirst = Array.from(store.siteUrls, (_, siteId) => siteId)
       .sort((a, b) => siteRowCount(store, b) - siteRowCount(store, a))
+    const warmed: SiteTables = []
     let rowsInSlice = 0
     for (const siteId of busiestFirst) {
       if (this.#cache.size >= this.#options.cacheMaxSites) break
       const table = await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
-      if (this.#cache.calculatedSize + table.byteSize > this.#options.cacheMaxBytes) break
+      if (!this.#fits(table)) break
       this.#closing.signal.throwIfAborted()
       this.#cache.set(siteId, table)
+      warmed.push({ siteId, table })
       this.#counts.computations++
       rowsInSlice += siteRowCount(store, siteId)
       if (rowsInSlice > WARM_ROWS_PER_SLICE) {
@@ -151,6 +232,7 @@ export class SessionService {
         rowsInSlice = 0
       }
     }
+    return warmed
   }
 
   health (): Health {
@@ -185,6 +267,8 @@ export class SessionService {
           build_ms: summary.buildMs,
           warm_ms: state.warmMs,
           load_workers: summary.workers,
+          source: state.source,
+          cache_file: this.#cacheFile,
           session_timeout_seconds: this.#options.sessionTimeoutSeconds,
           cache: this.cacheStats()
         }
@@ -252,6 +336,7 @@ export class SessionService {
   async close (): Promise<void> {
     this.#closing.abort()
     await this.loaded.catch(() => {})
+    await this.saved
     this.#cache.clear()
   }
 }

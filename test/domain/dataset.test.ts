@@ -1,5 +1,6 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
+import { statSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirError, listCsvFiles, loadDataset, type LoadProgress } from '../../src/domain/dataset.js'
@@ -14,10 +15,11 @@ t.test('lists only CSV files and pipes, sorted by name, with their sizes', async
     'folder.csv': {}
   })
   execFileSync('mkfifo', [join(dir, 'c.csv')])
+  const mtimeMs = (name: string) => statSync(join(dir, name)).mtimeMs
   t.same(await listCsvFiles(dir), [
-    { path: join(dir, 'a.CSV'), bytes: 0, pipe: false },
-    { path: join(dir, 'b.csv'), bytes: 8, pipe: false },
-    { path: join(dir, 'c.csv'), bytes: 0, pipe: true }
+    { path: join(dir, 'a.CSV'), bytes: 0, mtimeMs: mtimeMs('a.CSV'), pipe: false },
+    { path: join(dir, 'b.csv'), bytes: 8, mtimeMs: mtimeMs('b.csv'), pipe: false },
+    { path: join(dir, 'c.csv'), bytes: 0, mtimeMs: mtimeMs('c.csv'), pipe: true }
   ])
 })
 
@@ -67,7 +69,7 @@ t.test('strict mode: the first bad row in file order fails the load, on workers 
 
 t.test('a file that cannot be read fails the load, on workers too', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n' })
-  const files = [{ path: join(dir, 'missing.csv'), bytes: 10, pipe: false }]
+  const files = [{ path: join(dir, 'missing.csv'), bytes: 10, mtimeMs: 0, pipe: false }]
   for (const options of [onThisThread, onWorkers]) {
     await t.rejects(loadDataset(files, options), { name: 'CsvFormatError', message: /missing\.csv: ENOENT/ })
   }

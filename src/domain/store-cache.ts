@@ -1,0 +1,328 @@
+// Keeps a loaded store, and the session tables warm-up computed, in files, so that a restart on unchanged
+// data reads them back in large blocks instead of parsing every CSV file again. A file is used only when it
+// provably describes the same data, read by the same program with the same settings: anything else is a
+// `CacheMismatch` naming the difference, and the caller parses afresh. Never a wrong answer, only a slower start.
+import { createHash, randomUUID } from 'node:crypto'
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { crc32 } from 'node:zlib'
+import { ByteInterner } from './byte-interner.js'
+import type { CsvFile, DatasetSummary } from './dataset.js'
+import type { PageViewStore } from './page-view-store.js'
+import { tableByteSize, type SessionTable } from './sessions.js'
+
+/** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
+const FORMAT = 1
+const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
+const ALIGN = 8
+/** Written and checksummed in blocks this large, yielding between them so that requests go on meanwhile. */
+const WRITE_BLOCK_BYTES = 8 * 1024 * 1024
+
+/** A cache file that cannot be used: missing, written for other data or settings, or damaged. */
+export class CacheMismatch extends Error {
+  override name = 'CacheMismatch'
+}
+
+type Section = Uint8Array | Uint32Array | Int32Array | Float64Array
+const SECTION_TYPES = { u8: Uint8Array, u32: Uint32Array, i32: Int32Array, f64: Float64Array } as const
+type SectionType = keyof typeof SECTION_TYPES
+
+function sectionType (section: Section): SectionType {
+  if (section instanceof Uint8Array) return 'u8'
+  if (section instanceof Uint32Array) return 'u32'
+  if (section instanceof Int32Array) return 'i32'
+  return 'f64'
+}
+
+interface Header<Meta> {
+  /** What the file was written for: compared field by field with what the reader expects. */
+  key: Record<string, unknown>
+  meta: Meta
+  sections: { name: string, type: SectionType, length: number }[]
+}
+
+const padded = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN
+
+/**
+ * Writes the file whole or not at all: into a temporary file beside it, flushed to disk, then renamed over
+ * it, so that a crash or a stop mid-write leaves the previous file (or none), never half of one. Layout:
+ * magic, header length, JSON header, then each section 8-byte aligned, then a CRC-32 of all that precedes.
+ */
+async function writeSectionsFile<Meta> (
+  path: string, key: Record<string, unknown>, meta: Meta, sections: Record<string, Section>, signal: AbortSignal
+): Promise<void> {
+  const header: Header<Meta> = {
+    key,
+    meta,
+    sections: Object.entries(sections).map(([name, section]) => ({ name, type: sectionType(section), length: section.length }))
+  }
+  const headerBytes = Buffer.from(JSON.stringify(header))
+  const prefix = Buffer.alloc(padded(MAGIC.length + 4 + headerBytes.length))
+  MAGIC.copy(prefix)
+  prefix.writeUInt32LE(headerBytes.length, MAGIC.length)
+  headerBytes.copy(prefix, MAGIC.length + 4)
+
+  await mkdir(dirname(path), { recursive: true })
+  await removeLeftovers(path)
+  const temporary = `${path}.${process.pid}-${randomUUID().slice(0, 8)}.tmp`
+  const handle = await open(temporary, 'wx')
+  try {
+    let crc = 0
+    const write = async (bytes: Uint8Array) => {
+      for (let start = 0; start < bytes.length; start += WRITE_BLOCK_BYTES) {
+        signal.throwIfAborted()
+        const block = bytes.subarray(start, start + WRITE_BLOCK_BYTES)
+        crc = crc32(block, crc)
+        await handle.write(block)
+      }
+    }
+    await write(prefix)
+    for (const section of Object.values(sections)) {
+      await write(new Uint8Array(section.buffer, section.byteOffset, section.byteLength))
+      await write(new Uint8Array(padded(section.byteLength) - section.byteLength))
+    }
+    const trailer = Buffer.alloc(4)
+    trailer.writeUInt32LE(crc >>> 0)
+    await handle.write(trailer)
+    await handle.sync()
+    await handle.close()
+    signal.throwIfAborted()
+    await rename(temporary, path)
+  } catch (error) {
+    await handle.close().catch(() => {})
+    await unlink(temporary).catch(() => {})
+    throw error
+  }
+}
+
+/** Temporary files of writes that a crash interrupted: nothing else removes them. */
+async function removeLeftovers (path: string): Promise<void> {
+  const prefix = basename(path) + '.'
+  for (const name of await readdir(dirname(path))) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(dirname(path), name)).catch(() => {})
+  }
+}
+
+/** Why a saved key is not the expected one, in words; undefined when they are the same. */
+type KeyExplainer = (field: string, saved: unknown, expected: unknown) => string
+
+async function readSectionsFile<Meta> (
+  path: string, expectedKey: Record<string, unknown>, explain: KeyExplainer
+): Promise<{ meta: Meta, sections: Map<string, Section> }> {
+  let file: Buffer
+  try {
+    file = await readFile(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new CacheMismatch(code === 'ENOENT' ? 'there is none yet' : `it cannot be read: ${(error as Error).message}`)
+  }
+  const damaged = (what: string) => new CacheMismatch(`it is damaged (${what})`)
+  if (file.length < MAGIC.length + 8 || !file.subarray(0, MAGIC.length).equals(MAGIC)) throw damaged('not a Sessionizer cache file of this format')
+  const headerLength = file.readUInt32LE(MAGIC.length)
+  const headerEnd = MAGIC.length + 4 + headerLength
+  if (headerEnd > file.length - 4) throw damaged('truncated header')
+  let header: Header<Meta>
+  try {
+    header = JSON.parse(file.toString('utf8', MAGIC.length + 4, headerEnd)) as Header<Meta>
+  } catch {
+    throw damaged('unreadable header')
+  }
+  for (const field of new Set([...Object.keys(expectedKey), ...Object.keys(header.key ?? {})])) {
+    const saved = header.key?.[field]
+    if (JSON.stringify(saved) !== JSON.stringify(expectedKey[field])) throw new CacheMismatch(explain(field, saved, expectedKey[field]))
+  }
+  let at = padded(headerEnd)
+  const placed = header.sections.map(section => {
+    const start = at
+    at += padded(section.length * SECTION_TYPES[section.type].BYTES_PER_ELEMENT)
+    return { ...section, start }
+  })
+  if (at + 4 !== file.length) throw damaged(`${file.length} bytes where its header promises ${at + 4}`)
+  if (crc32(file.subarray(0, at)) !== file.readUInt32LE(at)) throw damaged('checksum mismatch')
+  // Typed-array views need their element size's alignment; a large file read whole starts a buffer of its own,
+  // a small one may sit anywhere in a shared pool, and is copied.
+  const bytes = file.byteOffset % ALIGN === 0 ? new Uint8Array(file.buffer as ArrayBuffer, file.byteOffset, file.length) : new Uint8Array(file)
+  const sections = new Map(placed.map(({ name, type, length, start }) =>
+    [name, new SECTION_TYPES[type](bytes.buffer, bytes.byteOffset + start, length)] as const))
+  return { meta: header.meta, sections }
+}
+
+function section<T extends Section> (sections: Map<string, Section>, name: string, type: new (...args: never[]) => T): T {
+  const found = sections.get(name)
+  if (!(found instanceof type)) throw new CacheMismatch(`it is damaged (section ${name} missing)`)
+  return found
+}
+
+/**
+ * What made this program's store: a digest of the domain modules' code (parsing rules, store layout, session
+ * tables) and the file format, so that a store written by any other build is never taken for this one's.
+ */
+export async function programFingerprint (): Promise<string> {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const hash = createHash('sha256').update(String(FORMAT))
+  for (const name of (await readdir(here)).sort()) {
+    if (/\.[jt]s$/.test(name)) hash.update(name).update(await readFile(join(here, name)))
+  }
+  return hash.digest('hex').slice(0, 32)
+}
+
+export interface StoreCacheOptions {
+  /** The folder the cache files go into. */
+  cacheDir: string
+  dataDir: string
+  strictCsv: boolean
+  sessionTimeoutSeconds: number
+  program: string
+}
+
+interface StoreMeta {
+  storeId: string
+  summary: DatasetSummary
+  siteUrls: string[]
+  visitorSeed: number
+  firstTimestamp: number | null
+  lastTimestamp: number | null
+}
+
+/** Table numbers, six per table (site id first), in one float column. */
+const TABLE_FIELDS = 6
+
+function explainStoreKey (field: string, saved: unknown, expected: unknown): string {
+  switch (field) {
+    case 'files': return `the data files changed (${describeFileChanges(saved as FileIdentity[] | undefined ?? [], expected as FileIdentity[])})`
+    case 'strictCsv': return `STRICT_CSV was ${String(saved)} when it was written`
+    case 'sessionTimeoutSeconds': return `SESSION_TIMEOUT_SECONDS was ${String(saved)} when it was written`
+    case 'storeId': return 'it belongs to another store'
+    case 'program': return 'another version of Sessionizer wrote it'
+    default: return `its ${field} differs`
+  }
+}
+
+interface FileIdentity { name: string, bytes: number, mtimeMs: number }
+
+function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): string {
+  const savedByName = new Map(saved.map(file => [file.name, file]))
+  const nowNames = new Set(now.map(file => file.name))
+  const changes = [
+    ...now.filter(file => !savedByName.has(file.name)).map(file => `${file.name} is new`),
+    ...now.filter(file => savedByName.has(file.name) && JSON.stringify(savedByName.get(file.name)) !== JSON.stringify(file))
+      .map(file => `${file.name} changed`),
+    ...saved.filter(file => !nowNames.has(file.name)).map(file => `${file.name} is gone`)
+  ]
+  return changes.slice(0, 3).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '')
+}
+
+/**
+ * The cache of one data folder: a store file, valid while every input file keeps its name, size and
+ * modification time, and a session-table file, valid for one store and one session timeout.
+ */
+export class StoreCache {
+  readonly #storePath: string
+  readonly #tablesPath: string
+  readonly #storeKey: Record<string, unknown>
+  readonly #options: StoreCacheOptions
+
+  constructor (options: StoreCacheOptions, files: readonly CsvFile[]) {
+    this.#options = options
+    const folder = createHash('sha256').update(options.dataDir).digest('hex').slice(0, 16)
+    this.#storePath = join(options.cacheDir, `${folder}.store`)
+    this.#tablesPath = join(options.cacheDir, `${folder}.sessions`)
+    this.#storeKey = {
+      program: options.program,
+      dataDir: options.dataDir,
+      strictCsv: options.strictCsv,
+      files: files.map(file => ({ name: basename(file.path), bytes: file.bytes, mtimeMs: file.mtimeMs }))
+    }
+  }
+
+  get storePath (): string {
+    return this.#storePath
+  }
+
+  async readStore (): Promise<{ store: PageViewStore, summary: DatasetSummary, storeId: string }> {
+    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, explainStoreKey)
+    const siteUrls = meta.siteUrls
+    const store: PageViewStore = {
+      siteUrls,
+      siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
+      visitors: ByteInterner.adopt({
+        bytes: section(sections, 'visitorBytes', Uint8Array),
+        ends: section(sections, 'visitorEnds', Uint32Array),
+        slots: section(sections, 'visitorSlots', Int32Array),
+        seed: meta.visitorSeed
+      }),
+      siteRowStart: section(sections, 'siteRowStart', Uint32Array),
+      visitorColumn: section(sections, 'visitorColumn', Uint32Array),
+      timestampColumn: section(sections, 'timestampColumn', Float64Array),
+      visitorSiteCount: section(sections, 'visitorSiteCount', Uint32Array),
+      firstTimestamp: meta.firstTimestamp,
+      lastTimestamp: meta.lastTimestamp
+    }
+    return { store, summary: meta.summary, storeId: meta.storeId }
+  }
+
+  /** Saves the store; resolves to the id that its session tables are saved under. */
+  async saveStore (store: PageViewStore, summary: DatasetSummary, signal: AbortSignal): Promise<string> {
+    const storeId = randomUUID()
+    const visitorKeys = store.visitors.keys()
+    const meta: StoreMeta = {
+      storeId,
+      summary,
+      siteUrls: [...store.siteUrls],
+      visitorSeed: visitorKeys.seed,
+      firstTimestamp: store.firstTimestamp,
+      lastTimestamp: store.lastTimestamp
+    }
+    await writeSectionsFile(this.#storePath, this.#storeKey, meta, {
+      visitorBytes: visitorKeys.bytes,
+      visitorEnds: visitorKeys.ends,
+      visitorSlots: visitorKeys.slots,
+      siteRowStart: store.siteRowStart,
+      visitorColumn: store.visitorColumn,
+      timestampColumn: store.timestampColumn,
+      visitorSiteCount: store.visitorSiteCount
+    }, signal)
+    return storeId
+  }
+
+  #tablesKey (storeId: string): Record<string, unknown> {
+    return { program: this.#options.program, storeId, sessionTimeoutSeconds: this.#options.sessionTimeoutSeconds }
+  }
+
+  /** The saved session tables of a store, in the order they were saved (busiest site first). */
+  async readSessionTables (store: PageViewStore, storeId: string): Promise<{ siteId: number, table: SessionTable }[]> {
+    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), explainStoreKey)
+    const numbers = section(sections, 'tableNumbers', Float64Array)
+    const lengths = section(sections, 'sessionLengths', Float64Array)
+    let start = 0
+    return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
+      const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)
+      // A copy per table: the cache frees a table's memory when it evicts it, which a view would not.
+      const sessionLengths = lengths.slice(start, start + sessions)
+      start += sessions
+      const table: SessionTable = {
+        siteUrl: store.siteUrls[siteId],
+        pageViews,
+        visitors,
+        sessionLengths,
+        totalSessionLength,
+        singleViewSessions,
+        byteSize: tableByteSize(sessionLengths)
+      }
+      return { siteId, table }
+    })
+  }
+
+  async saveSessionTables (storeId: string, tables: readonly { siteId: number, table: SessionTable }[], signal: AbortSignal): Promise<void> {
+    const numbers = new Float64Array(tables.length * TABLE_FIELDS)
+    const lengths = new Float64Array(tables.reduce((sum, { table }) => sum + table.sessionLengths.length, 0))
+    let start = 0
+    tables.forEach(({ siteId, table }, i) => {
+      numbers.set([siteId, table.pageViews, table.visitors, table.sessionLengths.length, table.totalSessionLength, table.singleViewSessions], i * TABLE_FIELDS)
+      lengths.set(table.sessionLengths, start)
+      start += table.sessionLengths.length
+    })
+    await writeSectionsFile(this.#tablesPath, this.#tablesKey(storeId), null, { tableNumbers: numbers, sessionLengths: lengths }, signal)
+  }
+}
