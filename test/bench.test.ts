@@ -80,7 +80,7 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   const started = await startNpmStart({ DATA_DIR: dataDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
   await waitUntilLoaded(started.baseUrl)
   const [serverPid] = childPids(started.child.pid!)
-  t.match(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8'), /dist\/src\/server\.js/)
+  t.match(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8'), /scripts\/start\.mjs/)
   t.ok(peakRssBytes(serverPid) > 1e6)
   await started.stop()
   await t.rejects(fetch(`${started.baseUrl}/health`), 'stopping npm start stops the server')

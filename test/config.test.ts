@@ -1,7 +1,8 @@
 import t from 'tap'
 import { availableParallelism } from 'node:os'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { ConfigError, loadConfig } from '../src/config.js'
+import { PROJECT_ROOT } from '../src/project-root.js'
 
 t.test('defaults', async t => {
   t.same(loadConfig({}), {
@@ -16,7 +17,8 @@ t.test('defaults', async t => {
     csvFastPath: true,
     loadWorkers: availableParallelism(),
     warmCache: true,
-    accessLog: false
+    accessLog: false,
+    cacheDir: join(PROJECT_ROOT, '.cache')
   })
 })
 
@@ -33,7 +35,8 @@ t.test('every variable is read', async t => {
     CSV_FAST_PATH: 'false',
     LOAD_WORKERS: '0',
     WARM_CACHE: '0',
-    ACCESS_LOG: '1'
+    ACCESS_LOG: '1',
+    CACHE_DIR: '/var/cache/sessionizer'
   }), {
     port: 8080,
     host: '0.0.0.0',
@@ -46,8 +49,12 @@ t.test('every variable is read', async t => {
     csvFastPath: false,
     loadWorkers: 0,
     warmCache: false,
-    accessLog: true
+    accessLog: true,
+    cacheDir: '/var/cache/sessionizer'
   })
+  t.equal(loadConfig({ CACHE_DIR: 'rel' }).cacheDir, resolve('rel'))
+  t.equal(loadConfig({ CACHE_DIR: '' }).cacheDir, null, 'empty: no cache')
+  t.equal(loadConfig({ CACHE_DIR: '0' }).cacheDir, null, '0: no cache')
   t.equal(loadConfig({ STRICT_CSV: 'true' }).strictCsv, true)
   t.equal(loadConfig({ STRICT_CSV: 'false' }).strictCsv, false)
 })

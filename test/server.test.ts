@@ -16,10 +16,13 @@ interface Started {
   kill: (signal: NodeJS.Signals) => void
 }
 
-/** Runs the compiled server as `npm start` does, with `env` added to a clean environment. */
+/**
+ * Runs the compiled server as `npm start` does, with `env` added to a clean environment; with no cache
+ * folder unless `env` names one, so that test data leaves nothing in the project's.
+ */
 function startServer (env: Record<string, string>): Started {
   const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, ...env },
+    env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, CACHE_DIR: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -72,6 +75,25 @@ t.test('serves the data, then stops cleanly on SIGTERM; requests are logged only
     t.equal(/incoming request/.test(server.output()), logged, `${JSON.stringify(env)}: requests ${logged ? '' : 'not '}logged`)
     t.equal(/data loaded/.test(server.output()), !('LOG_LEVEL' in env), 'start-up is logged at info')
   }
+})
+
+t.test('a restart on unchanged data reads the cache folder instead of the CSV files', async t => {
+  const root = t.testdir({ data: { 'v.csv': 'a,www.s_1.com,u,1\na,www.s_1.com,u,61\n' } })
+  const env = { DATA_DIR: join(root, 'data'), CACHE_DIR: join(root, 'cache'), LOG_LEVEL: 'warn' }
+  const sources: unknown[] = []
+  for (let start = 0; start < 2; start++) {
+    const port = await freePort()
+    const server = startServer({ ...env, PORT: String(port) })
+    let health: { status?: string, source?: string, cache_file?: string } = {}
+    while (health.status !== 'ready' || health.cache_file === 'saving') {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      health = await fetch(`http://127.0.0.1:${port}/health`).then(res => res.json(), () => ({}))
+    }
+    sources.push([health.source, health.cache_file])
+    server.kill('SIGTERM')
+    t.equal(await server.exited, 0)
+  }
+  t.same(sources, [['csv', 'saved'], ['cache', 'read']])
 })
 
 /** Waits until the server answers /health at all (loading or loaded). */

@@ -16,8 +16,12 @@ import { tableByteSize, type SessionTable } from './sessions.js'
 const FORMAT = 1
 const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
 const ALIGN = 8
+/** Read in blocks this large, each checksummed while the next one is read. */
+const READ_BLOCK_BYTES = 16 * 1024 * 1024
 /** Written and checksummed in blocks this large, yielding between them so that requests go on meanwhile. */
 const WRITE_BLOCK_BYTES = 8 * 1024 * 1024
+
+export const NO_CACHE_YET = 'there is none yet'
 
 /** A cache file that cannot be used: missing, written for other data or settings, or damaged. */
 export class CacheMismatch extends Error {
@@ -37,7 +41,7 @@ function sectionType (section: Section): SectionType {
 
 interface Header<Meta> {
   /** What the file was written for: compared field by field with what the reader expects. */
-  key: Record<string, unknown>
+  key: CacheKey
   meta: Meta
   sections: { name: string, type: SectionType, length: number }[]
 }
@@ -50,7 +54,7 @@ const padded = (bytes: number) => Math.ceil(bytes / ALIGN) * ALIGN
  * magic, header length, JSON header, then each section 8-byte aligned, then a CRC-32 of all that precedes.
  */
 async function writeSectionsFile<Meta> (
-  path: string, key: Record<string, unknown>, meta: Meta, sections: Record<string, Section>, signal: AbortSignal
+  path: string, key: CacheKey, meta: Meta, sections: Record<string, Section>, signal: AbortSignal
 ): Promise<void> {
   const header: Header<Meta> = {
     key,
@@ -96,62 +100,120 @@ async function writeSectionsFile<Meta> (
   }
 }
 
-/** Temporary files of writes that a crash interrupted: nothing else removes them. */
+/**
+ * Temporary files of writes that a crash interrupted: nothing else removes them. A write still under way
+ * in another process (a second server on the same data) is left alone.
+ */
 async function removeLeftovers (path: string): Promise<void> {
-  const prefix = basename(path) + '.'
+  const leftover = new RegExp(`^${basename(path).replaceAll('.', '\\.')}\\.(\\d+)-[0-9a-f]+\\.tmp$`)
   for (const name of await readdir(dirname(path))) {
-    if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(dirname(path), name)).catch(() => {})
+    const writer = leftover.exec(name)?.[1]
+    if (writer !== undefined && !processIsAlive(Number(writer))) await unlink(join(dirname(path), name)).catch(() => {})
   }
 }
 
-/** Why a saved key is not the expected one, in words; undefined when they are the same. */
-type KeyExplainer = (field: string, saved: unknown, expected: unknown) => string
-
-async function readSectionsFile<Meta> (
-  path: string, expectedKey: Record<string, unknown>, explain: KeyExplainer
-): Promise<{ meta: Meta, sections: Map<string, Section> }> {
-  let file: Buffer
+function processIsAlive (pid: number): boolean {
   try {
-    file = await readFile(path)
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    // EPERM: it is alive, only another user's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * A whole file in a buffer of its own (so that typed arrays over it are aligned), with the CRC-32 of all but
+ * its last 4 bytes, computed block by block while the next block is being read.
+ */
+async function readChecksummed (path: string, blockBytes: number): Promise<{ bytes: Buffer<ArrayBuffer>, crc: number }> {
+  const handle = await open(path, 'r')
+  try {
+    const { size } = await handle.stat()
+    const bytes = Buffer.allocUnsafeSlow(size)
+    const checked = Math.max(size - 4, 0)
+    const readBlock = (start: number) => handle.read(bytes, start, Math.min(blockBytes, size - start), start)
+    let crc = 0
+    let start = 0
+    let reading = size > 0 ? readBlock(0) : undefined
+    while (reading) {
+      const { bytesRead } = await reading
+      /* c8 ignore next: only another process cutting the file short while it is read gets here */
+      if (bytesRead === 0) throw new Error('the file shrank while it was read')
+      const end = start + bytesRead
+      reading = end < size ? readBlock(end) : undefined
+      crc = crc32(bytes.subarray(Math.min(start, checked), Math.min(end, checked)), crc)
+      start = end
+    }
+    return { bytes, crc }
+  } finally {
+    await handle.close()
+  }
+}
+
+interface FileIdentity { name: string, bytes: number, mtimeMs: number }
+
+/** What a file was written for: the program, and the data and settings its contents depend on. */
+interface CacheKey {
+  program: string
+  files?: FileIdentity[]
+  strictCsv?: boolean
+  storeId?: string
+  sessionTimeoutSeconds?: number
+}
+
+/** Why a file is not used, for each field of its key that differs from what this start expects. */
+const MISMATCHES: { [F in keyof CacheKey]-?: (saved: CacheKey[F], expected: CacheKey[F]) => string } = {
+  program: () => 'another version of Sessionizer wrote it',
+  files: (saved, expected) => `the data files changed (${describeFileChanges(saved!, expected!)})`,
+  strictCsv: saved => `STRICT_CSV was ${String(saved)} when it was written`,
+  storeId: () => 'it belongs to another store',
+  sessionTimeoutSeconds: saved => `SESSION_TIMEOUT_SECONDS was ${String(saved)} when it was written`
+}
+
+function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): string {
+  const savedByName = new Map(saved.map(file => [file.name, file]))
+  const nowNames = new Set(now.map(file => file.name))
+  const changes = [
+    ...now.filter(file => !savedByName.has(file.name)).map(file => `${file.name} is new`),
+    ...now.filter(file => savedByName.has(file.name) && JSON.stringify(savedByName.get(file.name)) !== JSON.stringify(file))
+      .map(file => `${file.name} changed`),
+    ...saved.filter(file => !nowNames.has(file.name)).map(file => `${file.name} is gone`)
+  ]
+  return changes.slice(0, 3).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '')
+}
+
+/**
+ * Reads a file that writeSectionsFile wrote for `expectedKey`. The checksum is checked first: a file that
+ * passes it is whole and as this format's writer wrote it, so its header and layout can be trusted.
+ */
+async function readSectionsFile<Meta> (
+  path: string, expectedKey: CacheKey, blockBytes: number
+): Promise<{ meta: Meta, sections: Map<string, Section> }> {
+  let file: { bytes: Buffer<ArrayBuffer>, crc: number }
+  try {
+    file = await readChecksummed(path, blockBytes)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    throw new CacheMismatch(code === 'ENOENT' ? 'there is none yet' : `it cannot be read: ${(error as Error).message}`)
+    throw new CacheMismatch(code === 'ENOENT' ? NO_CACHE_YET : `it cannot be read: ${(error as Error).message}`)
   }
+  const { bytes, crc } = file
   const damaged = (what: string) => new CacheMismatch(`it is damaged (${what})`)
-  if (file.length < MAGIC.length + 8 || !file.subarray(0, MAGIC.length).equals(MAGIC)) throw damaged('not a Sessionizer cache file of this format')
-  const headerLength = file.readUInt32LE(MAGIC.length)
-  const headerEnd = MAGIC.length + 4 + headerLength
-  if (headerEnd > file.length - 4) throw damaged('truncated header')
-  let header: Header<Meta>
-  try {
-    header = JSON.parse(file.toString('utf8', MAGIC.length + 4, headerEnd)) as Header<Meta>
-  } catch {
-    throw damaged('unreadable header')
-  }
-  for (const field of new Set([...Object.keys(expectedKey), ...Object.keys(header.key ?? {})])) {
-    const saved = header.key?.[field]
-    if (JSON.stringify(saved) !== JSON.stringify(expectedKey[field])) throw new CacheMismatch(explain(field, saved, expectedKey[field]))
+  if (bytes.length < MAGIC.length + 8 || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) throw damaged('not a Sessionizer cache file of this format')
+  if (crc !== bytes.readUInt32LE(bytes.length - 4)) throw damaged('checksum mismatch: truncated or altered')
+  const headerEnd = MAGIC.length + 4 + bytes.readUInt32LE(MAGIC.length)
+  const header = JSON.parse(bytes.toString('utf8', MAGIC.length + 4, headerEnd)) as Header<Meta>
+  for (const field of Object.keys(expectedKey) as (keyof CacheKey)[]) {
+    const [saved, expected] = [header.key[field], expectedKey[field]]
+    if (JSON.stringify(saved) !== JSON.stringify(expected)) throw new CacheMismatch((MISMATCHES[field] as (s: unknown, e: unknown) => string)(saved, expected))
   }
   let at = padded(headerEnd)
-  const placed = header.sections.map(section => {
-    const start = at
-    at += padded(section.length * SECTION_TYPES[section.type].BYTES_PER_ELEMENT)
-    return { ...section, start }
-  })
-  if (at + 4 !== file.length) throw damaged(`${file.length} bytes where its header promises ${at + 4}`)
-  if (crc32(file.subarray(0, at)) !== file.readUInt32LE(at)) throw damaged('checksum mismatch')
-  // Typed-array views need their element size's alignment; a large file read whole starts a buffer of its own,
-  // a small one may sit anywhere in a shared pool, and is copied.
-  const bytes = file.byteOffset % ALIGN === 0 ? new Uint8Array(file.buffer as ArrayBuffer, file.byteOffset, file.length) : new Uint8Array(file)
-  const sections = new Map(placed.map(({ name, type, length, start }) =>
-    [name, new SECTION_TYPES[type](bytes.buffer, bytes.byteOffset + start, length)] as const))
+  const sections = new Map<string, Section>(header.sections.map(({ name, type, length }) => {
+    const section = new SECTION_TYPES[type](bytes.buffer, at, length)
+    at += padded(section.byteLength)
+    return [name, section]
+  }))
   return { meta: header.meta, sections }
-}
-
-function section<T extends Section> (sections: Map<string, Section>, name: string, type: new (...args: never[]) => T): T {
-  const found = sections.get(name)
-  if (!(found instanceof type)) throw new CacheMismatch(`it is damaged (section ${name} missing)`)
-  return found
 }
 
 /**
@@ -174,6 +236,8 @@ export interface StoreCacheOptions {
   strictCsv: boolean
   sessionTimeoutSeconds: number
   program: string
+  /** The cache files are read in blocks this large; tests shrink it. */
+  readBlockBytes?: number
 }
 
 interface StoreMeta {
@@ -188,31 +252,6 @@ interface StoreMeta {
 /** Table numbers, six per table (site id first), in one float column. */
 const TABLE_FIELDS = 6
 
-function explainStoreKey (field: string, saved: unknown, expected: unknown): string {
-  switch (field) {
-    case 'files': return `the data files changed (${describeFileChanges(saved as FileIdentity[] | undefined ?? [], expected as FileIdentity[])})`
-    case 'strictCsv': return `STRICT_CSV was ${String(saved)} when it was written`
-    case 'sessionTimeoutSeconds': return `SESSION_TIMEOUT_SECONDS was ${String(saved)} when it was written`
-    case 'storeId': return 'it belongs to another store'
-    case 'program': return 'another version of Sessionizer wrote it'
-    default: return `its ${field} differs`
-  }
-}
-
-interface FileIdentity { name: string, bytes: number, mtimeMs: number }
-
-function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): string {
-  const savedByName = new Map(saved.map(file => [file.name, file]))
-  const nowNames = new Set(now.map(file => file.name))
-  const changes = [
-    ...now.filter(file => !savedByName.has(file.name)).map(file => `${file.name} is new`),
-    ...now.filter(file => savedByName.has(file.name) && JSON.stringify(savedByName.get(file.name)) !== JSON.stringify(file))
-      .map(file => `${file.name} changed`),
-    ...saved.filter(file => !nowNames.has(file.name)).map(file => `${file.name} is gone`)
-  ]
-  return changes.slice(0, 3).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '')
-}
-
 /**
  * The cache of one data folder: a store file, valid while every input file keeps its name, size and
  * modification time, and a session-table file, valid for one store and one session timeout.
@@ -220,7 +259,7 @@ function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): strin
 export class StoreCache {
   readonly #storePath: string
   readonly #tablesPath: string
-  readonly #storeKey: Record<string, unknown>
+  readonly #storeKey: CacheKey
   readonly #options: StoreCacheOptions
 
   constructor (options: StoreCacheOptions, files: readonly CsvFile[]) {
@@ -230,10 +269,13 @@ export class StoreCache {
     this.#tablesPath = join(options.cacheDir, `${folder}.sessions`)
     this.#storeKey = {
       program: options.program,
-      dataDir: options.dataDir,
       strictCsv: options.strictCsv,
       files: files.map(file => ({ name: basename(file.path), bytes: file.bytes, mtimeMs: file.mtimeMs }))
     }
+  }
+
+  get #readBlockBytes (): number {
+    return this.#options.readBlockBytes ?? READ_BLOCK_BYTES
   }
 
   get storePath (): string {
@@ -241,21 +283,21 @@ export class StoreCache {
   }
 
   async readStore (): Promise<{ store: PageViewStore, summary: DatasetSummary, storeId: string }> {
-    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, explainStoreKey)
+    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#readBlockBytes)
     const siteUrls = meta.siteUrls
     const store: PageViewStore = {
       siteUrls,
       siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
       visitors: ByteInterner.adopt({
-        bytes: section(sections, 'visitorBytes', Uint8Array),
-        ends: section(sections, 'visitorEnds', Uint32Array),
-        slots: section(sections, 'visitorSlots', Int32Array),
+        bytes: sections.get('visitorBytes') as Uint8Array,
+        ends: sections.get('visitorEnds') as Uint32Array,
+        slots: sections.get('visitorSlots') as Int32Array,
         seed: meta.visitorSeed
       }),
-      siteRowStart: section(sections, 'siteRowStart', Uint32Array),
-      visitorColumn: section(sections, 'visitorColumn', Uint32Array),
-      timestampColumn: section(sections, 'timestampColumn', Float64Array),
-      visitorSiteCount: section(sections, 'visitorSiteCount', Uint32Array),
+      siteRowStart: sections.get('siteRowStart') as Uint32Array,
+      visitorColumn: sections.get('visitorColumn') as Uint32Array,
+      timestampColumn: sections.get('timestampColumn') as Float64Array,
+      visitorSiteCount: sections.get('visitorSiteCount') as Uint32Array,
       firstTimestamp: meta.firstTimestamp,
       lastTimestamp: meta.lastTimestamp
     }
@@ -286,15 +328,15 @@ export class StoreCache {
     return storeId
   }
 
-  #tablesKey (storeId: string): Record<string, unknown> {
+  #tablesKey (storeId: string): CacheKey {
     return { program: this.#options.program, storeId, sessionTimeoutSeconds: this.#options.sessionTimeoutSeconds }
   }
 
   /** The saved session tables of a store, in the order they were saved (busiest site first). */
   async readSessionTables (store: PageViewStore, storeId: string): Promise<{ siteId: number, table: SessionTable }[]> {
-    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), explainStoreKey)
-    const numbers = section(sections, 'tableNumbers', Float64Array)
-    const lengths = section(sections, 'sessionLengths', Float64Array)
+    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes)
+    const numbers = sections.get('tableNumbers') as Float64Array
+    const lengths = sections.get('sessionLengths') as Float64Array
     let start = 0
     return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
       const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)

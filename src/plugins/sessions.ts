@@ -7,7 +7,7 @@ import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type Load
 import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
-import { CacheMismatch, programFingerprint, StoreCache } from '../domain/store-cache.js'
+import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { listSites } from '../domain/queries.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
@@ -164,9 +164,9 @@ export class SessionService {
       const loadMs = Math.round(performance.now() - started)
       return { store, summary: { ...summary, loadMs, parseMs: 0, buildMs: 0, workers: 0 }, storeId }
     } catch (error) {
-      if (!(error instanceof CacheMismatch)) throw error
-      const level = error.message === 'there is none yet' ? 'info' : 'warn'
-      this.#log[level](`store cache ${storeCache.storePath} not used: ${error.message}; reading the CSV files`)
+      // Whatever is wrong with the cache costs this start its speed, never its data.
+      const { message } = error as Error
+      this.#log[message === NO_CACHE_YET ? 'info' : 'warn'](`store cache ${storeCache.storePath} not used: ${message}; reading the CSV files`)
       return undefined
     }
   }
@@ -175,8 +175,7 @@ export class SessionService {
     try {
       return await storeCache.readSessionTables(store, storeId)
     } catch (error) {
-      if (!(error instanceof CacheMismatch)) throw error
-      this.#log.info(`saved session tables not used: ${error.message}; computing them`)
+      this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)
       return undefined
     }
   }

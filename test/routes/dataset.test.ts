@@ -29,6 +29,8 @@ t.test('/health summarizes the dataset once loaded', async t => {
     first_timestamp: 10,
     last_timestamp: 4294967296,
     session_timeout_seconds: 60,
+    source: 'csv',
+    cache_file: 'off',
     cache: { sites_cached: 1, misses: 1, computations: 1 }
   })
   t.type(res.json().load_ms, 'number')

@@ -1,0 +1,148 @@
+// The sessions plugin with a cache folder: a restart on unchanged data reads the saved store and session
+// tables instead of parsing, gives the same answers, and anything that would make them wrong rebuilds.
+import t, { type Test } from 'tap'
+import { execFile, execFileSync } from 'node:child_process'
+import { appendFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import Fastify, { type FastifyInstance } from 'fastify'
+import app, { serverOptions, type AppOptions } from '../../src/app.js'
+import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/page-view-generator.js'
+import { DEFAULT_TEST_OPTIONS, get } from '../helper.js'
+
+
+/** Builds the app with its warnings collected, and waits for its data and for the cache file to settle. */
+async function start (t: Test, options: Partial<AppOptions> & { dataDir: string }) {
+  const logged: string[] = []
+  const server = Fastify({ ...serverOptions, logger: { level: 'info', stream: { write: (line: string) => logged.push(JSON.parse(line).msg) } } })
+  await server.register(app, { ...DEFAULT_TEST_OPTIONS, warmCache: true, ...options })
+  t.teardown(() => server.close())
+  await server.sessions.loaded
+  await server.sessions.saved
+  return { server, logged }
+}
+
+/** Every answer the routes give for the data: per site in text and JSON, and for a sample of visitors. */
+async function answers (server: FastifyInstance): Promise<string[]> {
+  const sites = JSON.parse((await get(server, '/sites')).body) as { site_url: string }[]
+  const all: string[] = []
+  for (const { site_url } of sites) {
+    for (const route of ['/num_sessions', '/median_session_length']) all.push((await get(server, route, { site_url })).body)
+    all.push((await get(server, '/site_stats', { site_url }, true)).body)
+  }
+  for (let visitor = 1; visitor <= 300; visitor += 7) {
+    all.push((await get(server, '/num_unique_visited_sites', { visitor_id: `visitor_${visitor}` })).body)
+  }
+  return all
+}
+
+function dataset (t: Test) {
+  const root = t.testdir({ data: {}, cache: {} })
+  const dataDir = join(root, 'data')
+  generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 40_000, sites: 12, visitors: 3000, files: 3, out: dataDir })
+  appendFileSync(join(dataDir, 'page_views_1.csv'), 'a bad row\n')
+  return { dataDir, cacheDir: join(root, 'cache') }
+}
+
+t.test('a restart on unchanged files reads the store and the warm tables, and answers the same', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  const first = await start(t, { dataDir, cacheDir })
+  t.match(first.server.sessions.health(), { status: 'ready', source: 'csv', cache_file: 'saved', skipped_rows: 1 })
+  t.match(first.logged, [/store cache .* not used: there is none yet; reading the CSV files/])
+  const expected = await answers(first.server)
+
+  const again = await start(t, { dataDir, cacheDir })
+  const health = again.server.sessions.health()
+  t.match(health, {
+    status: 'ready', source: 'cache', cache_file: 'read', rows: 40_000, skipped_rows: 1, sites: 12, parse_ms: 0,
+    skipped_row_examples: [{ file: 'page_views_1.csv', reason: /./ }],
+    cache: { sites_cached: 12, computations: 0 }
+  })
+  t.same(await answers(again.server), expected)
+  t.equal(again.server.sessions.cacheStats().computations, 0, 'every answer came from the saved tables')
+  t.match(again.logged, [/^skipped bad row page_views_1\.csv:\d+/, /data loaded/])
+})
+
+t.test('another session timeout reuses the store but computes and saves its own tables', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  await start(t, { dataDir, cacheDir })
+  const fresh = await start(t, { dataDir, cacheDir: null, sessionTimeoutSeconds: 600 })
+  const other = await start(t, { dataDir, cacheDir, sessionTimeoutSeconds: 600 })
+  t.match(other.server.sessions.health(), { source: 'cache', cache_file: 'saved', cache: { computations: 12 } })
+  t.match(other.logged, [/saved session tables not used: SESSION_TIMEOUT_SECONDS was 1800 when it was written; computing them/])
+  t.same(await answers(other.server), await answers(fresh.server))
+  const third = await start(t, { dataDir, cacheDir, sessionTimeoutSeconds: 600 })
+  t.match(third.server.sessions.health(), { source: 'cache', cache_file: 'read', cache: { computations: 0 } })
+})
+
+t.test('a changed, added or removed file is read afresh, with a warning saying why', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  await start(t, { dataDir, cacheDir })
+  appendFileSync(join(dataDir, 'page_views_2.csv'), 'visitor_1,www.s_1.com,/late,1900000000\n')
+  const changed = await start(t, { dataDir, cacheDir })
+  t.match(changed.server.sessions.health(), { source: 'csv', cache_file: 'saved', rows: 40_001 })
+  t.match(changed.logged, [/not used: the data files changed \(page_views_2\.csv changed\); reading the CSV files/])
+  const fresh = await start(t, { dataDir, cacheDir: null })
+  t.same(await answers(changed.server), await answers(fresh.server))
+})
+
+t.test('a damaged cache file is a warning and a rebuild, never an answer', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  await start(t, { dataDir, cacheDir })
+  const storeFile = readdirSync(cacheDir).find(name => name.endsWith('.store'))!
+  writeFileSync(join(cacheDir, storeFile), 'garbage')
+  const damaged = await start(t, { dataDir, cacheDir })
+  t.match(damaged.server.sessions.health(), { source: 'csv', cache_file: 'saved' })
+  t.match(damaged.logged, [/not used: it is damaged \(not a Sessionizer cache file of this format\)/])
+})
+
+t.test('without warm-up only the store is saved, and read back', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  await start(t, { dataDir, cacheDir, warmCache: false })
+  t.same(readdirSync(cacheDir).filter(name => !name.endsWith('.store')), [])
+  const again = await start(t, { dataDir, cacheDir, warmCache: false })
+  t.match(again.server.sessions.health(), { source: 'cache', cache_file: 'read', cache: { sites_cached: 0 } })
+  const withWarmUp = await start(t, { dataDir, cacheDir })
+  t.match(withWarmUp.server.sessions.health(), { source: 'cache', cache_file: 'saved', cache: { sites_cached: 12, computations: 12 } },
+    'tables missing from the folder are computed and saved')
+})
+
+t.test('saved tables fill the cache only as far as its bounds', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  await start(t, { dataDir, cacheDir })
+  const small = await start(t, { dataDir, cacheDir, cacheMaxSites: 4 })
+  t.match(small.server.sessions.cacheStats(), { sites_cached: 4, computations: 0 })
+})
+
+t.test('a cache folder that cannot be written costs the next start its speed, nothing else', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  writeFileSync(join(cacheDir, 'file'), '')
+  const blocked = await start(t, { dataDir, cacheDir: join(cacheDir, 'file') })
+  t.match(blocked.server.sessions.health(), { status: 'ready', source: 'csv', cache_file: 'failed' })
+  t.match(blocked.logged, [/not used: it cannot be read: ENOTDIR/, /^skipped bad row/, /data loaded/, /could not save the store cache: EEXIST/])
+  t.equal((await get(blocked.server, '/num_sessions', { site_url: 'www.s_1.com' })).statusCode, 200)
+})
+
+t.test('closing while the store is being saved leaves no file behind', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  const server = Fastify({ ...serverOptions, logger: false })
+  await server.register(app, { ...DEFAULT_TEST_OPTIONS, dataDir, cacheDir })
+  await server.sessions.loaded
+  t.match(server.sessions.health(), { status: 'ready', cache_file: 'saving' })
+  await server.close()
+  t.same(readdirSync(cacheDir), [])
+})
+
+t.test('data read from a pipe is never cached', async t => {
+  const root = t.testdir({ data: { 'a.csv': 'v,s,u,1\n' }, cache: {} })
+  const [dataDir, cacheDir] = [join(root, 'data'), join(root, 'cache')]
+  execFileSync('mkfifo', [join(dataDir, 'pipe.csv')])
+  const server = Fastify({ ...serverOptions, logger: false })
+  await server.register(app, { ...DEFAULT_TEST_OPTIONS, dataDir, cacheDir })
+  t.teardown(() => server.close())
+  // Another process writes, as a decompressor would: a write from this thread would wait for a reader that cannot run.
+  await promisify(execFile)('sh', ['-c', `printf 'w,s,u,2\\n' > '${join(dataDir, 'pipe.csv')}'`])
+  await server.sessions.loaded
+  t.match(server.sessions.health(), { source: 'csv', cache_file: 'off', rows: 2 })
+  t.same(readdirSync(cacheDir), [])
+})
