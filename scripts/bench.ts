@@ -1,16 +1,16 @@
 // npm run bench [-- --quick | --sizes 1M,10M] [--log-level silent]: Sessionizer against DuckDB and a bare Fastify route, on generated data.
 // Prints, for each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency,
 // DuckDB's time and RSS for the same answers, whether the answers agree, and the ratios against the targets.
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from '../src/project-root.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
 import { compareAnswers } from './lib/duckdb-sessions.js'
 import {
-  childPids, collectSiteAnswers, collectVisitorAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess,
-  waitUntilLoaded,
+  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
+  startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded,
   type Throughput
 } from './lib/bench-lib.js'
 
@@ -50,17 +50,38 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)
   const sample = Array.from({ length: VISITOR_SAMPLE }, (_, i) => `visitor_${1 + Math.floor((i * dataset.visitors) / VISITOR_SAMPLE)}`)
 
-  const port = await freePort()
-  const started = performance.now()
-  // From `npm start`, as a user starts it: npm, the check that the build is up to date, then the server.
-  const server = await startNpmStart({ DATA_DIR: dir, PORT: String(port), ...(logLevel !== undefined && { LOG_LEVEL: logLevel }) }, port, '/health')
-  // With WARM_CACHE (the default), /health turns 200 only once every site's session table is built.
-  await waitUntilLoaded(server.baseUrl)
-  const readyMs = performance.now() - started
-  const siteAnswers = await collectSiteAnswers(server.baseUrl)
-  const warmUpMs = performance.now() - started - readyMs
-  const withVisitors = { sites: siteAnswers, visitors: await collectVisitorAnswers(server.baseUrl, sample) }
-  const oursRss = peakRssBytes(childPids(server.child.pid!)[0])
+  // A cache folder of this run's own: the first start is cold, the second restarts from what the first saved.
+  const cacheDir = mkdtempSync(join(tmpdir(), 'sessionizer-bench-'))
+  const env = { DATA_DIR: dir, CACHE_DIR: cacheDir, ...(logLevel !== undefined && { LOG_LEVEL: logLevel }) }
+  const start = async () => {
+    const port = await freePort()
+    const started = performance.now()
+    // From `npm start`, as a user starts it: npm, the check that the build is up to date, then the server.
+    const server = await startNpmStart({ ...env, PORT: String(port) }, port, '/health')
+    // With WARM_CACHE (the default), /health turns 200 only once every site's session table is built.
+    await waitUntilLoaded(server.baseUrl)
+    return { server, started, readyMs: performance.now() - started }
+  }
+
+  const cold = await start()
+  const siteAnswers = await collectSiteAnswers(cold.server.baseUrl)
+  const warmUpMs = performance.now() - cold.started - cold.readyMs
+  const withVisitors = { sites: siteAnswers, visitors: await collectVisitorAnswers(cold.server.baseUrl, sample) }
+  const oursRss = peakRssBytes(childPids(cold.server.child.pid!)[0])
+  const saved = await waitUntilCacheSettled(cold.server.baseUrl)
+  const savedMs = performance.now() - cold.started
+  await cold.server.stop()
+  const cacheBytes = readdirSync(cacheDir).reduce((sum, name) => sum + statSync(join(cacheDir, name)).size, 0)
+
+  const restart = await start()
+  const readyMs = cold.readyMs
+  const restartMs = restart.readyMs
+  const server = restart.server
+  const restartSource = (await waitUntilCacheSettled(server.baseUrl)).source
+  const restartRss = peakRssBytes(childPids(server.child.pid!)[0])
+  const restartProblems = compareAnswers(withVisitors, await collectSessionizerAnswers(server.baseUrl, sample), sample)
+    .map(problem => `after the restart: ${problem}`)
+  rmSync(cacheDir, { recursive: true })
   const firstSite = [...siteAnswers.keys()][0]
   const barePort = await freePort()
   const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
@@ -77,8 +98,13 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
 
   const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
     availableParallelism(), sample)
-  const problems = compareAnswers(withVisitors, duck.answers, sample)
-  return { dataset, bytes, readyMs, warmUpMs, oursRss, ours, bareThroughput, duck, problems, sampleFound: withVisitors.visitors.size }
+  const problems = [...compareAnswers(withVisitors, duck.answers, sample), ...restartProblems]
+  if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
+  if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
+  return {
+    dataset, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, duck, problems,
+    sampleFound: withVisitors.visitors.size
+  }
 }
 
 type Result = Awaited<ReturnType<typeof benchmark>>
@@ -92,6 +118,8 @@ function report (r: Result): void {
     `peak RSS ${mb(r.oursRss)} (${Math.round(r.oursRss / dataset.rows)} B/row), ` +
     `${Math.round(rowsPerSecond / 1000).toLocaleString('en-US')} K rows/s; then all ${dataset.sites} sites' ` +
     `/site_stats answered over HTTP in ${seconds(r.warmUpMs)}`)
+  console.log(`restart      ready ${seconds(r.restartMs)} from the cache folder (${mb(r.cacheBytes)}, saved ` +
+    `${seconds(r.savedMs - r.readyMs)} after the cold start was ready), peak RSS ${mb(r.restartRss)}`)
   console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
   console.log(r.problems.length === 0
     ? `answers      agree on all ${dataset.sites} sites and ${VISITOR_SAMPLE} sampled visitors (${r.sampleFound} present)`
@@ -103,17 +131,18 @@ function report (r: Result): void {
   const timeTarget = dataset.rows >= 10_000_000 ? 0.33 : 1
   console.log(`ratios       time to ready / DuckDB ${(r.readyMs / r.duck.ms).toFixed(2)} (target ≤ ${timeTarget}); ` +
     `peak RSS / DuckDB ${(r.oursRss / r.duck.peakRssBytes).toFixed(2)} (target ≤ 0.35 at 10 M); ` +
-    `throughput / bare ${(r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond).toFixed(2)} (target ≥ 0.80)`)
+    `throughput / bare ${(r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond).toFixed(2)} (target ≥ 0.80); ` +
+    `restart ${seconds(r.restartMs)} (target ≤ 1 s at 10 M), ${(r.restartMs / r.duck.ms).toFixed(2)} of DuckDB's time`)
 }
 
 function growthTable (results: Result[]): void {
-  console.log('\n| rows | time to ready | peak RSS | bytes/row | µs/row | µs/row ÷ log2(n), vs the first |')
-  console.log('|---:|---:|---:|---:|---:|---:|')
+  console.log('\n| rows | time to ready | peak RSS | bytes/row | µs/row | µs/row ÷ log2(n), vs the first | restart |')
+  console.log('|---:|---:|---:|---:|---:|---:|---:|')
   const base = results[0].readyMs / results[0].dataset.rows / Math.log2(results[0].dataset.rows)
   for (const r of results) {
     const perRow = r.readyMs / r.dataset.rows
     console.log(`| ${r.dataset.name} | ${seconds(r.readyMs)} | ${mb(r.oursRss)} | ${Math.round(r.oursRss / r.dataset.rows)} | ` +
-      `${(perRow * 1000).toFixed(3)} | ${(perRow / Math.log2(r.dataset.rows) / base).toFixed(2)} |`)
+      `${(perRow * 1000).toFixed(3)} | ${(perRow / Math.log2(r.dataset.rows) / base).toFixed(2)} | ${seconds(r.restartMs)} |`)
   }
 }
 

@@ -108,7 +108,7 @@ async function hostileClients (): Promise<void> {
 async function signals (dir: string): Promise<void> {
   for (const delayMs of [50, 300, 600, 1000, 2000, 3000, 4500, 9000]) {
     const port = await freePort()
-    const child = spawn(process.execPath, [SERVER], { env: { ...process.env, DATA_DIR: dir, PORT: String(port), LOG_LEVEL: 'silent' }, stdio: 'ignore' })
+    const child = spawn(process.execPath, [SERVER], { env: { ...process.env, DATA_DIR: dir, CACHE_DIR: '', PORT: String(port), LOG_LEVEL: 'silent' }, stdio: 'ignore' })
     const exited = once(child, 'exit')
     await new Promise(resolve => setTimeout(resolve, delayMs))
     const state = await fetch(`http://127.0.0.1:${port}/health`).then(response => response.json() as Promise<{ status: string }>, () => ({ status: 'starting' }))

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess, waitUntilLoaded
+  childPids, collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess, waitUntilCacheSettled,
+  waitUntilLoaded
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, compiled } from './helper.js'
 
@@ -65,7 +66,7 @@ t.test('waiting for the data: through 503s, and a failed load is an error', asyn
 t.test('the process helpers: a free port, a server started and stopped, the DuckDB peer in its own process', async t => {
   const dataDir = t.testdir({ 'v.csv': 'a,s,u,1\na,s,u,2000\nb,s,u,5\n' })
   const port = await freePort()
-  const server = await startProcess([compiled('src/server.ts')], { DATA_DIR: dataDir, PORT: String(port) }, port, '/health')
+  const server = await startProcess([compiled('src/server.ts')], { DATA_DIR: dataDir, CACHE_DIR: '', PORT: String(port) }, port, '/health')
   await waitUntilLoaded(server.baseUrl)
   t.ok(peakRssBytes(server.child.pid!) > 1e6)
   const ours = await collectSessionizerAnswers(server.baseUrl, ['a', 'b'])
@@ -77,8 +78,10 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
 
   // As the bench starts Sessionizer: npm start, whose one child is the server (its peak RSS is the one to read).
   const npmPort = await freePort()
-  const started = await startNpmStart({ DATA_DIR: dataDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
+  const cacheDir = join(t.testdirName, 'cache')
+  const started = await startNpmStart({ DATA_DIR: dataDir, CACHE_DIR: cacheDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
   await waitUntilLoaded(started.baseUrl)
+  t.same(await waitUntilCacheSettled(started.baseUrl), { source: 'csv', cacheFile: 'saved' })
   const [serverPid] = childPids(started.child.pid!)
   t.match(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8'), /scripts\/start\.mjs/)
   t.ok(peakRssBytes(serverPid) > 1e6)

@@ -73,6 +73,15 @@ export async function waitUntilLoaded (baseUrl: string): Promise<void> {
   }
 }
 
+/** Polls /health until the loaded data is saved to the cache folder (or that failed, or there is none): its source. */
+export async function waitUntilCacheSettled (baseUrl: string): Promise<{ source: string, cacheFile: string }> {
+  for (;;) {
+    const health = await (await fetch(`${baseUrl}/health`)).json() as { source: string, cache_file: string }
+    if (health.cache_file !== 'saving') return { source: health.source, cacheFile: health.cache_file }
+    await sleep(20)
+  }
+}
+
 /** Every site's answers, fetched as the landing page warms sites: a few requests at a time. */
 export async function collectSiteAnswers (baseUrl: string, concurrency = 8): Promise<DatasetAnswers['sites']> {
   const sites = await (await fetch(`${baseUrl}/sites`)).json() as { site_url: string }[]
