@@ -9,12 +9,14 @@ COPY scripts ./scripts
 RUN npm run build
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data CACHE_DIR=/cache
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
 COPY --from=build /app/dist ./dist
 COPY public ./public
+# The saved store, for fast restarts: a volume in the compose file, writable by the user the service runs as.
+RUN mkdir /cache && chown node:node /cache
 USER node
 EXPOSE 5000
 CMD ["node", "dist/src/server.js"]
