@@ -1,6 +1,8 @@
 // The session queries: the three historical questions and a site's full statistics.
 import type { FastifyPluginAsync } from 'fastify'
 import { medianSessionLength, numSessions, numUniqueVisitedSites, siteStats } from '../domain/queries.js'
+import type { SessionTable } from '../domain/sessions.js'
+import type { SessionService } from '../plugins/sessions.js'
 import { sendAnswer } from './negotiation.js'
 
 interface SiteQuery { site_url: string }
@@ -24,30 +26,43 @@ export function formatLength (seconds: number): string {
   return Number.isInteger(seconds) ? seconds.toFixed(1) : String(seconds)
 }
 
+/**
+ * Calls `answer` with a site's session table: at once when the table is cached (a cached query's hot path: no
+ * promise, no async handler), or once it is computed. Handlers return what this returns, which is nothing when
+ * the answer was sent at once: Fastify would take a returned reply for a second answer.
+ */
+function withSessionTable (sessions: SessionService, site: string, answer: (table: SessionTable) => void): Promise<void> | undefined {
+  const table = sessions.sessionTable(site)
+  if (table instanceof Promise) return table.then(answer)
+  answer(table)
+}
+
 const queryRoutes: FastifyPluginAsync = async (fastify) => {
-  fastify.get<{ Querystring: SiteQuery }>('/num_sessions', { schema: siteSchema }, async (request, reply) => {
+  fastify.get<{ Querystring: SiteQuery }>('/num_sessions', { schema: siteSchema }, (request, reply) => {
     const site = request.query.site_url
-    const count = numSessions(await fastify.sessions.sessionTable(site))
-    return sendAnswer(request, reply, `Num sessions for site ${site} = ${count}`, { site_url: site, num_sessions: count })
+    return withSessionTable(fastify.sessions, site, table => {
+      const count = numSessions(table)
+      sendAnswer(request, reply, `Num sessions for site ${site} = ${count}`, { site_url: site, num_sessions: count })
+    })
   })
 
-  fastify.get<{ Querystring: SiteQuery }>('/median_session_length', { schema: siteSchema }, async (request, reply) => {
+  fastify.get<{ Querystring: SiteQuery }>('/median_session_length', { schema: siteSchema }, (request, reply) => {
     const site = request.query.site_url
-    const median = medianSessionLength(await fastify.sessions.sessionTable(site))
-    return sendAnswer(request, reply, `Median session length for site ${site} = ${formatLength(median)}`,
-      { site_url: site, median_session_length: median })
+    return withSessionTable(fastify.sessions, site, table => {
+      const median = medianSessionLength(table)
+      sendAnswer(request, reply, `Median session length for site ${site} = ${formatLength(median)}`,
+        { site_url: site, median_session_length: median })
+    })
   })
 
-  fastify.get<{ Querystring: VisitorQuery }>('/num_unique_visited_sites', { schema: visitorSchema }, async (request, reply) => {
+  fastify.get<{ Querystring: VisitorQuery }>('/num_unique_visited_sites', { schema: visitorSchema }, (request, reply) => {
     const visitor = request.query.visitor_id
     const count = numUniqueVisitedSites(fastify.sessions.store(), fastify.sessions.visitorId(visitor))
-    return sendAnswer(request, reply, `Num of unique sites for ${visitor} = ${count}`,
-      { visitor_id: visitor, num_unique_visited_sites: count })
+    sendAnswer(request, reply, `Num of unique sites for ${visitor} = ${count}`, { visitor_id: visitor, num_unique_visited_sites: count })
   })
 
-  fastify.get<{ Querystring: SiteQuery }>('/site_stats', { schema: siteSchema }, async (request) => {
-    return siteStats(await fastify.sessions.sessionTable(request.query.site_url))
-  })
+  fastify.get<{ Querystring: SiteQuery }>('/site_stats', { schema: siteSchema }, (request, reply) =>
+    withSessionTable(fastify.sessions, request.query.site_url, table => { reply.send(siteStats(table)) }))
 }
 
 export default queryRoutes

@@ -66,14 +66,20 @@ t.test('the landing page is served at /', async t => {
   t.match(res.body, /Sessionizer/)
 })
 
-t.test('every reply carries security headers; the landing page a strict Content-Security-Policy', async t => {
+t.test('every reply is marked nosniff; the page\'s files carry a strict Content-Security-Policy and helmet\'s other headers', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
-  for (const url of ['/', '/num_sessions?site_url=s', '/nowhere', '/health']) {
+  for (const url of ['/', '/app.js', '/style.css']) {
     const res = await server.inject(url)
+    t.equal(res.statusCode, 200, url)
     t.equal(res.headers['x-content-type-options'], 'nosniff', url)
     t.equal(res.headers['x-frame-options'], 'DENY', url)
     t.equal(res.headers['referrer-policy'], 'no-referrer', url)
     t.match(res.headers['content-security-policy'], /default-src 'self';.*script-src 'self';.*frame-ancestors 'none'/, url)
+  }
+  for (const url of ['/num_sessions?site_url=s', '/num_sessions?site_url=unknown', '/nowhere', '/health', '/sites']) {
+    const res = await server.inject(url)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', url)
+    t.match(res.headers['content-type'], /^(text\/plain|application\/json); charset=utf-8$/, url)
   }
 })
 
