@@ -1,16 +1,17 @@
-// Landing page: waits for the data, warms every site's cache entry a few at a time, then shows a paged
-// table of sites and answers the three questions. Ids come from users' files: they are set as text only.
+// Landing page: waits for the data, then shows the sites table a page at a time (paged, sorted and filtered
+// on the server, so that it stays quick with any number of sites), warms the shown sites' cache entries, and
+// answers the three questions. Ids come from users' files: they are set as text only.
 
 const PAGE_SIZE = 25
 const WARMUP_CONCURRENCY = 4
 const HEALTH_POLL_MS = 500
-const MAX_SITE_OPTIONS = 500
+const FILTER_DELAY_MS = 200
 
-const sites = []
-const statsBySite = new Map()
-let filter = ''
-let page = 0
-let renderQueued = false
+const view = { sort: 'page_views', order: 'desc', q: '', offset: 0 }
+let total = 0
+/** Only the latest request's answer is shown: a slower, older one must not overwrite it. */
+let latestRequest = 0
+let filterTimer
 
 const byId = id => document.getElementById(id)
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
@@ -38,43 +39,32 @@ function showSummary (health) {
   byId('load-status').textContent = `Data loaded in ${formatCount(health.load_ms)} ms`
   byId('load-progress').value = 1
   const skipped = health.skipped_rows > 0 ? `, ${formatCount(health.skipped_rows)} bad rows skipped` : ''
-  byId('dataset-summary').textContent = `${formatCount(health.rows)} page views from ${health.files.length} files` +
+  byId('dataset-summary').textContent = `${formatCount(health.rows)} page views from ${health.files_total} files` +
     `${skipped}: ${formatCount(health.sites)} sites, ${formatCount(health.visitors)} visitors; ` +
     `session timeout ${health.session_timeout_seconds} s.`
 }
 
-function showWarmup (ready, total) {
-  byId('warmup-status').textContent = `${ready} / ${total} sites ready`
+function showWarmup (ready, shown) {
+  byId('warmup-status').textContent = `${ready} / ${shown} sites ready`
   const bar = byId('warmup-progress')
   bar.hidden = false
-  bar.max = Math.max(total, 1)
+  bar.max = Math.max(shown, 1)
   bar.value = ready
 }
 
-async function warmUp () {
+/** Computes the shown sites' session tables ahead of the questions about them, a few requests at a time. */
+async function warmUp (sites, request) {
   let next = 0
   let ready = 0
   showWarmup(0, sites.length)
   const worker = async () => {
     while (next < sites.length) {
       const site = sites[next++].site_url
-      const response = await fetch(`/site_stats?site_url=${encodeURIComponent(site)}`,
-        { headers: { accept: 'application/json' } })
-      if (response.ok) statsBySite.set(site, await response.json())
-      showWarmup(++ready, sites.length)
-      queueRender()
+      await fetch(`/site_stats?site_url=${encodeURIComponent(site)}`, { headers: { accept: 'application/json' } })
+      if (request === latestRequest) showWarmup(++ready, sites.length)
     }
   }
   await Promise.all(Array.from({ length: Math.min(WARMUP_CONCURRENCY, sites.length) }, worker))
-}
-
-function queueRender () {
-  if (renderQueued) return
-  renderQueued = true
-  requestAnimationFrame(() => {
-    renderQueued = false
-    renderTable()
-  })
 }
 
 function cell (text, className) {
@@ -99,47 +89,62 @@ function siteCell (site) {
   return td
 }
 
-function renderTable () {
-  const shown = filter === '' ? sites : sites.filter(site => site.site_url.toLowerCase().includes(filter))
-  const pages = Math.max(1, Math.ceil(shown.length / PAGE_SIZE))
-  page = Math.min(page, pages - 1)
-  const rows = shown.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map(site => {
-    const stats = statsBySite.get(site.site_url)
+function renderTable (sites) {
+  const rows = sites.map(site => {
     const tr = document.createElement('tr')
     tr.append(
       siteCell(site.site_url),
       cell(formatCount(site.page_views), 'number'),
-      cell(stats ? formatCount(stats.visitors) : '…', 'number'),
-      cell(stats ? formatCount(stats.num_sessions) : '…', 'number'),
-      cell(stats ? stats.median_session_length.toFixed(1) : '…', 'number'),
-      cell(stats ? stats.views_per_session.toFixed(2) : '…', 'number'),
-      cell(stats ? `${(stats.bounce_rate * 100).toFixed(1)}%` : '…', 'number')
+      cell(formatCount(site.visitors), 'number'),
+      cell(formatCount(site.num_sessions), 'number'),
+      cell(site.median_session_length.toFixed(1), 'number'),
+      cell(site.views_per_session.toFixed(2), 'number'),
+      cell(`${(site.bounce_rate * 100).toFixed(1)}%`, 'number')
     )
     return tr
   })
   byId('sites-table').tBodies[0].replaceChildren(...rows)
-  byId('page-info').textContent = `Page ${page + 1} of ${pages} (${formatCount(shown.length)} sites)`
+  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE))
+  const page = Math.floor(view.offset / PAGE_SIZE)
+  byId('page-info').textContent = `Page ${page + 1} of ${formatCount(pages)} (${formatCount(total)} sites)`
   byId('page-previous').disabled = page === 0
   byId('page-next').disabled = page >= pages - 1
-}
-
-function fillSiteOptions () {
-  const options = sites.slice(0, MAX_SITE_OPTIONS).map(site => {
+  for (const header of document.querySelectorAll('#sites-table th[data-sort]')) {
+    const sorted = header.dataset.sort === view.sort
+    header.setAttribute('aria-sort', sorted ? (view.order === 'asc' ? 'ascending' : 'descending') : 'none')
+  }
+  byId('site-options').replaceChildren(...sites.map(site => {
     const option = document.createElement('option')
     option.value = site.site_url
     return option
-  })
-  byId('site-options').replaceChildren(...options)
+  }))
 }
 
-function addExampleLinks () {
-  const firstSite = sites[0]?.site_url ?? 'www.s_1.com'
+/** Shows the page of sites the view asks for, then warms them. */
+async function showSites () {
+  const request = ++latestRequest
+  const query = new URLSearchParams({ ...view, limit: PAGE_SIZE })
+  const response = await fetch(`/sites?${query}`, { headers: { accept: 'application/json' } })
+  const page = await response.json()
+  if (!response.ok) throw new Error(page.message)
+  if (request !== latestRequest) return []
+  total = page.total
+  renderTable(page.sites)
+  await warmUp(page.sites, request)
+  return page.sites
+}
+
+function showSitesOrFailure () {
+  showSites().catch(error => { byId('page-info').textContent = `Cannot list the sites: ${error.message}` })
+}
+
+function addExampleLinks (firstSite = 'www.s_1.com') {
   const links = [
     `/num_sessions?site_url=${encodeURIComponent(firstSite)}`,
     `/median_session_length?site_url=${encodeURIComponent(firstSite)}`,
     '/num_unique_visited_sites?visitor_id=visitor_1',
     `/site_stats?site_url=${encodeURIComponent(firstSite)}`,
-    '/sites',
+    '/sites?sort=num_sessions&order=desc&limit=10',
     '/health'
   ]
   byId('example-links').replaceChildren(...links.map(href => {
@@ -177,12 +182,25 @@ function wireForms () {
 
 function wireTableControls () {
   byId('site-filter').addEventListener('input', event => {
-    filter = event.target.value.trim().toLowerCase()
-    page = 0
-    renderTable()
+    clearTimeout(filterTimer)
+    filterTimer = setTimeout(() => {
+      view.q = event.target.value.trim()
+      view.offset = 0
+      showSitesOrFailure()
+    }, FILTER_DELAY_MS)
   })
-  byId('page-previous').addEventListener('click', () => { page--; renderTable() })
-  byId('page-next').addEventListener('click', () => { page++; renderTable() })
+  byId('page-previous').addEventListener('click', () => { view.offset = Math.max(0, view.offset - PAGE_SIZE); showSitesOrFailure() })
+  byId('page-next').addEventListener('click', () => { view.offset += PAGE_SIZE; showSitesOrFailure() })
+  for (const header of document.querySelectorAll('#sites-table th[data-sort]')) {
+    header.querySelector('button').addEventListener('click', () => {
+      const sort = header.dataset.sort
+      // A figure's first click shows the largest first; a site's, A to Z; a second click turns the order round.
+      view.order = sort === view.sort ? (view.order === 'asc' ? 'desc' : 'asc') : (sort === 'site_url' ? 'asc' : 'desc')
+      view.sort = sort
+      view.offset = 0
+      showSitesOrFailure()
+    })
+  }
 }
 
 async function main () {
@@ -190,12 +208,8 @@ async function main () {
   wireTableControls()
   try {
     showSummary(await waitUntilLoaded())
-    const response = await fetch('/sites', { headers: { accept: 'application/json' } })
-    sites.push(...await response.json())
-    fillSiteOptions()
-    addExampleLinks()
-    renderTable()
-    await warmUp()
+    const sites = await showSites()
+    addExampleLinks(sites[0]?.site_url)
   } catch (error) {
     byId('load-status').textContent = `Cannot load the data: ${error.message}`
   }

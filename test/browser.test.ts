@@ -8,6 +8,7 @@ import { chromium, type Browser } from 'playwright-core'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { naiveAnswers } from './naive-sessionizer.js'
 import { build, buildLoaded } from './helper.js'
+import type { SiteRow } from '../src/domain/queries.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -75,24 +76,60 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.textContent('#answer-unique-sites'), 'Unknown visitor_id: nobody')
 
     await page.fill('#site-filter', 's_1')
+    await page.locator('#page-info', { hasText: '(1 sites)' }).waitFor()
     t.same(await page.locator('#sites-table tbody tr td:first-child').allTextContents(), ['www.s_1.com'])
     t.ok(await page.locator('#example-links a[href="/health"]').count(), 'example links are listed')
     await page.screenshot({ path: join(dataDir, 'landing.png'), fullPage: true })
   })
 
-  t.test('thousands of sites: the table shows one page at a time', async t => {
+  t.test('thousands of sites: the table is paged, sorted and filtered by the server, with few requests', async t => {
     const dataDir = t.testdir({})
     generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 20_000, sites: 1_500, visitors: 3_000, files: 1, out: dataDir, seed: 8 })
     const server = await buildLoaded(t, { dataDir })
     const address = await server.listen({ host: '127.0.0.1', port: 0 })
     const page = await (await launch(t)).newPage()
+    let requests = 0
+    page.on('request', () => { requests++ })
+    const tableRows = () => page.locator('#sites-table tbody tr').evaluateAll(trs =>
+      trs.map(tr => Array.from(tr.querySelectorAll('td'), td => (td.textContent ?? '').replaceAll(',', ''))))
+    const total = async (query: string) => ((await server.inject(`/sites?${query}`)).json() as { total: number }).total
+    const sites = await total('')
+    const pages = Math.ceil(sites / 25)
+    t.ok(sites > 1000, `${sites} sites`)
+    const api = async (query: string) => {
+      const { sites } = (await server.inject(`/sites?limit=25&${query}`)).json() as { sites: SiteRow[] }
+      return sites.map(site => [site.site_url, String(site.page_views), String(site.visitors), String(site.num_sessions),
+        site.median_session_length.toFixed(1), site.views_per_session.toFixed(2), `${(site.bounce_rate * 100).toFixed(1)}%`])
+    }
+
     await page.goto(address)
-    await page.locator('#page-info', { hasText: 'Page 1 of' }).waitFor({ timeout: 30_000 })
-    t.equal(await page.locator('#sites-table tbody tr').count(), 25)
+    await page.locator('#warmup-status', { hasText: '25 / 25 sites ready' }).waitFor({ timeout: 30_000 })
+    t.equal(await page.textContent('#page-info'), `Page 1 of ${pages} (${sites.toLocaleString('en-US')} sites)`)
+    t.same(await tableRows(), await api('sort=page_views&order=desc'), 'busiest first, as the API lists them')
+    t.ok(requests < 100, `${requests} requests for the first page`)
+
     await page.click('#page-next')
-    t.match(await page.textContent('#page-info'), /^Page 2 of \d+/)
-    await page.click('#page-previous')
-    t.match(await page.textContent('#page-info'), /^Page 1 of \d+/)
+    await page.locator('#page-info', { hasText: `Page 2 of ${pages}` }).waitFor()
+    t.same(await tableRows(), await api('sort=page_views&order=desc&offset=25'))
+
+    await page.click('th[data-sort="num_sessions"] button')
+    await page.locator('#page-info', { hasText: `Page 1 of ${pages}` }).waitFor()
+    t.equal(await page.getAttribute('th[data-sort="num_sessions"]', 'aria-sort'), 'descending')
+    t.same(await tableRows(), await api('sort=num_sessions&order=desc'))
+    await page.click('th[data-sort="num_sessions"] button')
+    await page.locator('th[data-sort="num_sessions"][aria-sort="ascending"]').waitFor()
+    await page.locator('#warmup-status', { hasText: '25 / 25 sites ready' }).waitFor()
+    t.same(await tableRows(), await api('sort=num_sessions&order=asc'))
+
+    await page.fill('#site-filter', 'S_14')
+    await page.locator('#page-info', { hasText: `(${await total('q=s_14')} sites)` }).waitFor()
+    t.same(await tableRows(), await api('sort=num_sessions&order=asc&q=s_14'))
+    await page.click('th[data-sort="site_url"] button')
+    await page.locator('th[data-sort="site_url"][aria-sort="ascending"]').waitFor()
+    await page.locator('#warmup-status', { hasText: '25 / 25 sites ready' }).waitFor()
+    const byName = await tableRows()
+    t.same(byName, await api('sort=site_url&order=asc&q=s_14'))
+    t.equal(byName[0][0], 'www.s_14.com', 'natural order: s_14 before s_140')
   })
 
   t.test('while the data loads, the page shows its progress, then warms up', async t => {

@@ -3,13 +3,15 @@ import t, { type Test } from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../scripts/lib/page-view-generator.js'
 import { naiveAnswers } from './naive-sessionizer.js'
-import { buildLoaded, get } from './helper.js'
+import { allSites, buildLoaded, get } from './helper.js'
 import type { FastifyInstance } from 'fastify'
 
 async function compare (t: Test, server: FastifyInstance, dataDir: string, timeout: number) {
   const naive = naiveAnswers(dataDir, timeout)
-  const sites = (await get(server, '/sites')).json() as { site_url: string }[]
+  const sites = await allSites(server)
   t.same(sites.map(site => site.site_url).sort(), [...naive.sessionsBySite.keys()].sort(), 'the same sites')
+  t.same(sites.filter(site => site.num_sessions !== naive.sessionsBySite.get(site.site_url) ||
+    site.median_session_length !== naive.medianBySite.get(site.site_url)), [], 'the sites table\'s figures')
   for (const { site_url: site } of sites) {
     const sessions = (await get(server, '/num_sessions', { site_url: site }, true)).json()
     const median = (await get(server, '/median_session_length', { site_url: site }, true)).json()

@@ -82,9 +82,14 @@ export async function waitUntilCacheSettled (baseUrl: string): Promise<{ source:
   }
 }
 
-/** Every site's answers, fetched as the landing page warms sites: a few requests at a time. */
+/** Every site's answers: the sites listed a thousand at a time, then each one's /site_stats, a few requests at a time. */
 export async function collectSiteAnswers (baseUrl: string, concurrency = 8): Promise<DatasetAnswers['sites']> {
-  const sites = await (await fetch(`${baseUrl}/sites`)).json() as { site_url: string }[]
+  const sites: { site_url: string }[] = []
+  for (let total = Infinity; sites.length < total;) {
+    const page = await (await fetch(`${baseUrl}/sites?limit=1000&offset=${sites.length}`)).json() as { total: number, sites: { site_url: string }[] }
+    sites.push(...page.sites)
+    total = page.total
+  }
   const answers: DatasetAnswers['sites'] = new Map()
   let next = 0
   await Promise.all(Array.from({ length: concurrency }, async () => {

@@ -8,7 +8,8 @@ import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
-import { listSites } from '../domain/queries.js'
+import { siteRow } from '../domain/queries.js'
+import { SiteDirectory } from '../domain/site-directory.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
 export interface SessionsOptions {
@@ -79,6 +80,8 @@ type SiteTables = { siteId: number, table: SessionTable }[]
 const MAX_BAD_ROW_EXAMPLES = 10
 /** /health lists this many files at most (and counts them all), so that it stays small whatever the folder holds. */
 const MAX_FILES_IN_HEALTH = 100
+/** How many sites the site directory reads (a few milliseconds' work when cached) before it lets a request through. */
+const SITES_PER_SLICE = 2000
 /** How many page views warming sessionizes (a few milliseconds' work) before it lets a request through. */
 const WARM_ROWS_PER_SLICE = 250_000
 
@@ -91,8 +94,8 @@ export class SessionService {
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
   /** Aborted on close: a load still running stops and lets go of its files, pipes and workers. */
   readonly #closing = new AbortController()
-  /** Set on the first request once ready: the data never changes after that. */
-  #sitesJson: string | undefined
+  /** Built on the first request once ready: the data never changes after that. */
+  #siteDirectory: Promise<SiteDirectory> | undefined
   #cacheFile: CacheFileStatus = 'off'
   /** Settles when loading ends: the summary, or the reason it failed. */
   readonly loaded: Promise<DatasetSummary>
@@ -299,10 +302,25 @@ export class SessionService {
     throw new NotReadyError(`${percent}% read`)
   }
 
-  /** Every site with its page views, as JSON: computed on the first request, then kept with the data. */
-  sitesJson (): string {
-    this.#sitesJson ??= JSON.stringify(listSites(this.store()))
-    return this.#sitesJson
+  /**
+   * Every site's line for the sites table, built on the first request from the session tables: cached ones as
+   * they are (with warm-up, all of them), others computed and let go, so that the cache keeps what it holds.
+   */
+  siteDirectory (): Promise<SiteDirectory> {
+    const store = this.store()
+    this.#siteDirectory ??= this.#buildSiteDirectory(store)
+    return this.#siteDirectory
+  }
+
+  async #buildSiteDirectory (store: PageViewStore): Promise<SiteDirectory> {
+    const rows = []
+    for (let siteId = 0; siteId < store.siteUrls.length; siteId++) {
+      const cached = this.#cache.peek(siteId)
+      rows.push(siteRow(cached ?? await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)))
+      if (cached === undefined) this.#counts.computations++
+      if (siteId % SITES_PER_SLICE === SITES_PER_SLICE - 1) await new Promise(resolve => setImmediate(resolve))
+    }
+    return new SiteDirectory(rows)
   }
 
   /**

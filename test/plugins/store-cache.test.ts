@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app, { serverOptions, type AppOptions } from '../../src/app.js'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/page-view-generator.js'
-import { DEFAULT_TEST_OPTIONS, get } from '../helper.js'
+import { DEFAULT_TEST_OPTIONS, allSites, get } from '../helper.js'
 
 
 /** Builds the app with its warnings collected, and waits for its data and for the cache file to settle. */
@@ -24,8 +24,8 @@ async function start (t: Test, options: Partial<AppOptions> & { dataDir: string 
 
 /** Every answer the routes give for the data: per site in text and JSON, and for a sample of visitors. */
 async function answers (server: FastifyInstance): Promise<string[]> {
-  const sites = JSON.parse((await get(server, '/sites')).body) as { site_url: string }[]
-  const all: string[] = []
+  const sites = await allSites(server)
+  const all: string[] = [JSON.stringify(sites)]
   for (const { site_url } of sites) {
     for (const route of ['/num_sessions', '/median_session_length']) all.push((await get(server, route, { site_url })).body)
     all.push((await get(server, '/site_stats', { site_url }, true)).body)

@@ -1,12 +1,48 @@
 import t from 'tap'
 import { build, buildLoaded, csv, get } from '../helper.js'
 
-t.test('/sites lists every site with its page views', async t => {
-  const dataDir = t.testdir({ 'v.csv': csv([['a', 'www.s_10.com', 1], ['a', 'www.s_9.com', 2], ['b', 'www.s_9.com', 3]]) })
+t.test('/sites lists the sites with their figures, a page at a time, sorted and filtered as asked', async t => {
+  const dataDir = t.testdir({
+    'v.csv': csv([['a', 'www.s_10.com', 1], ['a', 'www.s_9.com', 2], ['b', 'www.s_9.com', 3], ['b', 'www.s_9.com', 4000], ['c', 'other.org', 5]])
+  })
   const server = await buildLoaded(t, { dataDir })
   const res = await get(server, '/sites')
   t.equal(res.statusCode, 200)
-  t.same(res.json(), [{ site_url: 'www.s_9.com', page_views: 2 }, { site_url: 'www.s_10.com', page_views: 1 }])
+  t.same(res.json(), {
+    total: 3,
+    sites: [
+      { site_url: 'other.org', page_views: 1, visitors: 1, num_sessions: 1, median_session_length: 0, views_per_session: 1, bounce_rate: 1 },
+      { site_url: 'www.s_9.com', page_views: 3, visitors: 2, num_sessions: 3, median_session_length: 0, views_per_session: 1, bounce_rate: 1 },
+      { site_url: 'www.s_10.com', page_views: 1, visitors: 1, num_sessions: 1, median_session_length: 0, views_per_session: 1, bounce_rate: 1 }
+    ]
+  })
+  const urls = async (query: Record<string, string>) => {
+    const page = (await get(server, '/sites', query)).json()
+    return [page.total, page.sites.map((site: { site_url: string }) => site.site_url)]
+  }
+  t.same(await urls({ sort: 'page_views', order: 'desc' }), [3, ['www.s_9.com', 'other.org', 'www.s_10.com']], 'ties in natural order')
+  t.same(await urls({ order: 'desc', limit: '2' }), [3, ['www.s_10.com', 'www.s_9.com']])
+  t.same(await urls({ offset: '1', limit: '1' }), [3, ['www.s_9.com']])
+  t.same(await urls({ offset: '5' }), [3, []])
+  t.same(await urls({ q: 'WWW.S_' }), [2, ['www.s_9.com', 'www.s_10.com']], 'filtered, ignoring case')
+  t.same(await urls({ q: 'nowhere' }), [0, []])
+})
+
+t.test('/sites names a bad parameter', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
+  for (const [query, message] of [
+    [{ limit: '0' }, /limit must be >= 1/],
+    [{ limit: '1001' }, /limit must be <= 1000/],
+    [{ offset: '-1' }, /offset must be >= 0/],
+    [{ offset: 'x' }, /offset must be integer/],
+    [{ sort: 'visitor_id' }, /sort must be equal to one of the allowed values/],
+    [{ order: 'up' }, /order must be equal to one of the allowed values/],
+    [{ q: 'x'.repeat(257) }, /q must NOT have more than 256 characters/]
+  ] as const) {
+    const res = await get(server, '/sites', query)
+    t.equal(res.statusCode, 400, JSON.stringify(query))
+    t.match(res.body, message)
+  }
 })
 
 t.test('/health summarizes the dataset once loaded', async t => {
@@ -137,9 +173,13 @@ t.test('a client too slow to send its request is let go with a 408, in text', as
   t.match(answer, /^HTTP\/1\.1 408 Request Timeout\r\n[^]*text\/plain[^]*\r\n\r\nRequest not received within 30 s$/)
 })
 
-t.test('/sites is built once for the data, not per request', async t => {
-  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u,1\n' }) })
-  const first = server.sessions.sitesJson()
-  t.equal(server.sessions.sitesJson(), first, 'the same string, not a new one')
-  t.equal((await server.inject('/sites')).body, first)
+t.test('the site directory is built once for the data, from cached tables where there are some', async t => {
+  const rows: [string, string, number][] = []
+  for (let site = 0; site < 2100; site++) rows.push([`v${site % 3}`, `s${site}`, site])
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': csv(rows) }) })
+  await server.sessions.sessionTable('s7')
+  const [first, second] = await Promise.all([server.sessions.siteDirectory(), server.sessions.siteDirectory()])
+  t.equal(second, first, 'one directory')
+  t.equal(first.size, 2100)
+  t.match(server.sessions.cacheStats(), { computations: 2100, sites_cached: 1 }, 'the cached site was not computed again, and others not kept')
 })
