@@ -145,6 +145,8 @@ export class SessionService {
       const warmTables = cachedTables ? this.#fill(cachedTables) : this.#options.warmCache ? await this.#warm(store) : []
       const source = cached ? 'cache' : 'csv'
       this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted), source }
+      // With every site's table at hand, the sites table costs no computation: have it ready for the first page.
+      if (this.#cache.size === store.siteUrls.length) void this.siteDirectory()
       for (const bad of summary.skippedRowExamples) {
         this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
       }

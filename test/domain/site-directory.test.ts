@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { SiteRow } from '../../src/domain/queries.js'
-import { SITE_SORT_KEYS, SiteDirectory, type SitePageQuery } from '../../src/domain/site-directory.js'
+import { compareNatural, SITE_SORT_KEYS, SiteDirectory, type SitePageQuery } from '../../src/domain/site-directory.js'
 
 const row = (site_url: string, figure: number): SiteRow => ({
   site_url, page_views: figure, visitors: figure % 3, num_sessions: 10 - figure, median_session_length: figure / 2, views_per_session: 1, bounce_rate: figure / 10
@@ -13,6 +13,15 @@ const urls = (query: Partial<SitePageQuery>) => directory.page({ ...everything, 
 t.test('natural order by default: digit runs as numbers', async t => {
   t.same(urls({}), ['a.org', 'B.org', 'www.s_1.com', 'www.s_2.com', 'www.s_10.com'])
   t.same(urls({ order: 'desc' }), ['www.s_10.com', 'www.s_2.com', 'www.s_1.com', 'B.org', 'a.org'])
+})
+
+t.test('natural comparison: digit runs by value, leading zeros aside; other characters by code', async t => {
+  const sorted = ['s_10', 's_9', 's_010', 's_2x', 's_2', 's_12', 's_13', 's', 's_', 'r_99', 's_2a'].sort(compareNatural)
+  t.same(sorted, ['r_99', 's', 's_', 's_2', 's_2a', 's_2x', 's_9', 's_10', 's_010', 's_12', 's_13'])
+  t.equal(compareNatural('s_007', 's_7'), 2, 'equal numbers: the shorter string first')
+  t.equal(compareNatural('a1b', 'a1b'), 0)
+  t.same(new SiteDirectory([row('b.org', 1), row('B.org', 1), row('a.org', 1)]).page(everything).sites.map(site => site.site_url),
+    ['a.org', 'B.org', 'b.org'], 'case aside first, then by code')
 })
 
 t.test('every figure sorts both ways, ties in natural order', async t => {
