@@ -79,7 +79,7 @@ function siteCell (site) {
   const button = document.createElement('button')
   button.type = 'button'
   button.className = 'site-link'
-  button.title = 'Use this site in the questions above'
+  button.title = `${site}: use this site in the questions above`
   button.textContent = site
   button.addEventListener('click', () => {
     for (const input of document.querySelectorAll('input[name="site_url"]')) input.value = site

@@ -132,6 +132,30 @@ if (!existsSync(CHROMIUM)) {
     t.equal(byName[0][0], 'www.s_14.com', 'natural order: s_14 before s_140')
   })
 
+  t.test('on a phone (390 px) and on a desktop (1280 px) the page never scrolls sideways', async t => {
+    const dataDir = t.testdir({})
+    const [file] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 3_000, sites: 30, visitors: 300, files: 1, out: dataDir, seed: 3 })
+    const longName = `www.${'very-long-subdomain-name.'.repeat(6)}example.com`
+    appendFileSync(file, `visitor_1,${longName},/,1347900000\n`.repeat(50))
+    const server = await buildLoaded(t, { dataDir })
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const browser = await launch(t)
+    for (const width of [390, 1280]) {
+      const page = await browser.newPage({ viewport: { width, height: 844 } })
+      await page.goto(address)
+      await page.locator('#warmup-status', { hasText: '25 / 25 sites ready' }).waitFor({ timeout: 30_000 })
+      await page.fill('#form-median input', longName)
+      await page.click('#form-median button')
+      await page.locator('#answer-median', { hasText: 'Median session length' }).waitFor()
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+      t.ok(overflow <= 0, `${width} px: ${overflow} px wider than the screen`)
+      const site = page.locator('#sites-table button.site-link', { hasText: longName })
+      t.equal(await site.getAttribute('title'), `${longName}: use this site in the questions above`, 'the full name on hover')
+      await page.screenshot({ path: join(dataDir, `landing-${width}.png`), fullPage: true })
+      await page.close()
+    }
+  })
+
   t.test('while the data loads, the page shows its progress, then warms up', async t => {
     const dataDir = t.testdir({ 'a.csv': 'visitor_1,www.s_1.com,u,1\n'.repeat(1000) })
     const pipe = join(dataDir, 'b.csv')
