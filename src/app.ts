@@ -8,6 +8,7 @@ import fastifyStatic from '@fastify/static'
 import helmet from 'helmet'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import sessions, { type SessionsOptions } from './plugins/sessions.js'
+import metrics from './plugins/metrics.js'
 import queryRoutes from './routes/queries.js'
 import datasetRoutes from './routes/dataset.js'
 import { sendAnswer } from './routes/negotiation.js'
@@ -104,8 +105,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   })
   const documentHeaders = documentSecurityHeaders()
   await fastify.register(accepts)
-  await fastify.register(fastifyStatic, { root: join(PROJECT_ROOT, 'public'), setHeaders: reply => { reply.headers(documentHeaders) } })
   await fastify.register(sessions, options)
+  // Before any route, so that every route is counted.
+  await fastify.register(metrics)
+  await fastify.register(fastifyStatic, { root: join(PROJECT_ROOT, 'public'), setHeaders: reply => { reply.headers(documentHeaders) } })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {
     const statusCode = error.statusCode !== undefined && error.statusCode >= 400 ? error.statusCode : 500
@@ -116,8 +119,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
     return sendError(request, reply, statusCode, 'Internal Server Error')
   })
 
-  fastify.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, 404, `Not found: ${request.method} ${request.url.split('?')[0]}`))
+  fastify.setNotFoundHandler((request, reply) => {
+    sendError(request, reply, 404, `Not found: ${request.method} ${request.url.split('?')[0]}`)
+    fastify.metrics.observeUnmatched(request, reply)
+  })
 
   // Registered after the handlers above, so that the routes' contexts inherit them.
   await fastify.register(queryRoutes)
