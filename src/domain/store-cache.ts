@@ -3,7 +3,8 @@
 // provably describes the same data, read by the same program with the same settings: anything else is a
 // `CacheMismatch` naming the difference, and the caller parses afresh. Never a wrong answer, only a slower start.
 import { createHash, randomUUID } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises'
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { crc32 } from 'node:zlib'
@@ -220,11 +221,13 @@ async function readSectionsFile<Meta> (
  * What made this program's store: a digest of the domain modules' code (parsing rules, store layout, session
  * tables) and the file format, so that a store written by any other build is never taken for this one's.
  */
-export async function programFingerprint (): Promise<string> {
+export function programFingerprint (): string {
+  // Read at once (some 100 kB): awaiting each file would wait for a turn of the event loop, which start-up
+  // keeps busy, every time, and delay reading the store by as much.
   const here = dirname(fileURLToPath(import.meta.url))
   const hash = createHash('sha256').update(String(FORMAT))
-  for (const name of (await readdir(here)).sort()) {
-    if (/\.[jt]s$/.test(name)) hash.update(name).update(await readFile(join(here, name)))
+  for (const name of readdirSync(here).sort()) {
+    if (/\.[jt]s$/.test(name)) hash.update(name).update(readFileSync(join(here, name)))
   }
   return hash.digest('hex').slice(0, 32)
 }

@@ -2,7 +2,8 @@
 // the session-table cache, what was loaded and how long loading and warm-up took, and the process's own.
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import type { SessionService } from './sessions.js'
 
 /** Latency buckets in seconds: a cached answer takes well under a millisecond, a cold site's first one up to seconds. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
@@ -55,49 +56,17 @@ function latencyMetric (tallies: readonly RouteTally[]): Exposed {
     }))
 }
 
-const metricsPlugin: FastifyPluginAsync = async (fastify) => {
-  // A registry of the app's own, not prom-client's global one: two apps in one process (tests) keep apart.
+/**
+ * The registry /metrics answers from, made on the first scrape: prom-client (some 0.1 s to import) is not
+ * on the start-up path. A registry of the app's own, not prom-client's global one: two apps in one process
+ * (tests) keep apart.
+ */
+async function createRegistry (tallies: readonly RouteTally[], sessions: SessionService): Promise<Registry> {
+  const { collectDefaultMetrics, Counter, Gauge, Registry } = await import('prom-client')
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'sessionizer_' })
-
-  // Requests are tallied in plain numbers and handed to prom-client only when Prometheus scrapes: its labelled
-  // children hash their label values on every call, a measurable part of a cached query's cost.
-  const tallies: RouteTally[] = []
-  const tally = (route: string, method: string): RouteTally => {
-    const created = new RouteTally(route, method)
-    tallies.push(created)
-    return created
-  }
   registry.registerMetric(requestsMetric(tallies))
   registry.registerMetric(latencyMetric(tallies))
-
-  /** For each route, a hook of its own that knows the route (request.routeOptions builds an object per call). */
-  fastify.addHook('onRoute', routeOptions => {
-    const byMethod = new Map<string, RouteTally>()
-    const hook: onResponseHookHandler = (request, reply, done) => {
-      let routeTally = byMethod.get(request.method)
-      if (routeTally === undefined) {
-        routeTally = tally(routeOptions.url, request.method)
-        byMethod.set(request.method, routeTally)
-      }
-      routeTally.record(reply.statusCode, reply.elapsedTime / 1000)
-      done()
-    }
-    routeOptions.onResponse = [routeOptions.onResponse ?? [], hook].flat()
-  })
-  // A request that matches no route has no route hook: the not-found handler reports it, under one label
-  // whatever its URL, so that scanners cannot multiply the series.
-  const unmatched = new Map<string, RouteTally>()
-  fastify.decorate('metrics', {
-    observeUnmatched (request: FastifyRequest, reply: FastifyReply) {
-      let routeTally = unmatched.get(request.method)
-      if (routeTally === undefined) {
-        routeTally = tally('unmatched', request.method)
-        unmatched.set(request.method, routeTally)
-      }
-      routeTally.record(reply.statusCode, reply.elapsedTime / 1000)
-    }
-  })
 
   /** A gauge read from the sessions plugin when Prometheus scrapes, so that it costs nothing in between. */
   const gauge = (name: string, help: string, read: () => number | undefined) => new Gauge({
@@ -120,10 +89,10 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
     }
   })
   const ready = () => {
-    const health = fastify.sessions.health()
+    const health = sessions.health()
     return health.status === 'ready' ? health : undefined
   }
-  const cache = () => fastify.sessions.cacheStats()
+  const cache = () => sessions.cacheStats()
   gauge('sessionizer_data_ready', '1 once the data is loaded and warm, 0 before (or when loading failed)', () => ready() ? 1 : 0)
   gauge('sessionizer_rows_loaded', 'Page views loaded', () => ready()?.rows)
   gauge('sessionizer_bad_rows', 'CSV rows skipped as bad', () => ready()?.skipped_rows)
@@ -142,8 +111,46 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   gauge('sessionizer_cache_sites', 'Session tables in the cache', () => cache().sites_cached)
   gauge('sessionizer_cache_bytes', 'Memory of the session tables in the cache', () => cache().bytes)
   gauge('sessionizer_cache_max_bytes', 'Bound on the memory of the session tables in the cache', () => cache().max_bytes)
+  return registry
+}
 
-  fastify.get('/metrics', async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()))
+const metricsPlugin: FastifyPluginAsync = async (fastify) => {
+  // Requests are tallied in plain numbers and handed to prom-client only when Prometheus scrapes: its labelled
+  // children hash their label values on every call, a measurable part of a cached query's cost.
+  const tallies: RouteTally[] = []
+  /** Records a route's answers, in a tally per method made on the method's first request. */
+  const recorder = (route: string) => {
+    const byMethod = new Map<string, RouteTally>()
+    return (request: FastifyRequest, reply: FastifyReply): void => {
+      let routeTally = byMethod.get(request.method)
+      if (routeTally === undefined) {
+        routeTally = new RouteTally(route, request.method)
+        tallies.push(routeTally)
+        byMethod.set(request.method, routeTally)
+      }
+      routeTally.record(reply.statusCode, reply.elapsedTime / 1000)
+    }
+  }
+
+  /** For each route, a hook of its own that knows the route (request.routeOptions builds an object per call). */
+  fastify.addHook('onRoute', routeOptions => {
+    const record = recorder(routeOptions.url)
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      record(request, reply)
+      done()
+    }
+    routeOptions.onResponse = [routeOptions.onResponse ?? [], hook].flat()
+  })
+  // A request that matches no route has no route hook: the not-found handler reports it, under one label
+  // whatever its URL, so that scanners cannot multiply the series.
+  fastify.decorate('metrics', { observeUnmatched: recorder('unmatched') })
+
+  let registry: Promise<Registry> | undefined
+  fastify.get('/metrics', async (_request, reply) => {
+    registry ??= createRegistry(tallies, fastify.sessions)
+    const ready = await registry
+    return reply.type(ready.contentType).send(await ready.metrics())
+  })
 }
 
 declare module 'fastify' {

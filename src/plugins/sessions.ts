@@ -130,7 +130,7 @@ export class SessionService {
       // A pipe's contents cannot be told apart from one start to the next.
       const storeCache = cacheDir === null || files.some(file => file.pipe)
         ? undefined
-        : new StoreCache({ ...this.#options, cacheDir, program: await programFingerprint() }, files)
+        : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint() }, files)
       const cached = storeCache && await this.#readStore(storeCache)
       const { store, summary } = cached ?? await loadDataset(files, {
         strict: this.#options.strictCsv,
