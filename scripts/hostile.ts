@@ -106,7 +106,7 @@ async function hostileClients (): Promise<void> {
 
 /** SIGTERM at each delay after start: the process must end within 3 s, with 0 (or by the signal itself, before Node ran our code). */
 async function signals (dir: string): Promise<void> {
-  for (const delayMs of [50, 300, 600, 1000, 2000, 3000, 4500, 9000]) {
+  for (const delayMs of [50, 300, 450, 500, 550, 600, 700, 1000, 2000, 3000, 4500, 9000]) {
     const port = await freePort()
     const child = spawn(process.execPath, [SERVER], { env: { ...process.env, DATA_DIR: dir, CACHE_DIR: '', PORT: String(port), LOG_LEVEL: 'silent' }, stdio: 'ignore' })
     const exited = once(child, 'exit')

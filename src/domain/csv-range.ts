@@ -566,6 +566,8 @@ export async function parseRange (
   const stop = (): void => { void parser.close() }
   signal?.addEventListener('abort', stop)
   try {
+    // An abort that came before the listener would never fire it: a pipe would wait for its writer regardless.
+    signal?.throwIfAborted()
     let reported = 0
     while (await parser.step()) {
       onBytes(parser.bytesRead - reported)

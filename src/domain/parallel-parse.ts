@@ -68,6 +68,7 @@ export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[
   const stop = (): void => { for (const worker of workers) void worker.terminate() }
   signal?.addEventListener('abort', stop)
   try {
+    signal?.throwIfAborted()
     const plan = planStore(batches)
     const { siteRowStart } = plan
     const siteCount = plan.siteUrls.length
@@ -104,6 +105,8 @@ export function parseOnWorkers (
   ranges: readonly CsvRange[], options: WorkerOptions, workerCount: number, onBytes: (bytes: number) => void,
   signal?: AbortSignal, workerScript?: URL
 ): Promise<ParsedRanges> {
+  // An abort that came before the listener below would never fire it: the parse would run to its end.
+  if (signal?.aborted) return Promise.reject(signal.reason as Error)
   const queue = [...ranges]
   const batches: PageViewBatch[] = []
   const results: RangeResult[] = []

@@ -4,7 +4,7 @@ import { statSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirError, listCsvFiles, loadDataset, type LoadProgress } from '../../src/domain/dataset.js'
-import { buildOnWorkers, parseOnWorkers } from '../../src/domain/parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/domain/parallel-parse.js'
 import { COMPILED_WORKER, onThisThread, onWorkers } from './load-options.js'
 
 t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {
@@ -96,6 +96,20 @@ t.test('an abort stops a load: on this thread while a pipe waits for its writer,
   const untouched = await loadDataset(await listCsvFiles(t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(5000) })),
     { ...onWorkers, signal: new AbortController().signal })
   t.equal(untouched.summary.rows, 5000, 'a signal that never fires changes nothing')
+})
+
+t.test('an abort that comes before a step has begun stops it too (a stop during start-up)', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100) })
+  execFileSync('mkfifo', [join(dir, 'pipe.csv')])
+  const aborted = AbortSignal.abort()
+  const [file, pipe] = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.pipe ? Infinity : file.bytes }))
+  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10 }
+  await t.rejects(parseOnThisThread([pipe], options, () => {}, aborted), { name: 'AbortError' }, 'a pipe is not waited for')
+  await t.rejects(parseOnWorkers([file], options, 2, () => {}, aborted, COMPILED_WORKER), { name: 'AbortError' }, 'no worker is started')
+  const parsed = await parseOnWorkers([file], options, 1, () => {}, undefined, COMPILED_WORKER)
+  const exited = new Promise(resolve => parsed.workers[0].once('exit', resolve))
+  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, aborted), { name: 'AbortError' }, 'the build stops before it starts')
+  t.equal(await exited, 1, 'and its workers are stopped')
 })
 
 t.test('a pipe that delivers more than one read holds is read whole', async t => {
