@@ -127,7 +127,7 @@ function processIsAlive (pid: number): boolean {
  * A whole file in a buffer of its own (so that typed arrays over it are aligned), with the CRC-32 of all but
  * its last 4 bytes, computed block by block while the next block is being read.
  */
-async function readChecksummed (path: string, blockBytes: number): Promise<{ bytes: Buffer<ArrayBuffer>, crc: number }> {
+async function readChecksummed (path: string, blockBytes: number, signal: AbortSignal): Promise<{ bytes: Buffer<ArrayBuffer>, crc: number }> {
   const handle = await open(path, 'r')
   try {
     const { size } = await handle.stat()
@@ -138,6 +138,8 @@ async function readChecksummed (path: string, blockBytes: number): Promise<{ byt
     let start = 0
     let reading = size > 0 ? readBlock(0) : undefined
     while (reading) {
+      // A stop while a large store is read (a gigabyte takes seconds) ends the read between blocks.
+      signal.throwIfAborted()
       const { bytesRead } = await reading
       /* c8 ignore next: only another process cutting the file short while it is read gets here */
       if (bytesRead === 0) throw new Error('the file shrank while it was read')
@@ -189,12 +191,13 @@ function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): strin
  * passes it is whole and as this format's writer wrote it, so its header and layout can be trusted.
  */
 async function readSectionsFile<Meta> (
-  path: string, expectedKey: CacheKey, blockBytes: number
+  path: string, expectedKey: CacheKey, blockBytes: number, signal: AbortSignal
 ): Promise<{ meta: Meta, sections: Map<string, Section> }> {
   let file: { bytes: Buffer<ArrayBuffer>, crc: number }
   try {
-    file = await readChecksummed(path, blockBytes)
+    file = await readChecksummed(path, blockBytes, signal)
   } catch (error) {
+    signal.throwIfAborted()
     const code = (error as NodeJS.ErrnoException).code
     throw new CacheMismatch(code === 'ENOENT' ? NO_CACHE_YET : `it cannot be read: ${(error as Error).message}`)
   }
@@ -239,6 +242,8 @@ export interface StoreCacheOptions {
   strictCsv: boolean
   sessionTimeoutSeconds: number
   program: string
+  /** Stops a read between blocks (the stop rejects with the signal's reason, not as a mismatch). */
+  signal: AbortSignal
   /** The cache files are read in blocks this large; tests shrink it. */
   readBlockBytes?: number
 }
@@ -286,7 +291,7 @@ export class StoreCache {
   }
 
   async readStore (): Promise<{ store: PageViewStore, summary: DatasetSummary, storeId: string }> {
-    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#readBlockBytes)
+    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#readBlockBytes, this.#options.signal)
     const siteUrls = meta.siteUrls
     const store: PageViewStore = {
       siteUrls,
@@ -337,7 +342,7 @@ export class StoreCache {
 
   /** The saved session tables of a store, in the order they were saved (busiest site first). */
   async readSessionTables (store: PageViewStore, storeId: string): Promise<{ siteId: number, table: SessionTable }[]> {
-    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes)
+    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal)
     const numbers = sections.get('tableNumbers') as Float64Array
     const lengths = sections.get('sessionLengths') as Float64Array
     let start = 0

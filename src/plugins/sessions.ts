@@ -130,7 +130,7 @@ export class SessionService {
       // A pipe's contents cannot be told apart from one start to the next.
       const storeCache = cacheDir === null || files.some(file => file.pipe)
         ? undefined
-        : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint() }, files)
+        : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint(), signal: this.#closing.signal }, files)
       const cached = storeCache && await this.#readStore(storeCache)
       const { store, summary } = cached ?? await loadDataset(files, {
         strict: this.#options.strictCsv,
@@ -169,7 +169,9 @@ export class SessionService {
       const loadMs = Math.round(performance.now() - started)
       return { store, summary: { ...summary, loadMs, parseMs: 0, buildMs: 0, workers: 0 }, storeId }
     } catch (error) {
-      // Whatever is wrong with the cache costs this start its speed, never its data.
+      // A stop while reading is a stop, not a fault of the cache; whatever is wrong with the cache costs this
+      // start its speed, never its data.
+      this.#closing.signal.throwIfAborted()
       const { message } = error as Error
       this.#log[message === NO_CACHE_YET ? 'info' : 'warn'](`store cache ${storeCache.storePath} not used: ${message}; reading the CSV files`)
       return undefined

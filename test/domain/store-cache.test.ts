@@ -17,7 +17,7 @@ async function setUp (t: Test, overrides: Partial<StoreCacheOptions> = {}) {
   const root = t.testdir({ data: { '1.csv': rows, '2.csv': 'x,a.com,/,90\nbad line\n' }, cache: {} })
   const dataDir = join(root, 'data')
   const options: StoreCacheOptions = {
-    cacheDir: join(root, 'cache'), dataDir, strictCsv: false, sessionTimeoutSeconds: 1800, program: 'p1', readBlockBytes: 64, ...overrides
+    cacheDir: join(root, 'cache'), dataDir, strictCsv: false, sessionTimeoutSeconds: 1800, program: 'p1', signal: new AbortController().signal, readBlockBytes: 64, ...overrides
   }
   const files = await listCsvFiles(dataDir)
   const loaded = await loadDataset(files, onThisThread)
@@ -105,6 +105,16 @@ t.test('a damaged, truncated or foreign file is never used', async t => {
   await t.rejects(cache.readStore(), { message: /damaged/ })
   writeFileSync(path, original)
   t.ok(await cache.readStore(), 'and the intact file reads again')
+})
+
+t.test('a stop while a store is read ends the read, as a stop and not as a mismatch', async t => {
+  const { store, summary, cache, options, files } = await setUp(t)
+  await cache.saveStore(store, summary, neverAborted)
+  const stopped = new AbortController()
+  stopped.abort(new Error('closing'))
+  await t.rejects(new StoreCache({ ...options, signal: stopped.signal }, files).readStore(), { message: 'closing' })
+  await t.rejects(new StoreCache({ ...options, cacheDir: join(options.cacheDir, 'none'), signal: stopped.signal }, files).readStore(),
+    { message: 'closing' }, 'even when there is no file')
 })
 
 t.test('a file that cannot be read is a mismatch, not a failure', async t => {
