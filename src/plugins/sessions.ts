@@ -182,6 +182,7 @@ export class SessionService {
     try {
       return await storeCache.readSessionTables(store, storeId)
     } catch (error) {
+      this.#closing.signal.throwIfAborted()
       this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)
       return undefined
     }
