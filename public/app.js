@@ -79,11 +79,12 @@ function siteCell (site) {
   const button = document.createElement('button')
   button.type = 'button'
   button.className = 'site-link'
-  button.title = `${site}: use this site in the questions above`
+  button.title = `${site}: show this site, and use it in the questions above`
   button.textContent = site
   button.addEventListener('click', () => {
     for (const input of document.querySelectorAll('input[name="site_url"]')) input.value = site
-    byId('queries').scrollIntoView({ behavior: 'smooth' })
+    showSiteOrFailure(site)
+    byId('site-panel').scrollIntoView({ behavior: 'smooth' })
   })
   td.append(button)
   return td
@@ -134,6 +135,71 @@ async function showSites () {
   return page.sites
 }
 
+const SVG = 'http://www.w3.org/2000/svg'
+
+/** A bucket's name, as analytics tools write them: "0 s", "1–10 s", "11–30 s", "1–3 min", "> 1 h". */
+function bucketLabel ({ from, to }) {
+  if (to === 0) return '0 s'
+  if (to === null) return from % 3600 === 0 ? `> ${from / 3600} h` : `> ${from / 60} min`
+  // Lengths are whole seconds: (10, 30] is 11–30 s.
+  return to <= 60 ? `${from + 1}–${to} s` : `${from / 60}–${to / 60} min`
+}
+
+/** A bar chart of the buckets, drawn as SVG (no library, no CDN); each bar's title says its number. */
+function drawHistogram (buckets, total) {
+  const width = 720
+  const height = 240
+  const labelHeight = 24
+  const slot = width / buckets.length
+  const most = Math.max(1, ...buckets.map(bucket => bucket.sessions))
+  const chart = byId('histogram-chart')
+  chart.replaceChildren(...buckets.flatMap(bucket => {
+    const index = buckets.indexOf(bucket)
+    const barHeight = Math.round((bucket.sessions / most) * (height - labelHeight - 20))
+    const bar = document.createElementNS(SVG, 'rect')
+    bar.setAttribute('class', 'bar')
+    bar.setAttribute('x', String(index * slot + slot * 0.15))
+    bar.setAttribute('width', String(slot * 0.7))
+    bar.setAttribute('y', String(height - labelHeight - barHeight))
+    bar.setAttribute('height', String(barHeight))
+    const title = document.createElementNS(SVG, 'title')
+    title.textContent = `${bucketLabel(bucket)}: ${formatCount(bucket.sessions)} sessions`
+    bar.append(title)
+    const label = document.createElementNS(SVG, 'text')
+    label.setAttribute('x', String(index * slot + slot / 2))
+    label.setAttribute('y', String(height - 6))
+    label.textContent = bucketLabel(bucket)
+    return [bar, label]
+  }))
+  byId('histogram-table').tBodies[0].replaceChildren(...buckets.map(bucket => {
+    const tr = document.createElement('tr')
+    tr.append(cell(bucketLabel(bucket)), cell(formatCount(bucket.sessions), 'number'),
+      cell(`${(100 * bucket.sessions / Math.max(total, 1)).toFixed(1)}%`, 'number'))
+    return tr
+  }))
+}
+
+/** Shows one site's figures and the distribution of its session lengths. */
+async function showSite (site) {
+  const query = `site_url=${encodeURIComponent(site)}`
+  const [stats, histogram] = await Promise.all(['/site_stats', '/site_histogram'].map(async path => {
+    const response = await fetch(`${path}?${query}`, { headers: { accept: 'application/json' } })
+    const answer = await response.json()
+    if (!response.ok) throw new Error(answer.message)
+    return answer
+  }))
+  byId('site-name').textContent = site
+  byId('site-summary').textContent = `${formatCount(stats.num_sessions)} sessions by ${formatCount(stats.visitors)} visitors; ` +
+    `median ${stats.median_session_length.toFixed(1)} s, mean ${stats.mean_session_length.toFixed(1)} s, ` +
+    `bounce rate ${(stats.bounce_rate * 100).toFixed(1)}%.`
+  drawHistogram(histogram.buckets, histogram.num_sessions)
+  byId('site-panel').hidden = false
+}
+
+function showSiteOrFailure (site) {
+  showSite(site).catch(error => { byId('site-summary').textContent = `Cannot show ${site}: ${error.message}` })
+}
+
 function showSitesOrFailure () {
   showSites().catch(error => { byId('page-info').textContent = `Cannot list the sites: ${error.message}` })
 }
@@ -144,6 +210,7 @@ function addExampleLinks (firstSite = 'www.s_1.com') {
     `/median_session_length?site_url=${encodeURIComponent(firstSite)}`,
     '/num_unique_visited_sites?visitor_id=visitor_1',
     `/site_stats?site_url=${encodeURIComponent(firstSite)}`,
+    `/site_histogram?site_url=${encodeURIComponent(firstSite)}`,
     '/sites?sort=num_sessions&order=desc&limit=10',
     '/health'
   ]
@@ -210,6 +277,8 @@ async function main () {
     showSummary(await waitUntilLoaded())
     const sites = await showSites()
     addExampleLinks(sites[0]?.site_url)
+    // The busiest site first: the table opens busiest first.
+    if (sites.length > 0) await showSite(sites[0].site_url)
   } catch (error) {
     byId('load-status').textContent = `Cannot load the data: ${error.message}`
   }

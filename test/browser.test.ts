@@ -55,6 +55,23 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.locator('#sites-table img').count(), 0, 'no element was made from a site name')
     t.equal(await page.evaluate(() => (window as unknown as { __injected?: number }).__injected), undefined)
 
+    // The busiest site's panel: its chart's and its table's numbers are the API's.
+    await page.locator('#site-panel:not([hidden])').waitFor()
+    const busiest = (server.inject('/sites?sort=page_views&order=desc&limit=1'))
+    const busiestSite = ((await busiest).json() as { sites: SiteRow[] }).sites[0].site_url
+    t.equal(await page.textContent('#site-name'), busiestSite)
+    const histogram = (await server.inject(`/site_histogram?site_url=${encodeURIComponent(busiestSite)}`)).json() as { buckets: { sessions: number }[] }
+    const counts = histogram.buckets.map(bucket => bucket.sessions.toLocaleString('en-US'))
+    t.same(await page.locator('#histogram-table tbody td:nth-child(2)').allTextContents(), counts, 'the table under the chart')
+    t.same((await page.locator('#histogram-chart rect title').allTextContents()).map(title => title.replace(/^.*: ([\d,]+) sessions$/, '$1')), counts,
+      'each bar\'s title')
+    t.same(await page.locator('#histogram-table tbody td:first-child').allTextContents(),
+      ['0 s', '1–10 s', '11–30 s', '31–60 s', '1–3 min', '3–10 min', '10–30 min', '30–60 min', '> 1 h'])
+    await page.click(`#sites-table button.site-link >> text="${HOSTILE_SITE}"`)
+    await page.locator('#site-name', { hasText: HOSTILE_SITE }).waitFor()
+    t.equal(await page.locator('#histogram-table tbody tr:last-child td:nth-child(2)').textContent(), '0')
+    t.equal(await page.locator('#site-panel img').count(), 0, 'the site name is text in the panel too')
+
     await page.fill('#form-num-sessions input', 'www.s_1.com')
     await page.click('#form-num-sessions button')
     await page.locator('#answer-num-sessions', { hasText: 'Num sessions for site www.s_1.com = ' }).waitFor()
@@ -147,10 +164,12 @@ if (!existsSync(CHROMIUM)) {
       await page.fill('#form-median input', longName)
       await page.click('#form-median button')
       await page.locator('#answer-median', { hasText: 'Median session length' }).waitFor()
+      const site = page.locator('#sites-table button.site-link', { hasText: longName })
+      t.equal(await site.getAttribute('title'), `${longName}: show this site, and use it in the questions above`, 'the full name on hover')
+      await site.click()
+      await page.locator('#site-name', { hasText: longName }).waitFor()
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
       t.ok(overflow <= 0, `${width} px: ${overflow} px wider than the screen`)
-      const site = page.locator('#sites-table button.site-link', { hasText: longName })
-      t.equal(await site.getAttribute('title'), `${longName}: use this site in the questions above`, 'the full name on hover')
       await page.screenshot({ path: join(dataDir, `landing-${width}.png`), fullPage: true })
       await page.close()
     }

@@ -13,6 +13,12 @@ async function compare (t: Test, server: FastifyInstance, dataDir: string, timeo
   t.same(sites.filter(site => site.num_sessions !== naive.sessionsBySite.get(site.site_url) ||
     site.median_session_length !== naive.medianBySite.get(site.site_url)), [], 'the sites table\'s figures')
   for (const { site_url: site } of sites) {
+    // The histogram, counted naively: each bucket's lengths filtered out of all of them.
+    const lengths = naive.lengthsBySite.get(site)!
+    const bounds = [[0, 0], [0, 10], [10, 30], [30, 60], [60, 180], [180, 600], [600, 1800], [1800, 3600], [3600, Infinity]]
+    const expected = bounds.map(([from, to]) => lengths.filter(length => to === 0 ? length === 0 : length > from && length <= to).length)
+    const histogram = (await get(server, '/site_histogram', { site_url: site }, true)).json()
+    t.same(histogram.buckets.map((bucket: { sessions: number }) => bucket.sessions), expected, `histogram of ${site}`)
     const sessions = (await get(server, '/num_sessions', { site_url: site }, true)).json()
     const median = (await get(server, '/median_session_length', { site_url: site }, true)).json()
     t.equal(sessions.num_sessions, naive.sessionsBySite.get(site), `sessions of ${site}`)

@@ -37,6 +37,8 @@ function readViews (dir: string): View[] {
 }
 
 export interface NaiveAnswers {
+  /** Every session's length, ascending, by site. */
+  lengthsBySite: Map<string, number[]>
   sessionsBySite: Map<string, number>
   medianBySite: Map<string, number>
   sitesByVisitor: Map<string, number>
@@ -75,5 +77,5 @@ export function naiveAnswers (dir: string, timeoutSeconds = 1800): NaiveAnswers 
     medianBySite.set(site, n % 2 === 1 ? lengths[(n - 1) / 2] : (lengths[n / 2 - 1] + lengths[n / 2]) / 2)
   }
   const sitesByVisitor = new Map([...sitesOfVisitor].map(([visitor, sites]) => [visitor, sites.size]))
-  return { sessionsBySite, medianBySite, sitesByVisitor }
+  return { lengthsBySite, sessionsBySite, medianBySite, sitesByVisitor }
 }

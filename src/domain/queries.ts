@@ -59,3 +59,44 @@ export function siteStats (table: SessionTable): SiteStats {
     max_session_length: lengths[lengths.length - 1]
   }
 }
+
+/**
+ * Session-length buckets as web-analytics tools draw them, in seconds: zero (a single view, or views in the
+ * same second), then (0, 10], (10, 30], … (1800, 3600] and over an hour.
+ */
+export const SESSION_LENGTH_BOUNDS = [0, 10, 30, 60, 180, 600, 1800, 3600]
+
+export interface HistogramBucket {
+  /** The bucket holds lengths above `from` (or exactly 0, for the first) up to `to`; `to` is null for the last. */
+  from: number
+  to: number | null
+  sessions: number
+}
+
+export interface SiteHistogram {
+  site_url: string
+  num_sessions: number
+  buckets: HistogramBucket[]
+}
+
+/** How many of the ascending values are at most `bound`. */
+function countAtMost (sorted: Float64Array, bound: number): number {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (sorted[middle] <= bound) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
+/** The distribution of a site's session lengths over SESSION_LENGTH_BOUNDS, by binary search in the sorted lengths. */
+export function siteHistogram (table: SessionTable): SiteHistogram {
+  const lengths = table.sessionLengths
+  const atMost = SESSION_LENGTH_BOUNDS.map(bound => countAtMost(lengths, bound))
+  const buckets: HistogramBucket[] = SESSION_LENGTH_BOUNDS.map((to, i) =>
+    ({ from: i === 0 ? 0 : SESSION_LENGTH_BOUNDS[i - 1], to, sessions: atMost[i] - (i === 0 ? 0 : atMost[i - 1]) }))
+  buckets.push({ from: SESSION_LENGTH_BOUNDS.at(-1)!, to: null, sessions: lengths.length - atMost.at(-1)! })
+  return { site_url: table.siteUrl, num_sessions: lengths.length, buckets }
+}

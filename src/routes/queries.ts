@@ -1,6 +1,6 @@
 // The session queries: the three historical questions and a site's full statistics.
 import type { FastifyPluginAsync } from 'fastify'
-import { medianSessionLength, numSessions, numUniqueVisitedSites, siteStats } from '../domain/queries.js'
+import { medianSessionLength, numSessions, numUniqueVisitedSites, siteHistogram, siteStats } from '../domain/queries.js'
 import type { SessionTable } from '../domain/sessions.js'
 import type { SessionService } from '../plugins/sessions.js'
 import { sendAnswer } from './negotiation.js'
@@ -20,6 +20,28 @@ function requiredStringQuery (name: string) {
 
 const siteSchema = requiredStringQuery('site_url')
 const visitorSchema = requiredStringQuery('visitor_id')
+
+const histogramSchema = {
+  ...siteSchema,
+  response: {
+    200: {
+      type: 'object',
+      required: ['site_url', 'num_sessions', 'buckets'],
+      properties: {
+        site_url: { type: 'string' },
+        num_sessions: { type: 'integer' },
+        buckets: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['from', 'to', 'sessions'],
+            properties: { from: { type: 'number' }, to: { type: ['number', 'null'] }, sessions: { type: 'integer' } }
+          }
+        }
+      }
+    }
+  }
+} as const
 
 /** Text answers print lengths with at least one decimal, as the original service did: 1353.0, 1341.5. */
 export function formatLength (seconds: number): string {
@@ -63,6 +85,9 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: SiteQuery }>('/site_stats', { schema: siteSchema }, (request, reply) =>
     withSessionTable(fastify.sessions, request.query.site_url, table => { reply.send(siteStats(table)) }))
+
+  fastify.get<{ Querystring: SiteQuery }>('/site_histogram', { schema: histogramSchema }, (request, reply) =>
+    withSessionTable(fastify.sessions, request.query.site_url, table => { reply.send(siteHistogram(table)) }))
 }
 
 export default queryRoutes

@@ -57,7 +57,7 @@ t.test('parameters are URL-decoded: spaces, & and non-ASCII ids work', async t =
 
 t.test('400: a missing, empty or repeated parameter is named', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram']) {
     const missing = await server.inject(url)
     t.equal(missing.statusCode, 400)
     t.equal(missing.body, "querystring must have required property 'site_url'")
@@ -75,7 +75,7 @@ t.test('400: a missing, empty or repeated parameter is named', async t => {
 
 t.test('404: an unknown site, visitor or path', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram']) {
     const text = await get(server, url, { site_url: 'www.nowhere.com' })
     t.equal(text.statusCode, 404)
     t.equal(text.body, 'Unknown site_url: www.nowhere.com')
