@@ -32,6 +32,10 @@ function median (rounds: Throughput[]): Throughput {
   return [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[rounds.length >> 1]
 }
 
+function medianCpu (rounds: Throughput[]): number {
+  return rounds.map(round => round.cpuMicrosPerRequest!).sort((a, b) => a - b)[rounds.length >> 1]
+}
+
 /** The dataset's folder, generated with the project's generator the first time it is asked for. */
 function datasetDir (dataset: Dataset): string {
   const options: GeneratorOptions = {
@@ -89,12 +93,14 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   const oursRounds: Throughput[] = []
   const bareRounds: Throughput[] = []
   for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-    oursRounds.push(await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(firstSite)}`, throughputSeconds))
-    bareRounds.push(await measureThroughput(`${bare.baseUrl}/constant`, throughputSeconds))
+    oursRounds.push(await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(firstSite)}`, throughputSeconds, 32,
+      childPids(server.child.pid!)[0]))
+    bareRounds.push(await measureThroughput(`${bare.baseUrl}/constant`, throughputSeconds, 32, bare.child.pid))
   }
   await Promise.all([server.stop(), bare.stop()])
   const ours = median(oursRounds)
   const bareThroughput = median(bareRounds)
+  const cpu = { ours: medianCpu(oursRounds), bare: medianCpu(bareRounds) }
 
   const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
     availableParallelism(), sample)
@@ -102,7 +108,7 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
   return {
-    dataset, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, duck, problems,
+    dataset, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, cpu, duck, problems,
     sampleFound: withVisitors.visitors.size
   }
 }
@@ -126,7 +132,8 @@ function report (r: Result): void {
     : `answers      DISAGREE in ${r.problems.length} places:\n  ${r.problems.slice(0, 10).join('\n  ')}`)
   console.log(`cached       /num_sessions ${Math.round(r.ours.requestsPerSecond)} req/s (p50 ${r.ours.p50Ms} ms, ` +
     `p99 ${r.ours.p99Ms} ms, ${r.ours.errors} errors); bare Fastify ${Math.round(r.bareThroughput.requestsPerSecond)} req/s ` +
-    `(p50 ${r.bareThroughput.p50Ms} ms, p99 ${r.bareThroughput.p99Ms} ms)`)
+    `(p50 ${r.bareThroughput.p50Ms} ms, p99 ${r.bareThroughput.p99Ms} ms); CPU per request ${r.cpu.ours.toFixed(0)} µs against ` +
+    `${r.cpu.bare.toFixed(0)} µs (bare / ours ${(r.cpu.bare / r.cpu.ours).toFixed(2)}, steadier than req/s on a shared machine)`)
   // Issue 8's targets: a third of DuckDB's time from 10 M rows on, no slower at 1 M; memory; throughput.
   const timeTarget = dataset.rows >= 10_000_000 ? 0.33 : 1
   console.log(`ratios       time to ready / DuckDB ${(r.readyMs / r.duck.ms).toFixed(2)} (target ≤ ${timeTarget}); ` +

@@ -42,6 +42,10 @@ t.test('DuckDB and Sessionizer agree on a generated set, ties and boundary gaps 
   const throughput = await measureThroughput(`${baseUrl}/num_sessions?site_url=www.s_1.com`, 1, 4)
   t.ok(throughput.requestsPerSecond > 0)
   t.equal(throughput.errors, 0)
+  t.equal(throughput.cpuMicrosPerRequest, undefined, 'CPU time only for a server named by its pid')
+  // The server here is this process: its CPU time per request is what the requests cost it, and some.
+  const withCpu = await measureThroughput(`${baseUrl}/num_sessions?site_url=www.s_1.com`, 1, 4, process.pid)
+  t.ok(withCpu.cpuMicrosPerRequest! > 1 && withCpu.cpuMicrosPerRequest! < 100_000, `${withCpu.cpuMicrosPerRequest} µs a request`)
 })
 
 t.test('waiting for the data: through 503s, and a failed load is an error', async t => {

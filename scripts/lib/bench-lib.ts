@@ -126,26 +126,39 @@ export interface Throughput {
   p50Ms: number
   p99Ms: number
   errors: number
+  /** The server's CPU time (user and system) per request answered, when its pid was given. */
+  cpuMicrosPerRequest?: number
+}
+
+/** A process's CPU time so far (user and system), in microseconds, from /proc (its clock ticks are 1/100 s). */
+export function cpuMicros (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
 
 /**
  * Drives `url` with autocannon for `seconds`, autocannon running in a process of its own: sharing the
- * benchmark's event loop, it measured a third less against one server than against another.
+ * benchmark's event loop, it measured a third less against one server than against another. With the
+ * server's pid, also the CPU time it spent per request: steadier than req/s on a shared machine, where
+ * autocannon and the servers compete for the same cores.
  */
-export async function measureThroughput (url: string, seconds: number, connections = 32): Promise<Throughput> {
+export async function measureThroughput (url: string, seconds: number, connections = 32, serverPid?: number): Promise<Throughput> {
+  const cpuBefore = serverPid === undefined ? 0 : cpuMicros(serverPid)
   const child = spawn(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(seconds), url],
     { stdio: ['ignore', 'pipe', 'ignore'] })
   let output = ''
   child.stdout.on('data', chunk => { output += chunk })
   await new Promise(resolve => child.once('exit', resolve))
-  const result = JSON.parse(output) as { requests: { average: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
+  const result = JSON.parse(output) as
+    { requests: { average: number, total: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
   return {
     requestsPerSecond: result.requests.average,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
-    errors: result.errors + result.non2xx
+    errors: result.errors + result.non2xx,
+    ...(serverPid !== undefined && { cpuMicrosPerRequest: (cpuMicros(serverPid) - cpuBefore) / Math.max(result.requests.total, 1) })
   }
 }
 
