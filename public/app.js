@@ -153,8 +153,7 @@ function drawHistogram (buckets, total) {
   const slot = width / buckets.length
   const most = Math.max(1, ...buckets.map(bucket => bucket.sessions))
   const chart = byId('histogram-chart')
-  chart.replaceChildren(...buckets.flatMap(bucket => {
-    const index = buckets.indexOf(bucket)
+  chart.replaceChildren(...buckets.flatMap((bucket, index) => {
     const barHeight = Math.round((bucket.sessions / most) * (height - labelHeight - 20))
     const bar = document.createElementNS(SVG, 'rect')
     bar.setAttribute('class', 'bar')

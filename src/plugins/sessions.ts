@@ -1,5 +1,6 @@
 // The sessions plugin: loads the data folder, owns the store and the LRU of per-site session tables.
 import { sep } from 'node:path'
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
@@ -142,7 +143,10 @@ export class SessionService {
       })
       const warmStarted = performance.now()
       const cachedTables = cached && this.#options.warmCache ? await this.#readSessionTables(storeCache!, cached) : undefined
-      const warmTables = cachedTables ? this.#fill(cachedTables) : this.#options.warmCache ? await this.#warm(store) : []
+      // Tables computed here, not read back, are the ones worth saving.
+      let computedTables: SiteTables = []
+      if (cachedTables) this.#fill(cachedTables)
+      else if (this.#options.warmCache) computedTables = await this.#warm(store)
       const source = cached ? 'cache' : 'csv'
       this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted), source }
       // With every site's table at hand, the sites table costs no computation: have it ready for the first page.
@@ -152,7 +156,7 @@ export class SessionService {
       }
       this.#log.info({ rows: summary.rows, skippedRows: summary.skippedRows, sites: summary.sites, visitors: summary.visitors, loadMs: summary.loadMs, source },
         'data loaded')
-      if (storeCache) this.saved = this.#save(storeCache, store, summary, cached?.storeId, cachedTables ? [] : warmTables)
+      if (storeCache) this.saved = this.#save(storeCache, store, summary, cached?.storeId, computedTables)
       return summary
     } catch (error) {
       this.#state = { status: 'failed', error: error as Error }
@@ -204,12 +208,11 @@ export class SessionService {
   }
 
   /** Fills the cache with saved tables, busiest site first, as far as it holds them. */
-  #fill (tables: SiteTables): SiteTables {
+  #fill (tables: SiteTables): void {
     for (const { siteId, table } of tables) {
       if (!this.#fits(table)) break
       this.#cache.set(siteId, table)
     }
-    return tables
   }
 
   #fits (table: SessionTable): boolean {
@@ -235,7 +238,7 @@ export class SessionService {
       this.#counts.computations++
       rowsInSlice += siteRowCount(store, siteId)
       if (rowsInSlice > WARM_ROWS_PER_SLICE) {
-        await new Promise(resolve => setImmediate(resolve))
+        await yieldToEventLoop()
         rowsInSlice = 0
       }
     }
@@ -323,7 +326,7 @@ export class SessionService {
       const cached = this.#cache.peek(siteId)
       rows.push(siteRow(cached ?? await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)))
       if (cached === undefined) this.#counts.computations++
-      if (siteId % SITES_PER_SLICE === SITES_PER_SLICE - 1) await new Promise(resolve => setImmediate(resolve))
+      if (siteId % SITES_PER_SLICE === SITES_PER_SLICE - 1) await yieldToEventLoop()
     }
     return new SiteDirectory(rows)
   }
