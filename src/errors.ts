@@ -9,3 +9,5 @@ export const UnknownSiteError = createError<[string]>(
   'SESSIONIZER_UNKNOWN_SITE', 'Unknown site_url: %s', 404)
 export const UnknownVisitorError = createError<[string]>(
   'SESSIONIZER_UNKNOWN_VISITOR', 'Unknown visitor_id: %s', 404)
+export const BadParameterError = createError<[string]>(
+  'SESSIONIZER_BAD_PARAMETER', '%s', 400)

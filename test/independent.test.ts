@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../scripts/lib/page-view-generator.js'
-import { naiveAnswers } from './naive-sessionizer.js'
+import { naiveAnswers, type NaiveAnswers, type NaiveSession } from './naive-sessionizer.js'
 import { allSites, buildLoaded, get } from './helper.js'
 import type { FastifyInstance } from 'fastify'
 
@@ -31,6 +31,76 @@ async function compare (t: Test, server: FastifyInstance, dataDir: string, timeo
     if (answer.num_unique_visited_sites !== count) t.fail(`distinct sites of ${visitor}`)
   }
   t.pass(`checked ${Math.ceil(visitorsChecked / 7)} visitors`)
+  await compareRanges(t, server, naive)
+}
+
+function median (values: number[]): number | null {
+  const sorted = [...values].sort((a, b) => a - b)
+  const n = sorted.length
+  if (n === 0) return null
+  return n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+}
+
+/** What a site's figures in a range must be, from its naive sessions filtered by their start. */
+function naiveRangeStats (sessions: NaiveSession[], from: number, to: number) {
+  const inRange = sessions.filter(session => session.start >= from && session.start < to)
+  const views = inRange.reduce((sum, session) => sum + session.views, 0)
+  const n = inRange.length
+  return {
+    page_views: views,
+    visitors: new Set(inRange.map(session => session.visitor)).size,
+    num_sessions: n,
+    median_session_length: median(inRange.map(session => session.length)),
+    views_per_session: n === 0 ? null : Math.round(views / n * 100) / 100,
+    bounce_rate: n === 0 ? null : Math.round(inRange.filter(session => session.views === 1).length / n * 10_000) / 10_000
+  }
+}
+
+/**
+ * Date ranges: every site's figures in /sites, /site_stats, /num_sessions and /site_timeline, for ranges whose
+ * ends fall exactly on a session's start (in at `from`, out at `to`), in ISO form and in epoch seconds.
+ */
+async function compareRanges (t: Test, server: FastifyInstance, naive: NaiveAnswers) {
+  const starts = [...naive.sessionListBySite.values()].flat().map(session => session.start).sort((a, b) => a - b)
+  const at = (fraction: number) => starts[Math.floor(fraction * (starts.length - 1))]
+  const ranges = [
+    { from: at(0.25), to: at(0.6) },
+    { from: at(0.9), to: Infinity },
+    { from: -Infinity, to: at(0.1) }
+  ]
+  for (const { from, to } of ranges) {
+    const query: Record<string, string> = {}
+    if (from !== -Infinity) query.from = String(from)
+    if (to !== Infinity) query.to = new Date(to * 1000).toISOString()
+    const label = `from ${query.from ?? '-'} to ${query.to ?? '-'}`
+    const expected = [...naive.sessionListBySite].map(([site, sessions]) => ({ site_url: site, ...naiveRangeStats(sessions, from, to) }))
+      .filter(site => site.num_sessions > 0).sort((a, b) => a.site_url < b.site_url ? -1 : 1)
+    const page = (await get(server, '/sites', { ...query, limit: '1000' })).json()
+    t.same([...page.sites].sort((a, b) => a.site_url < b.site_url ? -1 : 1), expected, `the sites table ${label}`)
+    for (const [site, sessions] of naive.sessionListBySite) {
+      const stats = (await get(server, '/site_stats', { ...query, site_url: site })).json()
+      t.match(stats, naiveRangeStats(sessions, from, to), `${site} ${label}`)
+      const count = (await get(server, '/num_sessions', { ...query, site_url: site })).body
+      t.equal(count, `Num sessions for site ${site} = ${stats.num_sessions}`)
+      const timeline = (await get(server, '/site_timeline', { ...query, site_url: site })).json()
+      const inRange = sessions.filter(session => session.start >= from && session.start < to)
+      const firstDay = Math.min(...inRange.map(session => Math.floor(session.start / 86_400)))
+      const expectedBuckets = new Map<number, { sessions: number, page_views: number }>()
+      for (const session of inRange) {
+        const bucketStart = (firstDay + Math.floor((Math.floor(session.start / 86_400) - firstDay) / timeline.bucket_days) * timeline.bucket_days) * 86_400
+        const bucket = expectedBuckets.get(bucketStart) ?? { sessions: 0, page_views: 0 }
+        bucket.sessions++
+        bucket.page_views += session.views
+        expectedBuckets.set(bucketStart, bucket)
+      }
+      const nonEmpty = timeline.buckets.filter((bucket: { sessions: number }) => bucket.sessions > 0)
+        .map(({ start, sessions, page_views: views }: { start: number, sessions: number, page_views: number }) => [start, { sessions, page_views: views }])
+      t.same(nonEmpty, [...expectedBuckets].sort((a, b) => a[0] - b[0]), `timeline of ${site} ${label}`)
+      for (const bucket of timeline.buckets) {
+        if (bucket.date !== new Date(bucket.start * 1000).toISOString().slice(0, 10)) t.fail(`the date of ${bucket.start}`)
+      }
+    }
+  }
 }
 
 for (const seed of [7, 2024]) {

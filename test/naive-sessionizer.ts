@@ -36,9 +36,13 @@ function readViews (dir: string): View[] {
   return views
 }
 
+export interface NaiveSession { visitor: string, start: number, length: number, views: number }
+
 export interface NaiveAnswers {
   /** Every session's length, ascending, by site. */
   lengthsBySite: Map<string, number[]>
+  /** Every session, by site, in no particular order. */
+  sessionListBySite: Map<string, NaiveSession[]>
   sessionsBySite: Map<string, number>
   medianBySite: Map<string, number>
   sitesByVisitor: Map<string, number>
@@ -56,15 +60,18 @@ export function naiveAnswers (dir: string, timeoutSeconds = 1800): NaiveAnswers 
     sitesOfVisitor.get(view.visitor)!.add(view.site)
   }
   const lengthsBySite = new Map<string, number[]>()
+  const sessionListBySite = new Map<string, NaiveSession[]>()
   for (const group of viewsByVisitorAndSite.values()) {
     group.sort((a, b) => a.time - b.time)
     const site = group[0].site
     if (!lengthsBySite.has(site)) lengthsBySite.set(site, [])
-    let first = group[0].time
+    if (!sessionListBySite.has(site)) sessionListBySite.set(site, [])
+    let first = 0
     for (let i = 1; i <= group.length; i++) {
       if (i === group.length || group[i].time - group[i - 1].time > timeoutSeconds) {
-        lengthsBySite.get(site)!.push(group[i - 1].time - first)
-        if (i < group.length) first = group[i].time
+        lengthsBySite.get(site)!.push(group[i - 1].time - group[first].time)
+        sessionListBySite.get(site)!.push({ visitor: group[0].visitor, start: group[first].time, length: group[i - 1].time - group[first].time, views: i - first })
+        first = i
       }
     }
   }
@@ -77,5 +84,5 @@ export function naiveAnswers (dir: string, timeoutSeconds = 1800): NaiveAnswers 
     medianBySite.set(site, n % 2 === 1 ? lengths[(n - 1) / 2] : (lengths[n / 2 - 1] + lengths[n / 2]) / 2)
   }
   const sitesByVisitor = new Map([...sitesOfVisitor].map(([visitor, sites]) => [visitor, sites.size]))
-  return { lengthsBySite, sessionsBySite, medianBySite, sitesByVisitor }
+  return { lengthsBySite, sessionListBySite, sessionsBySite, medianBySite, sitesByVisitor }
 }

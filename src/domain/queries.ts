@@ -1,8 +1,10 @@
 // The answers the routes give: one pure function per question, over a session table or the store.
+import { setImmediate } from 'node:timers/promises'
 import type { PageViewStore } from './page-view-store.js'
-import { medianOfSorted, percentileOfSorted, type SessionTable } from './sessions.js'
+import { medianOfSorted, percentileOfSorted, SLICE, type SessionSummary, type SessionTable } from './sessions.js'
+import type { TimeRange } from './time-range.js'
 
-/** A site's headline figures: its line in the sites table. */
+/** A site's headline figures: its line in the sites table, which lists sites with sessions. */
 export interface SiteRow {
   site_url: string
   page_views: number
@@ -13,19 +15,26 @@ export interface SiteRow {
   bounce_rate: number
 }
 
-/** The figures an analytics dashboard shows for one site. */
-export interface SiteStats extends SiteRow {
-  mean_session_length: number
-  p90_session_length: number
-  max_session_length: number
+type OrNull<T> = { [K in keyof T]: T[K] | null }
+
+/**
+ * The figures an analytics dashboard shows for one site. In a time range in which the site has no session,
+ * the counts are 0 and the figures of sessions null.
+ */
+export interface SiteStats extends Pick<SiteRow, 'site_url' | 'page_views' | 'visitors' | 'num_sessions'>,
+  OrNull<Omit<SiteRow, 'site_url' | 'page_views' | 'visitors' | 'num_sessions'>> {
+  mean_session_length: number | null
+  p90_session_length: number | null
+  max_session_length: number | null
 }
 
-export function numSessions (table: SessionTable): number {
-  return table.sessionLengths.length
+export function numSessions (summary: SessionSummary): number {
+  return summary.sessionLengths.length
 }
 
-export function medianSessionLength (table: SessionTable): number {
-  return medianOfSorted(table.sessionLengths)
+/** The median session length; null when there is no session (in a time range). */
+export function medianSessionLength (summary: SessionSummary): number | null {
+  return summary.sessionLengths.length === 0 ? null : medianOfSorted(summary.sessionLengths)
 }
 
 export function numUniqueVisitedSites (store: PageViewStore, visitorId: number): number {
@@ -37,24 +46,39 @@ function roundTo (value: number, decimals: number): number {
   return Math.round(value * scale) / scale
 }
 
-export function siteRow (table: SessionTable): SiteRow {
-  const sessions = table.sessionLengths.length
+/** The figures of a summary with at least one session. */
+export function siteRow (summary: SessionSummary): SiteRow {
+  const sessions = summary.sessionLengths.length
   return {
-    site_url: table.siteUrl,
-    page_views: table.pageViews,
-    visitors: table.visitors,
+    site_url: summary.siteUrl,
+    page_views: summary.pageViews,
+    visitors: summary.visitors,
     num_sessions: sessions,
-    median_session_length: medianOfSorted(table.sessionLengths),
-    views_per_session: roundTo(table.pageViews / sessions, 2),
-    bounce_rate: roundTo(table.singleViewSessions / sessions, 4)
+    median_session_length: medianOfSorted(summary.sessionLengths),
+    views_per_session: roundTo(summary.pageViews / sessions, 2),
+    bounce_rate: roundTo(summary.singleViewSessions / sessions, 4)
   }
 }
 
-export function siteStats (table: SessionTable): SiteStats {
-  const lengths = table.sessionLengths
+export function siteStats (summary: SessionSummary): SiteStats {
+  const lengths = summary.sessionLengths
+  if (lengths.length === 0) {
+    return {
+      site_url: summary.siteUrl,
+      page_views: 0,
+      visitors: 0,
+      num_sessions: 0,
+      median_session_length: null,
+      views_per_session: null,
+      bounce_rate: null,
+      mean_session_length: null,
+      p90_session_length: null,
+      max_session_length: null
+    }
+  }
   return {
-    ...siteRow(table),
-    mean_session_length: roundTo(table.totalSessionLength / lengths.length, 1),
+    ...siteRow(summary),
+    mean_session_length: roundTo(summary.totalSessionLength / lengths.length, 1),
     p90_session_length: percentileOfSorted(lengths, 90),
     max_session_length: lengths[lengths.length - 1]
   }
@@ -92,11 +116,94 @@ function countAtMost (sorted: Float64Array, bound: number): number {
 }
 
 /** The distribution of a site's session lengths over SESSION_LENGTH_BOUNDS, by binary search in the sorted lengths. */
-export function siteHistogram (table: SessionTable): SiteHistogram {
-  const lengths = table.sessionLengths
+export function siteHistogram (summary: SessionSummary): SiteHistogram {
+  const lengths = summary.sessionLengths
   const atMost = SESSION_LENGTH_BOUNDS.map(bound => countAtMost(lengths, bound))
   const buckets: HistogramBucket[] = SESSION_LENGTH_BOUNDS.map((to, i) =>
     ({ from: i === 0 ? 0 : SESSION_LENGTH_BOUNDS[i - 1], to, sessions: atMost[i] - (i === 0 ? 0 : atMost[i - 1]) }))
   buckets.push({ from: SESSION_LENGTH_BOUNDS.at(-1)!, to: null, sessions: lengths.length - atMost.at(-1)! })
-  return { site_url: table.siteUrl, num_sessions: lengths.length, buckets }
+  return { site_url: summary.siteUrl, num_sessions: lengths.length, buckets }
+}
+
+const SECONDS_PER_DAY = 86_400
+/** A timeline has at most this many bars: a day each for a year of data, wider ones beyond that. */
+export const MAX_TIMELINE_BUCKETS = 366
+
+export interface TimelineBucket {
+  /** The bucket's first second (00:00 UTC of its first day), and that day as YYYY-MM-DD. */
+  start: number
+  date: string
+  sessions: number
+  /** The page views of the sessions that began in the bucket. */
+  page_views: number
+}
+
+export interface SiteTimeline {
+  site_url: string
+  /** How many days each bucket spans: 1 (sessions per day), or more when the sessions span more than a year. */
+  bucket_days: number
+  /** From the day of the first session to that of the last, every bucket, those without sessions too. */
+  buckets: TimelineBucket[]
+}
+
+/**
+ * The proleptic Gregorian date of a day counted from 1970-01-01, by arithmetic alone (Howard Hinnant's
+ * civil_from_days): JavaScript's Date stops at the year 275760, and timestamps may go up to 2^53 − 1 seconds.
+ */
+export function dateOfDay (day: number): string {
+  const shifted = day + 719_468
+  const era = Math.floor(shifted / 146_097)
+  const dayOfEra = shifted - era * 146_097
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365)
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100))
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153)
+  const dayOfMonth = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+  const pad = (value: number) => String(value).padStart(2, '0')
+  return `${String(year).padStart(4, '0')}-${pad(month)}-${pad(dayOfMonth)}`
+}
+
+/**
+ * Sessions and their page views per day (UTC) of their first view, for the sessions in `range`: read from
+ * the table's session rows, a slice at a time. A span of more than MAX_TIMELINE_BUCKETS days is drawn in
+ * buckets of a week, or of as many days as keep it to that many.
+ */
+export async function siteTimeline (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SiteTimeline> {
+  const { sessionRows } = table
+  const { timestampColumn } = store
+  const sessions = sessionRows.length - 1
+  const startDays = new Float64Array(sessions)
+  let firstDay = Infinity
+  let lastDay = -Infinity
+  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
+    if (sliceStart > 0) await setImmediate()
+    for (let session = sliceStart; session < Math.min(sessions, sliceStart + SLICE); session++) {
+      const start = timestampColumn[sessionRows[session]]
+      const inRange = start >= range.from && start < range.to
+      const day = inRange ? Math.floor(start / SECONDS_PER_DAY) : NaN
+      startDays[session] = day
+      if (day < firstDay) firstDay = day
+      if (day > lastDay) lastDay = day
+    }
+  }
+  if (firstDay === Infinity) return { site_url: table.siteUrl, bucket_days: 1, buckets: [] }
+
+  const days = lastDay - firstDay + 1
+  const bucketDays = days <= MAX_TIMELINE_BUCKETS ? 1 : days <= 7 * MAX_TIMELINE_BUCKETS ? 7 : Math.ceil(days / MAX_TIMELINE_BUCKETS)
+  const buckets: TimelineBucket[] = Array.from({ length: Math.ceil(days / bucketDays) }, (_, i) => {
+    const day = firstDay + i * bucketDays
+    return { start: day * SECONDS_PER_DAY, date: dateOfDay(day), sessions: 0, page_views: 0 }
+  })
+  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
+    if (sliceStart > 0) await setImmediate()
+    for (let session = sliceStart; session < Math.min(sessions, sliceStart + SLICE); session++) {
+      const day = startDays[session]
+      if (Number.isNaN(day)) continue
+      const bucket = buckets[Math.floor((day - firstDay) / bucketDays)]
+      bucket.sessions++
+      bucket.page_views += sessionRows[session + 1] - sessionRows[session]
+    }
+  }
+  return { site_url: table.siteUrl, bucket_days: bucketDays, buckets }
 }

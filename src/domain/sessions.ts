@@ -1,9 +1,10 @@
 // Sessionization of one site and the order statistics of its session lengths.
 import { setImmediate } from 'node:timers/promises'
 import type { PageViewStore } from './page-view-store.js'
+import type { TimeRange } from './time-range.js'
 
-/** One site's sessions, reduced to what the queries need. */
-export interface SessionTable {
+/** What the statistics of a site's sessions (all of them, or those of a time range) are computed from. */
+export interface SessionSummary {
   readonly siteUrl: string
   readonly pageViews: number
   readonly visitors: number
@@ -13,6 +14,16 @@ export interface SessionTable {
   readonly totalSessionLength: number
   /** Sessions of a single page view: bounces. */
   readonly singleViewSessions: number
+}
+
+/** One site's sessions, reduced to what the queries need: what the cache holds for each site. */
+export interface SessionTable extends SessionSummary {
+  /**
+   * Where each session's views begin in the store, in store order (by visitor, then time), followed by the
+   * site's end: session i is rows sessionRows[i] up to sessionRows[i + 1]. Through it a time range is answered
+   * from the sessions as they are, without sessionizing again, at 4 bytes a session.
+   */
+  readonly sessionRows: Uint32Array
   /** What the table costs in memory, for the cache's byte bound. */
   readonly byteSize: number
 }
@@ -38,6 +49,7 @@ export async function sessionizeSite (store: PageViewStore, siteId: number, time
   const visitorColumn = store.visitorColumn
   const timestampColumn = store.timestampColumn
   const lengths = new Float64Array(to - from)
+  const rows = new Uint32Array(to - from + 1)
   let sessionCount = 0
   let totalSessionLength = 0
   let visitors = 0
@@ -61,6 +73,7 @@ export async function sessionizeSite (store: PageViewStore, siteId: number, time
           if (sessionViews === 1) singleViewSessions++
         }
         if (!sameVisitor) visitors++
+        rows[sessionCount] = row
         sessionCount++
         sessionStart = time
         sessionViews = 0
@@ -76,7 +89,9 @@ export async function sessionizeSite (store: PageViewStore, siteId: number, time
     if (sessionViews === 1) singleViewSessions++
   }
 
+  rows[sessionCount] = to
   const sessionLengths = await sortInSlices(await copyInSlices(lengths, sessionCount))
+  const sessionRows = await copyInSlices(rows, sessionCount + 1)
   return {
     siteUrl: store.siteUrls[siteId],
     pageViews: to - from,
@@ -84,23 +99,68 @@ export async function sessionizeSite (store: PageViewStore, siteId: number, time
     sessionLengths,
     totalSessionLength,
     singleViewSessions,
-    byteSize: tableByteSize(sessionLengths)
+    sessionRows,
+    byteSize: tableByteSize(sessionLengths, sessionRows)
   }
 }
 
-/** What a table with these session lengths costs in memory, for the cache's byte bound. */
-export function tableByteSize (sessionLengths: Float64Array): number {
-  return sessionLengths.byteLength + TABLE_OVERHEAD_BYTES
+/** What a table (or a summary, without session rows) with these arrays costs in memory, for a cache's byte bound. */
+export function tableByteSize (sessionLengths: Float64Array, sessionRows?: Uint32Array): number {
+  return sessionLengths.byteLength + (sessionRows?.byteLength ?? 0) + TABLE_OVERHEAD_BYTES
 }
 
 /** The first `count` values in an array of their own (what the cache holds), copied a slice at a time. */
-async function copyInSlices (values: Float64Array, count: number): Promise<Float64Array<ArrayBuffer>> {
-  const copy = new Float64Array(count)
+async function copyInSlices<T extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>> (values: T, count: number): Promise<T> {
+  const copy = new (values.constructor as new (length: number) => T)(count)
   for (let start = 0; start < count; start += SLICE) {
     if (start > 0) await setImmediate()
     copy.set(values.subarray(start, Math.min(count, start + SLICE)), start)
   }
   return copy
+}
+
+/**
+ * The sessions of a table whose first view is in `range`, summarized as a table's own are: read from the
+ * table's session rows and the store's columns, one slice at a time, with no sessionizing.
+ */
+export async function summarizeRange (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SessionSummary> {
+  const { sessionRows } = table
+  const { visitorColumn, timestampColumn } = store
+  const sessions = sessionRows.length - 1
+  const lengths = new Float64Array(sessions)
+  let count = 0
+  let pageViews = 0
+  let visitors = 0
+  let totalSessionLength = 0
+  let singleViewSessions = 0
+  let previousVisitor = -1
+  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
+    if (sliceStart > 0) await setImmediate()
+    const sliceEnd = Math.min(sessions, sliceStart + SLICE)
+    for (let session = sliceStart; session < sliceEnd; session++) {
+      const first = sessionRows[session]
+      const start = timestampColumn[first]
+      if (start < range.from || start >= range.to) continue
+      const end = sessionRows[session + 1]
+      const length = timestampColumn[end - 1] - start
+      lengths[count++] = length
+      totalSessionLength += length
+      pageViews += end - first
+      if (end - first === 1) singleViewSessions++
+      // A visitor's sessions are together in store order, so a new visitor is a change from the last one counted.
+      const visitor = visitorColumn[first]
+      if (visitor !== previousVisitor) visitors++
+      previousVisitor = visitor
+    }
+  }
+  return {
+    siteUrl: table.siteUrl,
+    pageViews,
+    visitors,
+    sessionLengths: await sortInSlices(await copyInSlices(lengths, count)),
+    totalSessionLength,
+    singleViewSessions
+  }
 }
 
 /**

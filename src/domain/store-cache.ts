@@ -14,7 +14,7 @@ import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
-const FORMAT = 1
+const FORMAT = 2
 const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
 const ALIGN = 8
 /** Read in blocks this large, each checksummed while the next one is read. */
@@ -345,12 +345,16 @@ export class StoreCache {
     const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal)
     const numbers = sections.get('tableNumbers') as Float64Array
     const lengths = sections.get('sessionLengths') as Float64Array
+    const rows = sections.get('sessionRows') as Uint32Array
     let start = 0
+    let rowsStart = 0
     return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
       const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)
       // A copy per table: the cache frees a table's memory when it evicts it, which a view would not.
       const sessionLengths = lengths.slice(start, start + sessions)
+      const sessionRows = rows.slice(rowsStart, rowsStart + sessions + 1)
       start += sessions
+      rowsStart += sessions + 1
       const table: SessionTable = {
         siteUrl: store.siteUrls[siteId],
         pageViews,
@@ -358,7 +362,8 @@ export class StoreCache {
         sessionLengths,
         totalSessionLength,
         singleViewSessions,
-        byteSize: tableByteSize(sessionLengths)
+        sessionRows,
+        byteSize: tableByteSize(sessionLengths, sessionRows)
       }
       return { siteId, table }
     })
@@ -367,12 +372,14 @@ export class StoreCache {
   async saveSessionTables (storeId: string, tables: readonly { siteId: number, table: SessionTable }[], signal: AbortSignal): Promise<void> {
     const numbers = new Float64Array(tables.length * TABLE_FIELDS)
     const lengths = new Float64Array(tables.reduce((sum, { table }) => sum + table.sessionLengths.length, 0))
+    const rows = new Uint32Array(lengths.length + tables.length)
     let start = 0
     tables.forEach(({ siteId, table }, i) => {
       numbers.set([siteId, table.pageViews, table.visitors, table.sessionLengths.length, table.totalSessionLength, table.singleViewSessions], i * TABLE_FIELDS)
       lengths.set(table.sessionLengths, start)
+      rows.set(table.sessionRows, start + i)
       start += table.sessionLengths.length
     })
-    await writeSectionsFile(this.#tablesPath, this.#tablesKey(storeId), null, { tableNumbers: numbers, sessionLengths: lengths }, signal)
+    await writeSectionsFile(this.#tablesPath, this.#tablesKey(storeId), null, { tableNumbers: numbers, sessionLengths: lengths, sessionRows: rows }, signal)
   }
 }

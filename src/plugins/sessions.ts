@@ -7,10 +7,11 @@ import { LRUCache } from 'lru-cache'
 import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../domain/dataset.js'
 import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
-import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
+import { sessionizeSite, summarizeRange, tableByteSize, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { siteRow } from '../domain/queries.js'
 import { SiteDirectory } from '../domain/site-directory.js'
+import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
 export interface SessionsOptions {
@@ -85,6 +86,13 @@ const MAX_FILES_IN_HEALTH = 100
 const SITES_PER_SLICE = 2000
 /** How many page views warming sessionizes (a few milliseconds' work) before it lets a request through. */
 const WARM_ROWS_PER_SLICE = 250_000
+/**
+ * Summaries of a site in a time range are kept for this many (site, range) pairs, within a quarter of the
+ * cache's bytes: a dashboard asks for a site's figures, histogram and more in one range at once.
+ */
+const RANGE_SUMMARIES = 256
+/** Sites tables of this many time ranges are kept: each is one pass over every site's sessions. */
+const RANGE_DIRECTORIES = 4
 
 /** The backend-neutral face the routes use: sites, session tables, visitor answers and the dataset's health. */
 export class SessionService {
@@ -97,6 +105,8 @@ export class SessionService {
   readonly #closing = new AbortController()
   /** Built on the first request once ready: the data never changes after that. */
   #siteDirectory: Promise<SiteDirectory> | undefined
+  readonly #rangeDirectories = new LRUCache<string, Promise<SiteDirectory>>({ max: RANGE_DIRECTORIES })
+  readonly #rangeSummaries: LRUCache<string, SessionSummary, { table: SessionTable, range: TimeRange }>
   #cacheFile: CacheFileStatus = 'off'
   /** Settles when loading ends: the summary, or the reason it failed. */
   readonly loaded: Promise<DatasetSummary>
@@ -119,6 +129,13 @@ export class SessionService {
         this.#counts.computations++
         return sessionizeSite(store, siteId, options.sessionTimeoutSeconds)
       }
+    })
+    this.#rangeSummaries = new LRUCache({
+      max: RANGE_SUMMARIES,
+      maxSize: Math.max(1, Math.floor(options.cacheMaxBytes / 4)),
+      sizeCalculation: summary => tableByteSize(summary.sessionLengths),
+      ignoreFetchAbort: true,
+      fetchMethod: (_key, _stale, { context: { table, range } }) => summarizeRange(table, this.store(), range)
     })
     this.loaded = this.#load(files)
     // The outcome is kept in #state; whoever awaits `loaded` sees the failure, and nobody else must crash.
@@ -150,7 +167,7 @@ export class SessionService {
       const source = cached ? 'cache' : 'csv'
       this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted), source }
       // With every site's table at hand, the sites table costs no computation: have it ready for the first page.
-      if (this.#cache.size === store.siteUrls.length) void this.siteDirectory()
+      if (this.#cache.size === store.siteUrls.length) void this.siteDirectory(WHOLE_DATA)
       for (const bad of summary.skippedRowExamples) {
         this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
       }
@@ -313,22 +330,51 @@ export class SessionService {
   /**
    * Every site's line for the sites table, built on the first request from the session tables: cached ones as
    * they are (with warm-up, all of them), others computed and let go, so that the cache keeps what it holds.
+   * In a time range, the sites with sessions in it, each summarized from its table.
    */
-  siteDirectory (): Promise<SiteDirectory> {
+  siteDirectory (range: TimeRange): Promise<SiteDirectory> {
     const store = this.store()
-    this.#siteDirectory ??= this.#buildSiteDirectory(store)
-    return this.#siteDirectory
+    if (isWholeData(range)) {
+      this.#siteDirectory ??= this.#buildSiteDirectory(store, range)
+      return this.#siteDirectory
+    }
+    const key = rangeKey(range)
+    let directory = this.#rangeDirectories.get(key)
+    if (directory === undefined) {
+      directory = this.#buildSiteDirectory(store, range)
+      this.#rangeDirectories.set(key, directory)
+    }
+    return directory
   }
 
-  async #buildSiteDirectory (store: PageViewStore): Promise<SiteDirectory> {
+  async #buildSiteDirectory (store: PageViewStore, range: TimeRange): Promise<SiteDirectory> {
+    const whole = isWholeData(range)
     const rows = []
     for (let siteId = 0; siteId < store.siteUrls.length; siteId++) {
       const cached = this.#cache.peek(siteId)
-      rows.push(siteRow(cached ?? await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)))
+      const table = cached ?? await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
       if (cached === undefined) this.#counts.computations++
+      const summary = whole ? table : await summarizeRange(table, store, range)
+      if (summary.sessionLengths.length > 0) rows.push(siteRow(summary))
       if (siteId % SITES_PER_SLICE === SITES_PER_SLICE - 1) await yieldToEventLoop()
     }
     return new SiteDirectory(rows)
+  }
+
+  /**
+   * What a site's statistics are computed from: for the whole data, its session table (at once when cached);
+   * for a time range, the summary of the table's sessions that began in it, memoized per site and range.
+   */
+  sessionSummary (siteUrl: string, range: TimeRange): SessionSummary | Promise<SessionSummary> {
+    const table = this.sessionTable(siteUrl)
+    if (isWholeData(range)) return table
+    return this.#summarize(siteUrl, table, range)
+  }
+
+  async #summarize (siteUrl: string, table: SessionTable | Promise<SessionTable>, range: TimeRange): Promise<SessionSummary> {
+    const context = { table: await table, range }
+    // fetchMethod always returns a summary, and an abort is ignored, so fetch cannot resolve to undefined.
+    return await this.#rangeSummaries.fetch(`${rangeKey(range)} ${siteUrl}`, { context }) as SessionSummary
   }
 
   /**
@@ -369,6 +415,8 @@ export class SessionService {
     await this.loaded.catch(() => {})
     await this.saved
     this.#cache.clear()
+    this.#rangeSummaries.clear()
+    this.#rangeDirectories.clear()
   }
 }
 

@@ -1,6 +1,7 @@
 // What the dataset holds: its sites for the landing page, and its health for operators and probes.
 import type { FastifyPluginAsync } from 'fastify'
 import { SITE_SORT_KEYS, type SitePageQuery } from '../domain/site-directory.js'
+import { rangeQueryProperties, timeRangeOf, type RangeQuery } from './range-query.js'
 
 /** The most sites one page may ask for: enough for any table, bounded for any client. */
 export const MAX_SITES_PER_PAGE = 1000
@@ -27,7 +28,8 @@ const sitesSchema = {
       limit: { type: 'integer', minimum: 1, maximum: MAX_SITES_PER_PAGE, default: 50 },
       sort: { type: 'string', enum: SITE_SORT_KEYS, default: 'site_url' },
       order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
-      q: { type: 'string', maxLength: 256, default: '' }
+      q: { type: 'string', maxLength: 256, default: '' },
+      ...rangeQueryProperties
     }
   },
   response: {
@@ -40,8 +42,8 @@ const sitesSchema = {
 } as const
 
 const datasetRoutes: FastifyPluginAsync = async (fastify) => {
-  fastify.get<{ Querystring: SitePageQuery }>('/sites', { schema: sitesSchema }, async request =>
-    (await fastify.sessions.siteDirectory()).page(request.query))
+  fastify.get<{ Querystring: SitePageQuery & RangeQuery }>('/sites', { schema: sitesSchema }, async request =>
+    (await fastify.sessions.siteDirectory(timeRangeOf(request.query))).page(request.query))
 
   fastify.get('/health', async (_request, reply) => {
     const health = fastify.sessions.health()

@@ -2,7 +2,8 @@ import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 import { buildPageViewStore } from '../../src/domain/page-view-store.js'
 import { sessionizeSite } from '../../src/domain/sessions.js'
-import { siteHistogram, medianSessionLength, numSessions, numUniqueVisitedSites, siteStats } from '../../src/domain/queries.js'
+import { dateOfDay, MAX_TIMELINE_BUCKETS, siteHistogram, medianSessionLength, numSessions, numUniqueVisitedSites, siteStats, siteTimeline } from '../../src/domain/queries.js'
+import { WHOLE_DATA } from '../../src/domain/time-range.js'
 
 const builder = new PageViewBatchBuilder()
 for (const [visitor, site, time] of [
@@ -38,7 +39,7 @@ t.test('site statistics', async t => {
 
 t.test('the session-length histogram: zero, then (from, to] buckets, then over an hour', async t => {
   const sessionLengths = Float64Array.from([0, 0, 5, 10, 11, 30, 60, 61, 3600, 3601, 7200])
-  const table = { siteUrl: 's', pageViews: 20, visitors: 3, sessionLengths, totalSessionLength: 0, singleViewSessions: 2, byteSize: 0 }
+  const table = { siteUrl: 's', pageViews: 20, visitors: 3, sessionLengths, totalSessionLength: 0, singleViewSessions: 2 }
   const histogram = siteHistogram(table)
   t.equal(histogram.num_sessions, 11)
   t.same(histogram.buckets, [
@@ -46,4 +47,78 @@ t.test('the session-length histogram: zero, then (from, to] buckets, then over a
     { from: 30, to: 60, sessions: 1 }, { from: 60, to: 180, sessions: 1 }, { from: 180, to: 600, sessions: 0 },
     { from: 600, to: 1800, sessions: 0 }, { from: 1800, to: 3600, sessions: 1 }, { from: 3600, to: null, sessions: 2 }
   ])
+})
+
+t.test('a range without sessions: counts of 0, no median, no rates', async t => {
+  const none = { siteUrl: 's', pageViews: 0, visitors: 0, sessionLengths: new Float64Array(0), totalSessionLength: 0, singleViewSessions: 0 }
+  t.equal(numSessions(none), 0)
+  t.equal(medianSessionLength(none), null)
+  t.same(siteStats(none), {
+    site_url: 's',
+    page_views: 0,
+    visitors: 0,
+    num_sessions: 0,
+    median_session_length: null,
+    views_per_session: null,
+    bounce_rate: null,
+    mean_session_length: null,
+    p90_session_length: null,
+    max_session_length: null
+  })
+  t.same(siteHistogram(none).buckets.map(bucket => bucket.sessions), [0, 0, 0, 0, 0, 0, 0, 0, 0])
+})
+
+t.test('the date of a day, by arithmetic, agrees with Date wherever Date reaches, and goes beyond it', async t => {
+  let seed = 11
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+  const days = [0, -1, 1, 59, 60, -719_468, 11_016, 15_600, 2_932_896, 100_000_000]
+  for (let i = 0; i < 2000; i++) days.push(Math.floor(random() * 100_000_000))
+  const pad = (value: number) => String(value).padStart(2, '0')
+  for (const day of days) {
+    const date = new Date(day * 86_400_000)
+    const expected = `${String(date.getUTCFullYear()).padStart(4, '0')}-${pad(date.getUTCMonth() + 1)}-${pad(date.getUTCDate())}`
+    if (dateOfDay(day) !== expected) t.fail(`day ${day}: ${dateOfDay(day)}, not ${expected}`)
+  }
+  t.pass(`${days.length} days`)
+  t.equal(dateOfDay(15_600), '2012-09-17')
+  t.equal(dateOfDay(-1), '1969-12-31')
+  t.equal(dateOfDay(Math.floor((2 ** 53 - 1) / 86_400)), '285428751-11-12', 'the day of 2^53 - 1 seconds, where Date gives up')
+})
+
+t.test('sessions per day: every day from the first session to the last, wider buckets past a year', async t => {
+  const day = 86_400
+  const base = 15_600 * day
+  const views: [string, number][] = [['a', base + 10], ['a', base + 20], ['b', base + day - 1], ['a', base + 3 * day + 5], ['c', base + 3 * day + 6]]
+  const builder = new PageViewBatchBuilder()
+  for (const [visitor, time] of views) builder.add(visitor, 's', time)
+  const store = buildPageViewStore([builder.finish()])
+  const table = await sessionizeSite(store, 0, 1800)
+  const timeline = await siteTimeline(table, store, WHOLE_DATA)
+  t.same(timeline, {
+    site_url: 's',
+    bucket_days: 1,
+    buckets: [
+      { start: base, date: '2012-09-17', sessions: 2, page_views: 3 },
+      { start: base + day, date: '2012-09-18', sessions: 0, page_views: 0 },
+      { start: base + 2 * day, date: '2012-09-19', sessions: 0, page_views: 0 },
+      { start: base + 3 * day, date: '2012-09-20', sessions: 2, page_views: 2 }
+    ]
+  })
+  const ranged = await siteTimeline(table, store, { from: base + 15, to: base + 3 * day + 6 })
+  t.same(ranged.buckets.map(bucket => [bucket.date, bucket.sessions]), [['2012-09-17', 1], ['2012-09-18', 0], ['2012-09-19', 0], ['2012-09-20', 1]])
+  t.same((await siteTimeline(table, store, { from: 0, to: 1 })).buckets, [])
+
+  const spread = (spanDays: number) => {
+    const spreadBuilder = new PageViewBatchBuilder()
+    spreadBuilder.add('a', 's', base)
+    spreadBuilder.add('a', 's', base + (spanDays - 1) * day)
+    return buildPageViewStore([spreadBuilder.finish()])
+  }
+  for (const [spanDays, bucketDays] of [[MAX_TIMELINE_BUCKETS, 1], [MAX_TIMELINE_BUCKETS + 1, 7], [7 * MAX_TIMELINE_BUCKETS, 7], [7 * MAX_TIMELINE_BUCKETS + 1, 8]]) {
+    const spreadStore = spread(spanDays)
+    const spreadTimeline = await siteTimeline(await sessionizeSite(spreadStore, 0, 1800), spreadStore, WHOLE_DATA)
+    t.equal(spreadTimeline.bucket_days, bucketDays, `${spanDays} days in buckets of ${bucketDays}`)
+    t.ok(spreadTimeline.buckets.length <= MAX_TIMELINE_BUCKETS)
+    t.same(spreadTimeline.buckets.map(bucket => bucket.sessions).filter(sessions => sessions > 0), [1, 1])
+  }
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
-import { SLICE, medianOfSorted, percentileOfSorted, sessionizeSite, sortInSlices } from '../../src/domain/sessions.js'
+import { SLICE, medianOfSorted, percentileOfSorted, sessionizeSite, sortInSlices, summarizeRange } from '../../src/domain/sessions.js'
 
 type View = [visitor: string, site: string, timestamp: number]
 
@@ -65,6 +65,27 @@ t.test('one-view sessions have length 0 and count as bounces', async t => {
   t.equal(table.visitors, 2)
   t.equal(table.totalSessionLength, 10)
   t.ok(table.byteSize >= 3 * 8, 'the byte size counts the lengths')
+})
+
+t.test('each session\'s rows in the store, and the summary of the sessions that began in a range', async t => {
+  const store = storeOf([['a', 's', 100], ['b', 's', 100], ['a', 's', 5000], ['a', 's', 5010], ['b', 's', 6000], ['b', 's', 6010], ['b', 's', 6020]])
+  const table = await sessionizeSite(store, 0, 1800)
+  const sessions = Array.from({ length: table.sessionRows.length - 1 }, (_, i) => {
+    const rows = Array.from({ length: table.sessionRows[i + 1] - table.sessionRows[i] }, (_, r) => table.sessionRows[i] + r)
+    return rows.map(row => [store.visitors.keyOf(store.visitorColumn[row]), store.timestampColumn[row]])
+  })
+  t.same(sessions.sort(), [[['a', 100]], [['a', 5000], ['a', 5010]], [['b', 100]], [['b', 6000], ['b', 6010], ['b', 6020]]].sort(),
+    'every session, its rows contiguous')
+  t.equal(table.sessionRows.at(-1), store.siteRowStart[1])
+
+  const range = await summarizeRange(table, store, { from: 100, to: 6000 })
+  t.same({ ...range, sessionLengths: [...range.sessionLengths] },
+    { siteUrl: 's', pageViews: 4, visitors: 2, sessionLengths: [0, 0, 10], totalSessionLength: 10, singleViewSessions: 2 },
+    'from is in, to is out')
+  const later = await summarizeRange(table, store, { from: 101, to: Infinity })
+  t.same([later.pageViews, later.visitors, [...later.sessionLengths]], [5, 2, [10, 20]])
+  const none = await summarizeRange(table, store, { from: 7000, to: 8000 })
+  t.same([none.pageViews, none.visitors, none.sessionLengths.length, none.singleViewSessions], [0, 0, 0, 0])
 })
 
 t.test('sites are sessionized separately: the same visitor on two sites', async t => {
@@ -133,4 +154,13 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
   }
   t.ok(sameValues(table.sessionLengths, Float64Array.from(expected).sort()), `${expected.length} session lengths`)
   t.equal(table.pageViews, rows)
+
+  turns = 0
+  computing = true
+  setImmediate(turn)
+  const summary = await summarizeRange(table, store, { from: -Infinity, to: Infinity })
+  computing = false
+  t.ok(turns >= expected.length / SLICE, `the event loop ran ${turns} times while summarizing a range, at least once a slice`)
+  t.ok(sameValues(summary.sessionLengths, table.sessionLengths), 'a range of everything summarizes every session')
+  t.same([summary.pageViews, summary.visitors, summary.totalSessionLength], [table.pageViews, table.visitors, table.totalSessionLength])
 })

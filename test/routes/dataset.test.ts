@@ -1,5 +1,6 @@
 import t from 'tap'
 import { build, buildLoaded, csv, get } from '../helper.js'
+import { WHOLE_DATA } from '../../src/domain/time-range.js'
 
 t.test('/sites lists the sites with their figures, a page at a time, sorted and filtered as asked', async t => {
   const dataDir = t.testdir({
@@ -178,7 +179,7 @@ t.test('the site directory is built once for the data, from cached tables where 
   for (let site = 0; site < 2100; site++) rows.push([`v${site % 3}`, `s${site}`, site])
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': csv(rows) }) })
   await server.sessions.sessionTable('s7')
-  const [first, second] = await Promise.all([server.sessions.siteDirectory(), server.sessions.siteDirectory()])
+  const [first, second] = await Promise.all([server.sessions.siteDirectory(WHOLE_DATA), server.sessions.siteDirectory(WHOLE_DATA)])
   t.equal(second, first, 'one directory')
   t.equal(first.size, 2100)
   t.match(server.sessions.cacheStats(), { computations: 2100, sites_cached: 1 }, 'the cached site was not computed again, and others not kept')

@@ -57,7 +57,7 @@ t.test('parameters are URL-decoded: spaces, & and non-ASCII ids work', async t =
 
 t.test('400: a missing, empty or repeated parameter is named', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline']) {
     const missing = await server.inject(url)
     t.equal(missing.statusCode, 400)
     t.equal(missing.body, "querystring must have required property 'site_url'")
@@ -75,7 +75,7 @@ t.test('400: a missing, empty or repeated parameter is named', async t => {
 
 t.test('404: an unknown site, visitor or path', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline']) {
     const text = await get(server, url, { site_url: 'www.nowhere.com' })
     t.equal(text.statusCode, 404)
     t.equal(text.body, 'Unknown site_url: www.nowhere.com')
@@ -139,8 +139,73 @@ t.test('500: an unexpected fault is logged, and its details stay out of the repl
   t.match(logged.join(''), /secret internals/)
 })
 
-t.test('text lengths always show a decimal', async t => {
+t.test('text lengths always show a decimal; no sessions, no median', async t => {
   t.equal(formatLength(1353), '1353.0')
   t.equal(formatLength(1341.5), '1341.5')
   t.equal(formatLength(0), '0.0')
+  t.equal(formatLength(null), 'n/a')
+})
+
+t.test('a date range: the sessions whose first view is in [from, to), in either form', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  // www.s_1.com's sessions start at 0 (length 1800), 100 (length 1) and 3601 (length 0).
+  const answer = async (url: string, query: Record<string, string>) => (await get(server, url, { site_url: 'www.s_1.com', ...query })).body
+  t.equal(await answer('/num_sessions', { from: '100' }), 'Num sessions for site www.s_1.com = 2')
+  t.equal(await answer('/num_sessions', { from: '1970-01-01T00:01:40Z', to: '3601' }), 'Num sessions for site www.s_1.com = 1')
+  t.equal(await answer('/num_sessions', { to: '1970-01-01T01:00:01+00:00' }), 'Num sessions for site www.s_1.com = 2')
+  t.equal(await answer('/median_session_length', { to: '101' }), 'Median session length for site www.s_1.com = 900.5')
+  t.equal(await answer('/num_sessions', { from: '', to: '' }), 'Num sessions for site www.s_1.com = 3', 'empty ends are open')
+  t.match((await get(server, '/site_stats', { site_url: 'www.s_1.com', from: '1' }, true)).json(),
+    { num_sessions: 2, page_views: 3, visitors: 2, bounce_rate: 0.5, median_session_length: 0.5, max_session_length: 1 })
+  t.same((await get(server, '/site_histogram', { site_url: 'www.s_1.com', from: '1' }, true)).json().buckets.map((b: { sessions: number }) => b.sessions),
+    [1, 1, 0, 0, 0, 0, 0, 0, 0])
+  t.same((await get(server, '/site_timeline', { site_url: 'www.s_1.com', from: '1' }, true)).json(),
+    { site_url: 'www.s_1.com', bucket_days: 1, buckets: [{ start: 0, date: '1970-01-01', sessions: 2, page_views: 3 }] })
+  t.same((await get(server, '/sites', { from: '3000' })).json(), {
+    total: 1,
+    sites: [{ site_url: 'www.s_1.com', page_views: 1, visitors: 1, num_sessions: 1, median_session_length: 0, views_per_session: 1, bounce_rate: 1 }]
+  }, 'only the sites with sessions in the range')
+})
+
+t.test('a range without sessions: 0 sessions, no median, and the site is still known', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  const query = { site_url: 'www.s_1.com', from: '2030-01-01', to: '2030-01-01' }
+  t.equal((await get(server, '/num_sessions', query)).body, 'Num sessions for site www.s_1.com = 0')
+  t.equal((await get(server, '/median_session_length', query)).body, 'Median session length for site www.s_1.com = n/a')
+  t.same((await get(server, '/median_session_length', query, true)).json(), { site_url: 'www.s_1.com', median_session_length: null })
+  t.match((await get(server, '/site_stats', query, true)).json(), { num_sessions: 0, page_views: 0, median_session_length: null, bounce_rate: null })
+  t.same((await get(server, '/site_timeline', query, true)).json().buckets, [])
+  t.same((await get(server, '/sites', { from: '2030-01-01' })).json(), { total: 0, sites: [] })
+  t.equal((await get(server, '/num_sessions', { ...query, site_url: 'www.nowhere.com' })).statusCode, 404)
+})
+
+t.test('400: a bad or reversed range is named, before the site is looked up', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline', '/sites']) {
+    const bad = await get(server, url, { site_url: 'www.nowhere.com', from: 'yesterday' }, true)
+    t.equal(bad.statusCode, 400, url)
+    t.same(bad.json(), {
+      statusCode: 400,
+      message: 'from must be epoch seconds or an ISO 8601 date or date-time (UTC unless an offset is given), got "yesterday"'
+    })
+    const reversed = await get(server, url, { site_url: 'www.s_1.com', from: '2012-09-18', to: '2012-09-17' })
+    t.equal(reversed.statusCode, 400)
+    t.equal(reversed.body, 'to must not be before from, got from=2012-09-18 and to=2012-09-17')
+    const long = await get(server, url, { site_url: 'www.s_1.com', to: '1'.repeat(41) })
+    t.equal(long.statusCode, 400)
+    t.match(long.body, /^querystring\/to must NOT have more than 40 characters/)
+  }
+})
+
+t.test('a range\'s summaries and sites table are computed once and shared', async t => {
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
+  const query = { site_url: 'www.s_1.com', from: '1' }
+  const [first, second] = await Promise.all([server.sessions.sessionSummary('www.s_1.com', { from: 1, to: Infinity }),
+    server.sessions.sessionSummary('www.s_1.com', { from: 1, to: Infinity })])
+  t.equal(second, first, 'one summary for one site and range')
+  t.not(await server.sessions.sessionSummary('www.s_1.com', { from: 2, to: Infinity }), first, 'another for another range')
+  t.equal((await get(server, '/num_sessions', query)).body, 'Num sessions for site www.s_1.com = 2')
+  const range = { from: 1, to: 5000 }
+  const [directory, again] = await Promise.all([server.sessions.siteDirectory(range), server.sessions.siteDirectory({ ...range })])
+  t.equal(again, directory, 'one sites table for one range')
 })
