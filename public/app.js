@@ -1,13 +1,20 @@
 // Landing page: waits for the data, then shows the sites table a page at a time (paged, sorted and filtered
-// on the server, so that it stays quick with any number of sites), warms the shown sites' cache entries, and
-// answers the three questions. Ids come from users' files: they are set as text only.
+// on the server, so that it stays quick with any number of sites), warms the shown sites' cache entries,
+// shows one site's charts, and answers the three questions, all in the chosen date range. Ids come from
+// users' files: they are set as text only.
 
 const PAGE_SIZE = 25
 const WARMUP_CONCURRENCY = 4
 const HEALTH_POLL_MS = 500
 const FILTER_DELAY_MS = 200
+const SECONDS_PER_DAY = 86400
 
 const view = { sort: 'page_views', order: 'desc', q: '', offset: 0 }
+/** The date range every figure is for: query values (epoch seconds or ISO dates); empty means open. */
+const range = { from: '', to: '' }
+let health
+let selectedSite
+
 let total = 0
 /** Only the latest request's answer is shown: a slower, older one must not overwrite it. */
 let latestRequest = 0
@@ -16,6 +23,24 @@ let filterTimer
 const byId = id => document.getElementById(id)
 const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
 const formatCount = n => n.toLocaleString('en-US')
+
+/** The range's parameters, only those set. */
+function rangeParams () {
+  return Object.fromEntries(Object.entries(range).filter(([, value]) => value !== ''))
+}
+
+/** A UTC day as YYYY-MM-DD, or the epoch seconds where JavaScript's dates do not reach (past the year 275760). */
+function formatDay (seconds) {
+  const date = new Date(seconds * 1000)
+  return Number.isNaN(date.getTime()) ? String(seconds) : date.toISOString().slice(0, 10)
+}
+
+async function getJson (path, params) {
+  const response = await fetch(`${path}?${new URLSearchParams(params)}`, { headers: { accept: 'application/json' } })
+  const answer = await response.json()
+  if (!response.ok) throw new Error(answer.message)
+  return answer
+}
 
 function formatBytes (bytes) {
   return bytes < 1e6 ? `${Math.round(bytes / 1e3)} kB` : `${(bytes / 1e6).toFixed(1)} MB`
@@ -60,7 +85,7 @@ async function warmUp (sites, request) {
   const worker = async () => {
     while (next < sites.length) {
       const site = sites[next++].site_url
-      await fetch(`/site_stats?site_url=${encodeURIComponent(site)}`, { headers: { accept: 'application/json' } })
+      await fetch(`/site_stats?${new URLSearchParams({ site_url: site, ...rangeParams() })}`, { headers: { accept: 'application/json' } })
       if (request === latestRequest) showWarmup(++ready, sites.length)
     }
   }
@@ -83,6 +108,7 @@ function siteCell (site) {
   button.textContent = site
   button.addEventListener('click', () => {
     for (const input of document.querySelectorAll('input[name="site_url"]')) input.value = site
+    selectedSite = site
     showSiteOrFailure(site)
     byId('site-panel').scrollIntoView({ behavior: 'smooth' })
   })
@@ -124,10 +150,7 @@ function renderTable (sites) {
 /** Shows the page of sites the view asks for, then warms them. */
 async function showSites () {
   const request = ++latestRequest
-  const query = new URLSearchParams({ ...view, limit: PAGE_SIZE })
-  const response = await fetch(`/sites?${query}`, { headers: { accept: 'application/json' } })
-  const page = await response.json()
-  if (!response.ok) throw new Error(page.message)
+  const page = await getJson('/sites', { ...view, limit: PAGE_SIZE, ...rangeParams() })
   if (request !== latestRequest) return []
   total = page.total
   renderTable(page.sites)
@@ -178,20 +201,60 @@ function drawHistogram (buckets, total) {
   }))
 }
 
-/** Shows one site's figures and the distribution of its session lengths. */
-async function showSite (site) {
-  const query = `site_url=${encodeURIComponent(site)}`
-  const [stats, histogram] = await Promise.all(['/site_stats', '/site_histogram'].map(async path => {
-    const response = await fetch(`${path}?${query}`, { headers: { accept: 'application/json' } })
-    const answer = await response.json()
-    if (!response.ok) throw new Error(answer.message)
-    return answer
+/** A bar chart of sessions per day (or per N days), drawn as SVG; each bar's title says its numbers. */
+function drawTimeline ({ buckets, bucket_days: bucketDays }) {
+  const width = 720
+  const height = 200
+  const labelHeight = 22
+  const per = bucketDays === 1 ? 'day' : `${bucketDays} days`
+  byId('timeline-heading').textContent = `Sessions per ${per}`
+  const slot = width / Math.max(buckets.length, 1)
+  const most = Math.max(1, ...buckets.map(bucket => bucket.sessions))
+  const bars = buckets.map((bucket, index) => {
+    const barHeight = Math.round((bucket.sessions / most) * (height - labelHeight - 10))
+    const bar = document.createElementNS(SVG, 'rect')
+    bar.setAttribute('class', 'bar')
+    bar.setAttribute('x', String(index * slot + slot * 0.1))
+    bar.setAttribute('width', String(Math.max(slot * 0.8, 0.5)))
+    bar.setAttribute('y', String(height - labelHeight - barHeight))
+    bar.setAttribute('height', String(barHeight))
+    const title = document.createElementNS(SVG, 'title')
+    title.textContent = `${bucket.date}: ${formatCount(bucket.sessions)} sessions, ${formatCount(bucket.page_views)} page views`
+    bar.append(title)
+    return bar
+  })
+  // The first and the last day name the axis; the titles and the table name every bar.
+  const labels = buckets.length === 0 ? [] : [[buckets[0], 'start'], [buckets.at(-1), 'end']].map(([bucket, anchor]) => {
+    const label = document.createElementNS(SVG, 'text')
+    label.setAttribute('x', anchor === 'start' ? '0' : String(width))
+    label.setAttribute('y', String(height - 4))
+    label.setAttribute('text-anchor', anchor)
+    label.textContent = bucket.date
+    return label
+  })
+  byId('timeline-chart').replaceChildren(...bars, ...(buckets.length > 1 ? labels : labels.slice(0, 1)))
+  byId('timeline-table').tBodies[0].replaceChildren(...buckets.map(bucket => {
+    const tr = document.createElement('tr')
+    tr.append(cell(bucket.date), cell(formatCount(bucket.sessions), 'number'), cell(formatCount(bucket.page_views), 'number'))
+    return tr
   }))
-  byId('site-name').textContent = site
-  byId('site-summary').textContent = `${formatCount(stats.num_sessions)} sessions by ${formatCount(stats.visitors)} visitors; ` +
+}
+
+function describeStats (stats) {
+  if (stats.num_sessions === 0) return 'No session began in this date range.'
+  return `${formatCount(stats.num_sessions)} sessions by ${formatCount(stats.visitors)} visitors; ` +
     `median ${stats.median_session_length.toFixed(1)} s, mean ${stats.mean_session_length.toFixed(1)} s, ` +
     `bounce rate ${(stats.bounce_rate * 100).toFixed(1)}%.`
+}
+
+/** Shows one site's figures, the distribution of its session lengths and its sessions per day. */
+async function showSite (site) {
+  const params = { site_url: site, ...rangeParams() }
+  const [stats, histogram, timeline] = await Promise.all(['/site_stats', '/site_histogram', '/site_timeline'].map(path => getJson(path, params)))
+  byId('site-name').textContent = site
+  byId('site-summary').textContent = describeStats(stats)
   drawHistogram(histogram.buckets, histogram.num_sessions)
+  drawTimeline(timeline)
   byId('site-panel').hidden = false
 }
 
@@ -210,6 +273,8 @@ function addExampleLinks (firstSite = 'www.s_1.com') {
     '/num_unique_visited_sites?visitor_id=visitor_1',
     `/site_stats?site_url=${encodeURIComponent(firstSite)}`,
     `/site_histogram?site_url=${encodeURIComponent(firstSite)}`,
+    `/site_timeline?site_url=${encodeURIComponent(firstSite)}`,
+    `/site_stats?site_url=${encodeURIComponent(firstSite)}&from=${formatDay(health.last_timestamp)}`,
     '/sites?sort=num_sessions&order=desc&limit=10',
     '/health'
   ]
@@ -230,11 +295,12 @@ function wireForms () {
     form.addEventListener('submit', async event => {
       event.preventDefault()
       const param = form.dataset.param
-      const value = form.elements[param].value
+      // Site questions are asked in the chosen range; a visitor's sites are in all of the data.
+      const params = { [param]: form.elements[param].value, ...(param === 'site_url' ? rangeParams() : {}) }
       const output = form.querySelector('output')
       output.textContent = '…'
       try {
-        const response = await fetch(`${form.dataset.path}?${param}=${encodeURIComponent(value)}`,
+        const response = await fetch(`${form.dataset.path}?${new URLSearchParams(params)}`,
           { headers: { accept: 'text/plain' } })
         output.textContent = await response.text()
         output.classList.toggle('error', !response.ok)
@@ -269,15 +335,72 @@ function wireTableControls () {
   }
 }
 
+function describeRange () {
+  if (range.from === '' && range.to === '') return 'All sessions.'
+  const from = range.from === '' ? 'the start' : byId('range-preset').value === 'custom' ? range.from : formatDay(Number(range.from))
+  const last = range.to === '' ? 'the end' : formatDay((byId('range-preset').value === 'custom' ? Date.parse(range.to) / 1000 : Number(range.to)) - SECONDS_PER_DAY)
+  return `Sessions that began from ${from} to ${last} (UTC, both days included).`
+}
+
+/** Every figure on the page again, in the range now chosen. */
+async function applyRange () {
+  view.offset = 0
+  try {
+    const sites = await showSites()
+    byId('range-status').textContent = describeRange()
+    selectedSite ??= sites[0]?.site_url
+    if (selectedSite !== undefined) await showSite(selectedSite)
+  } catch (error) {
+    byId('range-status').textContent = `Cannot use this range: ${error.message}`
+  }
+}
+
+function wireRange () {
+  const preset = byId('range-preset')
+  // No page view, no days to choose from.
+  preset.disabled = health.last_timestamp === null
+  preset.addEventListener('change', () => {
+    const custom = preset.value === 'custom'
+    byId('custom-range').hidden = !custom
+    if (custom) {
+      byId('range-from').value ||= formatDay(health.first_timestamp)
+      byId('range-to').value ||= formatDay(health.last_timestamp)
+      return
+    }
+    if (preset.value === 'all') {
+      range.from = ''
+      range.to = ''
+    } else {
+      // The last N days of the data, up to and including the day of its last page view.
+      const lastDay = Math.floor(health.last_timestamp / SECONDS_PER_DAY)
+      range.from = String((lastDay - Number(preset.value) + 1) * SECONDS_PER_DAY)
+      range.to = String((lastDay + 1) * SECONDS_PER_DAY)
+    }
+    applyRange()
+  })
+  byId('range-form').addEventListener('submit', event => {
+    event.preventDefault()
+    // The "to" day is included: the range ends where the next day begins.
+    const to = byId('range-to').value
+    range.from = byId('range-from').value
+    range.to = to === '' ? '' : new Date(Date.parse(to) + SECONDS_PER_DAY * 1000).toISOString().slice(0, 10)
+    applyRange()
+  })
+}
+
 async function main () {
   wireForms()
   wireTableControls()
   try {
-    showSummary(await waitUntilLoaded())
+    health = await waitUntilLoaded()
+    showSummary(health)
+    wireRange()
+    byId('range-status').textContent = describeRange()
     const sites = await showSites()
     addExampleLinks(sites[0]?.site_url)
     // The busiest site first: the table opens busiest first.
-    if (sites.length > 0) await showSite(sites[0].site_url)
+    selectedSite = sites[0]?.site_url
+    if (selectedSite !== undefined) await showSite(selectedSite)
   } catch (error) {
     byId('load-status').textContent = `Cannot load the data: ${error.message}`
   }

@@ -99,6 +99,68 @@ if (!existsSync(CHROMIUM)) {
     await page.screenshot({ path: join(dataDir, 'landing.png'), fullPage: true })
   })
 
+  t.test('a date range changes every figure, table and chart to the API\'s for that range', async t => {
+    const dataDir = t.testdir({})
+    generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 8_000, sites: 6, visitors: 500, files: 2, out: dataDir, seed: 12 })
+    const server = await buildLoaded(t, { dataDir })
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const page = await (await launch(t)).newPage()
+    const api = async (path: string, query: Record<string, string>) => (await server.inject({ url: path, query, headers: { accept: 'application/json' } })).json()
+    const tableRows = () => page.locator('#sites-table tbody tr').evaluateAll(trs =>
+      trs.map(tr => Array.from(tr.querySelectorAll('td'), td => (td.textContent ?? '').replaceAll(',', ''))))
+    const expectedRows = async (query: Record<string, string>) => ((await api('/sites', { sort: 'page_views', order: 'desc', limit: '25', ...query })).sites as SiteRow[])
+      .map(site => [site.site_url, String(site.page_views), String(site.visitors), String(site.num_sessions),
+        site.median_session_length.toFixed(1), site.views_per_session.toFixed(2), `${(site.bounce_rate * 100).toFixed(1)}%`])
+    const timelineRows = () => page.locator('#timeline-table tbody tr').evaluateAll(trs =>
+      trs.map(tr => Array.from(tr.querySelectorAll('td'), td => (td.textContent ?? '').replaceAll(',', ''))))
+    const expectedTimeline = async (query: Record<string, string>) => ((await api('/site_timeline', query)).buckets as { date: string, sessions: number, page_views: number }[])
+      .map(bucket => [bucket.date, String(bucket.sessions), String(bucket.page_views)])
+
+    await page.goto(address)
+    await page.locator('#site-panel:not([hidden])').waitFor({ timeout: 30_000 })
+    const site = await page.textContent('#site-name') ?? ''
+    t.equal(await page.textContent('#range-status'), 'All sessions.')
+    t.same(await timelineRows(), await expectedTimeline({ site_url: site }), 'sessions per day over the whole data')
+    t.equal(await page.locator('#timeline-chart rect').count(), (await timelineRows()).length, 'a bar per day')
+    t.same((await page.locator('#timeline-chart rect title').allTextContents()).map(title => title.replace(/^([\d-]+): ([\d,]+) sessions, ([\d,]+) page views$/, '$1 $2 $3').replaceAll(',', '')),
+      (await timelineRows()).map(row => row.join(' ')), 'each bar\'s title')
+
+    // The second and third days of the data, both included.
+    const first = (await api('/health', {})).first_timestamp as number
+    const day = (offset: number) => new Date((Math.floor(first / 86_400) + offset) * 86_400_000).toISOString().slice(0, 10)
+    const query = { from: day(1), to: day(3) }
+    await page.selectOption('#range-preset', 'custom')
+    await page.fill('#range-from', day(1))
+    await page.fill('#range-to', day(2))
+    await page.click('#range-form button[type="submit"]')
+    await page.locator('#range-status', { hasText: `Sessions that began from ${day(1)} to ${day(2)} (UTC, both days included).` }).waitFor()
+    await page.waitForFunction(() => document.querySelectorAll('#timeline-table tbody tr').length === 2)
+    t.same(await tableRows(), await expectedRows(query), 'the sites table in the range')
+    t.same(await timelineRows(), await expectedTimeline({ site_url: site, ...query }), 'two days of sessions')
+    const stats = await api('/site_stats', { site_url: site, ...query })
+    t.match(await page.textContent('#site-summary'), `${stats.num_sessions.toLocaleString('en-US')} sessions by ${stats.visitors.toLocaleString('en-US')} visitors`)
+    const histogram = (await api('/site_histogram', { site_url: site, ...query })).buckets.map((bucket: { sessions: number }) => bucket.sessions.toLocaleString('en-US'))
+    t.same(await page.locator('#histogram-table tbody td:nth-child(2)').allTextContents(), histogram, 'the histogram in the range')
+    await page.fill('#form-num-sessions input', site)
+    await page.click('#form-num-sessions button')
+    await page.locator('#answer-num-sessions', { hasText: 'Num sessions' }).waitFor()
+    t.equal(await page.textContent('#answer-num-sessions'), `Num sessions for site ${site} = ${stats.num_sessions}`, 'the questions are asked in the range')
+
+    await page.selectOption('#range-preset', '7')
+    const last = (await api('/health', {})).last_timestamp as number
+    const lastWeek = { from: String((Math.floor(last / 86_400) - 6) * 86_400), to: String((Math.floor(last / 86_400) + 1) * 86_400) }
+    await page.locator('#range-status', { hasText: /^Sessions that began from .* to .*$/ }).waitFor()
+    await page.locator('#warmup-status', { hasText: /(\d+) \/ \1 sites ready/ }).waitFor()
+    t.same(await tableRows(), await expectedRows(lastWeek), 'the last 7 days of the data')
+
+    await page.selectOption('#range-preset', 'custom')
+    await page.fill('#range-from', day(3))
+    await page.fill('#range-to', day(1))
+    await page.click('#range-form button[type="submit"]')
+    await page.locator('#range-status', { hasText: 'Cannot use this range: to must not be before from' }).waitFor()
+    t.pass('a reversed range is refused with the API\'s message')
+  })
+
   t.test('thousands of sites: the table is paged, sorted and filtered by the server, with few requests', async t => {
     const dataDir = t.testdir({})
     generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 20_000, sites: 1_500, visitors: 3_000, files: 1, out: dataDir, seed: 8 })

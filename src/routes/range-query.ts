@@ -25,8 +25,7 @@ export function timeRangeOf (query: RangeQuery): TimeRange {
   try {
     return parseTimeRange(query.from, query.to)
   } catch (error) {
-    if (error instanceof InvalidTimeRange) throw new BadParameterError(error.message)
-    /* c8 ignore next */
-    throw error
+    // parseTimeRange throws nothing but InvalidTimeRange.
+    throw new BadParameterError((error as InvalidTimeRange).message)
   }
 }

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
+import { siteTimeline } from '../../src/domain/queries.js'
+import { WHOLE_DATA } from '../../src/domain/time-range.js'
 import { SLICE, medianOfSorted, percentileOfSorted, sessionizeSite, sortInSlices, summarizeRange } from '../../src/domain/sessions.js'
 
 type View = [visitor: string, site: string, timestamp: number]
@@ -163,4 +165,13 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
   t.ok(turns >= expected.length / SLICE, `the event loop ran ${turns} times while summarizing a range, at least once a slice`)
   t.ok(sameValues(summary.sessionLengths, table.sessionLengths), 'a range of everything summarizes every session')
   t.same([summary.pageViews, summary.visitors, summary.totalSessionLength], [table.pageViews, table.visitors, table.totalSessionLength])
+
+  turns = 0
+  computing = true
+  setImmediate(turn)
+  const timeline = await siteTimeline(table, store, WHOLE_DATA)
+  computing = false
+  t.ok(turns >= 2 * expected.length / SLICE, `the event loop ran ${turns} times while counting sessions per day, at least once a slice of each pass`)
+  t.equal(timeline.buckets.reduce((sum, bucket) => sum + bucket.sessions, 0), expected.length)
+  t.equal(timeline.buckets.reduce((sum, bucket) => sum + bucket.page_views, 0), rows)
 })
