@@ -9,6 +9,7 @@ import helmet from 'helmet'
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import sessions, { type SessionsOptions } from './plugins/sessions.js'
 import metrics from './plugins/metrics.js'
+import openapi from './plugins/openapi.js'
 import queryRoutes from './routes/queries.js'
 import datasetRoutes from './routes/dataset.js'
 import { sendAnswer } from './routes/negotiation.js'
@@ -105,7 +106,10 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, options) => {
   })
   const documentHeaders = documentSecurityHeaders()
   await fastify.register(accepts)
+  // First of the plugins that do work: loading starts here, and goes on in workers while the rest registers.
   await fastify.register(sessions, options)
+  // Before any route, so that the API's documentation covers every route.
+  await fastify.register(openapi)
   // Before any route, so that every route is counted.
   await fastify.register(metrics)
   await fastify.register(fastifyStatic, { root: join(PROJECT_ROOT, 'public'), setHeaders: reply => { reply.headers(documentHeaders) } })

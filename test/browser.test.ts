@@ -161,6 +161,27 @@ if (!existsSync(CHROMIUM)) {
     t.pass('a reversed range is refused with the API\'s message')
   })
 
+  t.test('/docs: the interactive API documentation renders every route, with nothing fetched from elsewhere', async t => {
+    const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': 'visitor_1,www.s_1.com,u,1\n' }) })
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const page = await (await launch(t)).newPage()
+    const problems: string[] = []
+    page.on('console', message => { if (message.type() === 'error') problems.push(message.text()) })
+    page.on('pageerror', error => problems.push(error.message))
+    page.on('request', request => { if (!request.url().startsWith(address) && !request.url().startsWith('data:')) problems.push(`request to ${request.url()}`) })
+    await page.goto(`${address}/docs`)
+    await page.locator('.opblock-summary-path').nth(8).waitFor({ timeout: 30_000 })
+    const paths = (await page.locator('.opblock-summary-path').allTextContents()).map(path => path.replace(/\u200b/g, ''))
+    t.same(paths.sort(), ['/health', '/median_session_length', '/metrics', '/num_sessions', '/num_unique_visited_sites', '/site_histogram',
+      '/site_stats', '/site_timeline', '/sites'])
+    // Open one operation: its parameters are listed with their descriptions.
+    await page.locator('.opblock-summary', { hasText: '/num_sessions' }).click()
+    await page.locator('.parameters .parameter__name', { hasText: 'site_url' }).waitFor()
+    t.same(await page.locator('.opblock.is-open .parameters .parameter__name').allTextContents().then(names => names.map(name => name.replace(/\W.*$/s, ''))),
+      ['site_url', 'from', 'to'])
+    t.same(problems, [], 'no error, no blocked script, no request elsewhere')
+  })
+
   t.test('thousands of sites: the table is paged, sorted and filtered by the server, with few requests', async t => {
     const dataDir = t.testdir({})
     generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 20_000, sites: 1_500, visitors: 3_000, files: 1, out: dataDir, seed: 8 })

@@ -146,7 +146,12 @@ const metricsPlugin: FastifyPluginAsync = async (fastify) => {
   fastify.decorate('metrics', { observeUnmatched: recorder('unmatched') })
 
   let registry: Promise<Registry> | undefined
-  fastify.get('/metrics', async (_request, reply) => {
+  const schema = {
+    summary: 'Metrics in the Prometheus text format',
+    tags: ['operations'],
+    response: { 200: { description: 'Requests by route and status, latency, the cache, the data, the process.', content: { 'text/plain': { schema: { type: 'string' } } } } }
+  }
+  fastify.get('/metrics', { schema }, async (_request, reply) => {
     registry ??= createRegistry(tallies, fastify.sessions)
     const ready = await registry
     return reply.type(ready.contentType).send(await ready.metrics())

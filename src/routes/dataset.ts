@@ -2,42 +2,94 @@
 import type { FastifyPluginAsync } from 'fastify'
 import { SITE_SORT_KEYS, type SitePageQuery } from '../domain/site-directory.js'
 import { rangeQueryProperties, timeRangeOf, type RangeQuery } from './range-query.js'
+import { described, errorResponses, integer, jsonObject, number, string } from './schemas.js'
 
 /** The most sites one page may ask for: enough for any table, bounded for any client. */
 export const MAX_SITES_PER_PAGE = 1000
 
-const siteRowSchema = {
-  type: 'object',
-  required: ['site_url', 'page_views', 'visitors', 'num_sessions', 'median_session_length', 'views_per_session', 'bounce_rate'],
-  properties: {
-    site_url: { type: 'string' },
-    page_views: { type: 'integer' },
-    visitors: { type: 'integer' },
-    num_sessions: { type: 'integer' },
-    median_session_length: { type: 'number' },
-    views_per_session: { type: 'number' },
-    bounce_rate: { type: 'number' }
-  }
-} as const
+const siteRowSchema = jsonObject({
+  site_url: string(),
+  page_views: integer('Page views of the sessions counted.'),
+  visitors: integer('Distinct visitors of the sessions counted.'),
+  num_sessions: integer(),
+  median_session_length: number('Seconds.'),
+  views_per_session: number('To two decimals.'),
+  bounce_rate: number('The share of sessions of a single page view, 0 to 1, to four decimals.')
+})
 
 const sitesSchema = {
+  summary: 'A page of the sites table',
+  description: 'Every site with its figures, sorted, filtered and paged on the server. In a date range, only ' +
+    'the sites with sessions in it, with the figures of those sessions.',
+  tags: ['sites'],
   querystring: {
     type: 'object',
     properties: {
-      offset: { type: 'integer', minimum: 0, default: 0 },
-      limit: { type: 'integer', minimum: 1, maximum: MAX_SITES_PER_PAGE, default: 50 },
-      sort: { type: 'string', enum: SITE_SORT_KEYS, default: 'site_url' },
+      offset: { type: 'integer', minimum: 0, default: 0, description: 'How many matching sites to skip.' },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_SITES_PER_PAGE, default: 50, description: 'How many sites to answer at most.' },
+      sort: {
+        type: 'string',
+        enum: SITE_SORT_KEYS,
+        default: 'site_url',
+        description: 'The figure to sort by; site_url sorts naturally (www.s_2 before www.s_10). Ties keep the natural order.'
+      },
       order: { type: 'string', enum: ['asc', 'desc'], default: 'asc' },
-      q: { type: 'string', maxLength: 256, default: '' },
+      q: { type: 'string', maxLength: 256, default: '', description: 'Only the sites whose URL contains this, ignoring case.' },
       ...rangeQueryProperties
     }
   },
   response: {
-    200: {
-      type: 'object',
-      required: ['total', 'sites'],
-      properties: { total: { type: 'integer' }, sites: { type: 'array', items: siteRowSchema } }
-    }
+    200: described('The sites that match, and one page of them.', jsonObject({
+      total: integer('How many sites match the filter (and range), on every page.'),
+      sites: { type: 'array', items: siteRowSchema }
+    })),
+    ...errorResponses(400, 500, 503)
+  }
+} as const
+
+const badRowSchema = jsonObject({ file: string(), line: integer(), reason: string() })
+
+const healthSchema = {
+  summary: 'Whether the data is loaded, and what it holds',
+  tags: ['operations'],
+  response: {
+    200: described('Loaded: the data\'s summary.', jsonObject({
+      status: { type: 'string', enum: ['ready'] },
+      files: { type: 'array', description: 'The first 100 files.', items: jsonObject({ file: string(), rows: integer(), skipped_rows: integer() }) },
+      files_total: integer(),
+      rows: integer('Page views loaded.'),
+      skipped_rows: integer('Bad rows skipped.'),
+      skipped_row_examples: { type: 'array', description: 'The first ten bad rows, with file, line and reason.', items: badRowSchema },
+      sites: integer(),
+      visitors: integer(),
+      first_timestamp: { type: ['integer', 'null'], description: 'Epoch seconds of the first page view; null without any.' },
+      last_timestamp: { type: ['integer', 'null'], description: 'Epoch seconds of the last page view; null without any.' },
+      load_ms: integer('Milliseconds to load: to parse and build, or to read the cache folder.'),
+      parse_ms: integer(),
+      build_ms: integer(),
+      warm_ms: integer('Milliseconds to compute (or read) the session tables before answering.'),
+      load_workers: integer('Worker threads that parsed the files.'),
+      source: { type: 'string', enum: ['csv', 'cache'], description: 'Whether the files were parsed or the cache folder was read.' },
+      cache_file: { type: 'string', enum: ['off', 'read', 'saving', 'saved', 'failed'], description: 'What became of the cache folder this start.' },
+      session_timeout_seconds: integer(),
+      cache: jsonObject({
+        sites_cached: integer(),
+        bytes: integer(),
+        max_bytes: integer(),
+        max_sites: integer(),
+        hits: integer(),
+        misses: integer(),
+        shared_in_flight: integer(),
+        computations: integer()
+      })
+    })),
+    500: described('Loading failed.', jsonObject({ status: { type: 'string', enum: ['failed'] }, message: string() })),
+    503: described('Still loading (Retry-After: 1).', jsonObject({
+      status: { type: 'string', enum: ['loading'] },
+      files_total: integer(),
+      bytes_total: integer(),
+      bytes_done: integer('Bytes read so far: a named pipe has no size, so this may pass bytes_total.')
+    }))
   }
 } as const
 
@@ -45,7 +97,7 @@ const datasetRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Querystring: SitePageQuery & RangeQuery }>('/sites', { schema: sitesSchema }, async request =>
     (await fastify.sessions.siteDirectory(timeRangeOf(request.query))).page(request.query))
 
-  fastify.get('/health', async (_request, reply) => {
+  fastify.get('/health', { schema: healthSchema }, async (_request, reply) => {
     const health = fastify.sessions.health()
     if (health.status === 'loading') reply.code(503).header('retry-after', '1')
     else if (health.status === 'failed') reply.code(500)

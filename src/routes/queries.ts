@@ -5,67 +5,124 @@ import type { SessionSummary } from '../domain/sessions.js'
 import type { SessionService } from '../plugins/sessions.js'
 import { sendAnswer } from './negotiation.js'
 import { rangeQueryProperties, timeRangeOf, type RangeQuery } from './range-query.js'
+import { described, errorResponses, integer, jsonObject, number, numberOrNull, string, textOrJson } from './schemas.js'
 
 interface SiteQuery extends RangeQuery { site_url: string }
 interface VisitorQuery { visitor_id: string }
 
-const siteSchema = {
-  querystring: {
-    type: 'object',
-    required: ['site_url'],
-    properties: { site_url: { type: 'string', minLength: 1 }, ...rangeQueryProperties }
+const siteQuery = {
+  type: 'object',
+  required: ['site_url'],
+  properties: { site_url: { type: 'string', minLength: 1, description: 'The site, as its URL appears in the data.' }, ...rangeQueryProperties }
+} as const
+
+const QUERY_ERRORS = errorResponses(400, 404, 500, 503)
+
+const numSessionsSchema = {
+  summary: 'The number of sessions of a site',
+  tags: ['sessions'],
+  querystring: siteQuery,
+  response: {
+    200: textOrJson('How many sessions the site has (that began in the range, if one is given).', 'Num sessions for site www.s_1.com = 3242',
+      jsonObject({ site_url: string(), num_sessions: integer() })),
+    ...QUERY_ERRORS
+  }
+} as const
+
+const medianSchema = {
+  summary: 'The median session length of a site',
+  description: 'In seconds: with an even number of sessions, the mean of the two middle lengths. Text prints one ' +
+    'decimal; a range without sessions has no median (n/a, or null in JSON).',
+  tags: ['sessions'],
+  querystring: siteQuery,
+  response: {
+    200: textOrJson('The median session length in seconds.', 'Median session length for site www.s_1.com = 532.0',
+      jsonObject({ site_url: string(), median_session_length: numberOrNull('Seconds; null without sessions.') })),
+    ...QUERY_ERRORS
   }
 } as const
 
 const visitorSchema = {
+  summary: 'The number of distinct sites a visitor has viewed',
+  description: 'Over the whole data (it takes no date range).',
+  tags: ['visitors'],
   querystring: {
     type: 'object',
     required: ['visitor_id'],
-    properties: { visitor_id: { type: 'string', minLength: 1 } }
+    properties: { visitor_id: { type: 'string', minLength: 1, description: 'The visitor, as its id appears in the data.' } }
+  },
+  response: {
+    200: textOrJson('How many distinct sites the visitor has viewed.', 'Num of unique sites for visitor_1 = 2',
+      jsonObject({ visitor_id: string(), num_unique_visited_sites: integer() })),
+    ...QUERY_ERRORS
+  }
+} as const
+
+const siteStatsSchema = {
+  summary: 'A site\'s figures',
+  tags: ['sessions'],
+  querystring: siteQuery,
+  response: {
+    200: described('The site\'s figures; in a range without sessions, the counts are 0 and the rest null.', jsonObject({
+      site_url: string(),
+      page_views: integer('Page views of the sessions counted.'),
+      visitors: integer('Distinct visitors of the sessions counted.'),
+      num_sessions: integer(),
+      median_session_length: numberOrNull('Seconds.'),
+      mean_session_length: numberOrNull('Seconds, to one decimal.'),
+      p90_session_length: numberOrNull('Seconds, interpolated between the closest ranks.'),
+      max_session_length: numberOrNull('Seconds.'),
+      views_per_session: numberOrNull('Page views per session, to two decimals.'),
+      bounce_rate: numberOrNull('The share of sessions of a single page view, 0 to 1, to four decimals.')
+    })),
+    ...QUERY_ERRORS
   }
 } as const
 
 const histogramSchema = {
-  ...siteSchema,
+  summary: 'How long a site\'s sessions last',
+  description: 'Sessions of length 0, then in (from, to] seconds for to = 10, 30, 60, 180, 600, 1800 and 3600, then over an hour.',
+  tags: ['sessions'],
+  querystring: siteQuery,
   response: {
-    200: {
-      type: 'object',
-      required: ['site_url', 'num_sessions', 'buckets'],
-      properties: {
-        site_url: { type: 'string' },
-        num_sessions: { type: 'integer' },
-        buckets: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['from', 'to', 'sessions'],
-            properties: { from: { type: 'number' }, to: { type: ['number', 'null'] }, sessions: { type: 'integer' } }
-          }
-        }
+    200: described('The distribution of the site\'s session lengths.', jsonObject({
+      site_url: string(),
+      num_sessions: integer(),
+      buckets: {
+        type: 'array',
+        items: jsonObject({
+          from: number('Lengths above this many seconds (the first bucket: exactly 0)…'),
+          to: { type: ['number', 'null'], description: '…up to this many; null for the last bucket.' },
+          sessions: integer()
+        })
       }
-    }
+    })),
+    ...QUERY_ERRORS
   }
 } as const
 
 const timelineSchema = {
-  ...siteSchema,
+  summary: 'A site\'s sessions per day',
+  description: 'Sessions (and their page views) by the UTC day of their first view, every day from the first ' +
+    'session\'s to the last\'s, days without sessions too. Past 366 days, buckets of 7 days, or of as many days as ' +
+    'keep it to 366.',
+  tags: ['sessions'],
+  querystring: siteQuery,
   response: {
-    200: {
-      type: 'object',
-      required: ['site_url', 'bucket_days', 'buckets'],
-      properties: {
-        site_url: { type: 'string' },
-        bucket_days: { type: 'integer' },
-        buckets: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['start', 'date', 'sessions', 'page_views'],
-            properties: { start: { type: 'integer' }, date: { type: 'string' }, sessions: { type: 'integer' }, page_views: { type: 'integer' } }
-          }
-        }
+    200: described('Sessions per day (or per bucket_days days).', jsonObject({
+      site_url: string(),
+      bucket_days: integer('How many days each bucket spans.'),
+      buckets: {
+        type: 'array',
+        items: jsonObject({
+          start: integer('The bucket\'s first second: 00:00 UTC of its first day, in epoch seconds.'),
+          date: string('That day, as YYYY-MM-DD.'),
+          sessions: integer('Sessions that began in the bucket.'),
+          page_views: integer('The page views of those sessions.')
+        })
       }
-    }
+    })),
+    ...QUERY_ERRORS
   }
 } as const
 
@@ -92,7 +149,7 @@ function withSessionSummary (
 }
 
 const queryRoutes: FastifyPluginAsync = async (fastify) => {
-  fastify.get<{ Querystring: SiteQuery }>('/num_sessions', { schema: siteSchema }, (request, reply) => {
+  fastify.get<{ Querystring: SiteQuery }>('/num_sessions', { schema: numSessionsSchema }, (request, reply) => {
     const site = request.query.site_url
     return withSessionSummary(fastify.sessions, request.query, summary => {
       const count = numSessions(summary)
@@ -100,7 +157,7 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
     })
   })
 
-  fastify.get<{ Querystring: SiteQuery }>('/median_session_length', { schema: siteSchema }, (request, reply) => {
+  fastify.get<{ Querystring: SiteQuery }>('/median_session_length', { schema: medianSchema }, (request, reply) => {
     const site = request.query.site_url
     return withSessionSummary(fastify.sessions, request.query, summary => {
       const median = medianSessionLength(summary)
@@ -115,7 +172,7 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
     sendAnswer(request, reply, `Num of unique sites for ${visitor} = ${count}`, { visitor_id: visitor, num_unique_visited_sites: count })
   })
 
-  fastify.get<{ Querystring: SiteQuery }>('/site_stats', { schema: siteSchema }, (request, reply) =>
+  fastify.get<{ Querystring: SiteQuery }>('/site_stats', { schema: siteStatsSchema }, (request, reply) =>
     withSessionSummary(fastify.sessions, request.query, summary => { reply.send(siteStats(summary)) }))
 
   fastify.get<{ Querystring: SiteQuery }>('/site_histogram', { schema: histogramSchema }, (request, reply) =>
