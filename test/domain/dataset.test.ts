@@ -89,8 +89,13 @@ t.test('an abort stops a load: on this thread while a pipe waits for its writer,
   execFileSync('mkfifo', [join(dir, 'pipe.csv')])
   for (const options of [onThisThread, onWorkers]) {
     const controller = new AbortController()
-    const loading = loadDataset(await listCsvFiles(dir), { ...options, signal: controller.signal })
-    setTimeout(() => controller.abort(), 100)
+    // Once a.csv is read, the load waits on the pipe: the abort comes then, not before the load has begun
+    // (where a slow machine would put a fixed delay), so that it is the waiting that it stops.
+    let aborting: NodeJS.Timeout | undefined
+    const onProgress = (progress: LoadProgress): void => {
+      if (progress.bytesDone > 0) aborting ??= setTimeout(() => controller.abort(), 50)
+    }
+    const loading = loadDataset(await listCsvFiles(dir), { ...options, onProgress, signal: controller.signal })
     await t.rejects(loading, { name: 'AbortError' })
   }
   const untouched = await loadDataset(await listCsvFiles(t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(5000) })),
