@@ -240,6 +240,25 @@ function drawTimeline ({ buckets, bucket_days: bucketDays }) {
   }))
 }
 
+/**
+ * A list of pages, most first: each row's bar is as long as its share of the first row's count (set through
+ * the element's style object, which the page's content security policy allows, unlike style attributes).
+ */
+function drawPageList (tableId, rows, count) {
+  const most = Math.max(1, ...rows.map(count))
+  byId(tableId).tBodies[0].replaceChildren(...rows.map(row => {
+    const tr = document.createElement('tr')
+    const page = cell(row.page_view_url, 'page')
+    page.title = row.page_view_url
+    const bar = document.createElement('span')
+    bar.className = 'share-bar'
+    bar.style.width = `${(100 * count(row)) / most}%`
+    page.prepend(bar)
+    tr.append(page, cell(formatCount(count(row)), 'number'))
+    return tr
+  }))
+}
+
 function describeStats (stats) {
   if (stats.num_sessions === 0) return 'No session began in this date range.'
   return `${formatCount(stats.num_sessions)} sessions by ${formatCount(stats.visitors)} visitors; ` +
@@ -250,11 +269,14 @@ function describeStats (stats) {
 /** Shows one site's figures, the distribution of its session lengths and its sessions per day. */
 async function showSite (site) {
   const params = { site_url: site, ...rangeParams() }
-  const [stats, histogram, timeline] = await Promise.all(['/site_stats', '/site_histogram', '/site_timeline'].map(path => getJson(path, params)))
+  const [stats, histogram, timeline, pages] = await Promise.all(['/site_stats', '/site_histogram', '/site_timeline', '/site_pages']
+    .map(path => getJson(path, params)))
   byId('site-name').textContent = site
   byId('site-summary').textContent = describeStats(stats)
   drawHistogram(histogram.buckets, histogram.num_sessions)
   drawTimeline(timeline)
+  drawPageList('top-pages-table', pages.top_pages, row => row.page_views)
+  drawPageList('entry-pages-table', pages.entry_pages, row => row.sessions)
   byId('site-panel').hidden = false
 }
 
@@ -274,6 +296,7 @@ function addExampleLinks (firstSite = 'www.s_1.com') {
     `/site_stats?site_url=${encodeURIComponent(firstSite)}`,
     `/site_histogram?site_url=${encodeURIComponent(firstSite)}`,
     `/site_timeline?site_url=${encodeURIComponent(firstSite)}`,
+    `/site_pages?site_url=${encodeURIComponent(firstSite)}&limit=5`,
     `/site_stats?site_url=${encodeURIComponent(firstSite)}&from=${formatDay(health.last_timestamp)}`,
     '/sites?sort=num_sessions&order=desc&limit=10',
     '/health'

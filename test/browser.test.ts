@@ -33,7 +33,8 @@ if (!existsSync(CHROMIUM)) {
   t.test('the landing page warms every site and answers the forms', async t => {
     const dataDir = t.testdir({})
     const [file] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 6_000, sites: 9, visitors: 400, files: 2, out: dataDir, seed: 5 })
-    appendFileSync(file, `visitor_1,"${HOSTILE_SITE.replaceAll('"', '""')}",x,1347900000\nvisitor_1,"${HOSTILE_SITE.replaceAll('"', '""')}",x,1347900100\n`)
+    const quoted = `"${HOSTILE_SITE.replaceAll('"', '""')}"`
+    appendFileSync(file, `visitor_1,${quoted},${quoted},1347900000\nvisitor_1,${quoted},x,1347900100\n`)
     const naive = naiveAnswers(dataDir)
     const server = await buildLoaded(t, { dataDir })
     const address = await server.listen({ host: '127.0.0.1', port: 0 })
@@ -70,7 +71,8 @@ if (!existsSync(CHROMIUM)) {
     await page.click(`#sites-table button.site-link >> text="${HOSTILE_SITE}"`)
     await page.locator('#site-name', { hasText: HOSTILE_SITE }).waitFor()
     t.equal(await page.locator('#histogram-table tbody tr:last-child td:nth-child(2)').textContent(), '0')
-    t.equal(await page.locator('#site-panel img').count(), 0, 'the site name is text in the panel too')
+    await page.locator('#entry-pages-table td.page', { hasText: HOSTILE_SITE }).waitFor()
+    t.equal(await page.locator('#site-panel img').count(), 0, 'the site name, and a page named like it, are text in the panel too')
 
     await page.fill('#form-num-sessions input', 'www.s_1.com')
     await page.click('#form-num-sessions button')
@@ -141,6 +143,14 @@ if (!existsSync(CHROMIUM)) {
     t.match(await page.textContent('#site-summary'), `${stats.num_sessions.toLocaleString('en-US')} sessions by ${stats.visitors.toLocaleString('en-US')} visitors`)
     const histogram = (await api('/site_histogram', { site_url: site, ...query })).buckets.map((bucket: { sessions: number }) => bucket.sessions.toLocaleString('en-US'))
     t.same(await page.locator('#histogram-table tbody td:nth-child(2)').allTextContents(), histogram, 'the histogram in the range')
+    const pages = await api('/site_pages', { site_url: site, ...query })
+    const listed = (tableId: string) => page.locator(`#${tableId} tbody tr`).evaluateAll(trs =>
+      trs.map(tr => Array.from(tr.querySelectorAll('td'), td => (td.textContent ?? '').replaceAll(',', ''))))
+    t.same(await listed('top-pages-table'), pages.top_pages.map((row: { page_view_url: string, page_views: number }) => [row.page_view_url, String(row.page_views)]),
+      'the top pages in the range')
+    t.same(await listed('entry-pages-table'), pages.entry_pages.map((row: { page_view_url: string, sessions: number }) => [row.page_view_url, String(row.sessions)]),
+      'the entry pages in the range')
+    t.equal(pages.top_pages.length, 10, 'ten of each')
     await page.fill('#form-num-sessions input', site)
     await page.click('#form-num-sessions button')
     await page.locator('#answer-num-sessions', { hasText: 'Num sessions' }).waitFor()
@@ -170,10 +180,10 @@ if (!existsSync(CHROMIUM)) {
     page.on('pageerror', error => problems.push(error.message))
     page.on('request', request => { if (!request.url().startsWith(address) && !request.url().startsWith('data:')) problems.push(`request to ${request.url()}`) })
     await page.goto(`${address}/docs`)
-    await page.locator('.opblock-summary-path').nth(8).waitFor({ timeout: 30_000 })
+    await page.locator('.opblock-summary-path').nth(9).waitFor({ timeout: 30_000 })
     const paths = (await page.locator('.opblock-summary-path').allTextContents()).map(path => path.replace(/\u200b/g, ''))
     t.same(paths.sort(), ['/health', '/median_session_length', '/metrics', '/num_sessions', '/num_unique_visited_sites', '/site_histogram',
-      '/site_stats', '/site_timeline', '/sites'])
+      '/site_pages', '/site_stats', '/site_timeline', '/sites'])
     // Open one operation: its parameters are listed with their descriptions.
     await page.locator('.opblock-summary', { hasText: '/num_sessions' }).click()
     await page.locator('.parameters .parameter__name', { hasText: 'site_url' }).waitFor()

@@ -99,6 +99,20 @@ async function compareRanges (t: Test, server: FastifyInstance, naive: NaiveAnsw
       for (const bucket of timeline.buckets) {
         if (bucket.date !== new Date(bucket.start * 1000).toISOString().slice(0, 10)) t.fail(`the date of ${bucket.start}`)
       }
+      const pages = (await get(server, '/site_pages', { ...query, site_url: site, limit: '100' })).json()
+      const mostFirst = (keys: string[]) => {
+        const counts = new Map<string, number>()
+        for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1)
+        return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, 100)
+      }
+      t.same(pages, {
+        site_url: site,
+        num_sessions: inRange.length,
+        page_views: inRange.reduce((sum, session) => sum + session.views, 0),
+        distinct_pages: new Set(inRange.flatMap(session => session.pages)).size,
+        top_pages: mostFirst(inRange.flatMap(session => session.pages)).map(([url, views]) => ({ page_view_url: url, page_views: views })),
+        entry_pages: mostFirst(inRange.map(session => session.entry)).map(([url, sessions]) => ({ page_view_url: url, sessions }))
+      }, `pages of ${site} ${label}`)
     }
   }
 }

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-interface View { visitor: string, site: string, time: number }
+interface View { visitor: string, site: string, page: string, time: number }
 
 /** Splits one CSV line; handles quoted fields without line breaks, which is all the checked data has. */
 function splitCsvLine (line: string): string[] {
@@ -30,13 +30,21 @@ function readViews (dir: string): View[] {
       if (line === '' || line === 'visitor_id,site_url,page_view_url,timestamp') continue
       const fields = splitCsvLine(line)
       if (fields.length !== 4 || fields[0] === '' || fields[1] === '' || !/^\d+$/.test(fields[3])) continue
-      views.push({ visitor: fields[0], site: fields[1], time: Number(fields[3]) })
+      views.push({ visitor: fields[0], site: fields[1], page: fields[2], time: Number(fields[3]) })
     }
   }
   return views
 }
 
-export interface NaiveSession { visitor: string, start: number, length: number, views: number }
+export interface NaiveSession {
+  visitor: string
+  start: number
+  length: number
+  views: number
+  pages: string[]
+  /** Of the pages viewed in the session's first second, the one whose URL sorts first. */
+  entry: string
+}
 
 export interface NaiveAnswers {
   /** Every session's length, ascending, by site. */
@@ -70,7 +78,14 @@ export function naiveAnswers (dir: string, timeoutSeconds = 1800): NaiveAnswers 
     for (let i = 1; i <= group.length; i++) {
       if (i === group.length || group[i].time - group[i - 1].time > timeoutSeconds) {
         lengthsBySite.get(site)!.push(group[i - 1].time - group[first].time)
-        sessionListBySite.get(site)!.push({ visitor: group[0].visitor, start: group[first].time, length: group[i - 1].time - group[first].time, views: i - first })
+        sessionListBySite.get(site)!.push({
+          visitor: group[0].visitor,
+          start: group[first].time,
+          length: group[i - 1].time - group[first].time,
+          views: i - first,
+          pages: group.slice(first, i).map(view => view.page),
+          entry: group.slice(first, i).filter(view => view.time === group[first].time).map(view => view.page).sort()[0]
+        })
         first = i
       }
     }

@@ -444,7 +444,7 @@ export class RangeParser {
       this.#skip(firstLine, problem)
       return false
     }
-    this.#builder.add(fields[0], fields[1], Number(fields[3]))
+    this.#builder.add(fields[0], fields[1], fields[2], Number(fields[3]))
     this.#rows++
     for (let at = data.indexOf(NEWLINE, start); at !== -1 && at < recordEnd; at = data.indexOf(NEWLINE, at + 1)) this.#lines++
     return true
@@ -485,11 +485,16 @@ export class RangeParser {
     }
     const siteEnd = at
     if (siteEnd === siteStart || at === end) return false
-    // Ids that are not valid UTF-8 take papaparse's path, which decodes them as every other path does.
-    if ((allBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(start, siteEnd))) return false
 
-    at++
-    while (at < end && data[at] !== COMMA) at++
+    const pageStart = ++at
+    let pageHash = builder.pages.seed
+    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
+      pageHash = Math.imul(pageHash ^ byte, FNV_PRIME)
+      allBytes |= byte
+    }
+    const pageEnd = at
+    // Text that is not valid UTF-8 takes papaparse's path, which decodes it as every other path does.
+    if ((allBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(start, pageEnd))) return false
     const timestampStart = ++at
     if (timestampStart >= end || end - timestampStart > MAX_FAST_DIGITS) return false
     let timestamp = 0
@@ -502,6 +507,7 @@ export class RangeParser {
     builder.addIds(
       builder.visitors.intern(data, start, visitorEnd, visitorHash),
       builder.sites.intern(data, siteStart, siteEnd, siteHash),
+      builder.pages.intern(data, pageStart, pageEnd, pageHash),
       timestamp)
     this.#rows++
     return true
@@ -535,7 +541,7 @@ export class RangeParser {
       if (fields.length === 1 && fields[0] === '') continue
       const problem = problems.get(i) ?? rowProblem(fields)
       if (problem === undefined) {
-        this.#builder.add(fields[0], fields[1], Number(fields[3]))
+        this.#builder.add(fields[0], fields[1], fields[2], Number(fields[3]))
         this.#rows++
       } else {
         this.#skip(line, problem)

@@ -6,8 +6,10 @@ import { grown } from './typed-arrays.js'
 export interface PageViewBatch {
   readonly sites: DictionaryKeys
   readonly visitors: DictionaryKeys
+  readonly pages: DictionaryKeys
   readonly siteColumn: Uint32Array
   readonly visitorColumn: Uint32Array
+  readonly pageColumn: Uint32Array
   readonly timestampColumn: Float64Array
   /** Rows of each site (by the batch's site id), and the time range: counted where the batch was parsed. */
   readonly siteRowCounts: Uint32Array
@@ -21,6 +23,7 @@ const INITIAL_CAPACITY = 1024
 export class PageViewBatchBuilder {
   readonly sites = new ByteInterner()
   readonly visitors: ByteInterner
+  readonly pages = new ByteInterner()
 
   /** `expectedVisitors` sizes the visitor dictionary up front: growing it by doubling costs a rehash each time. */
   constructor (expectedVisitors?: number) {
@@ -29,6 +32,7 @@ export class PageViewBatchBuilder {
 
   #siteColumn = new Uint32Array(INITIAL_CAPACITY)
   #visitorColumn = new Uint32Array(INITIAL_CAPACITY)
+  #pageColumn = new Uint32Array(INITIAL_CAPACITY)
   #timestampColumn = new Float64Array(INITIAL_CAPACITY)
   #length = 0
 
@@ -37,16 +41,17 @@ export class PageViewBatchBuilder {
   }
 
   /** Appends a row whose ids were interned by the caller, straight from bytes. */
-  addIds (visitorId: number, siteId: number, timestamp: number): void {
+  addIds (visitorId: number, siteId: number, pageId: number, timestamp: number): void {
     if (this.#length === this.#timestampColumn.length) this.#grow()
     const row = this.#length++
     this.#siteColumn[row] = siteId
     this.#visitorColumn[row] = visitorId
+    this.#pageColumn[row] = pageId
     this.#timestampColumn[row] = timestamp
   }
 
-  add (visitorId: string, siteUrl: string, timestamp: number): void {
-    this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), timestamp)
+  add (visitorId: string, siteUrl: string, pageUrl: string, timestamp: number): void {
+    this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), this.pages.internString(pageUrl), timestamp)
   }
 
   /** Returns the columns trimmed to the rows added, each in a buffer of its own (so it can be transferred). */
@@ -66,8 +71,10 @@ export class PageViewBatchBuilder {
     return {
       sites: this.sites.keys(),
       visitors: this.visitors.keys(),
+      pages: this.pages.keys(),
       siteColumn,
       visitorColumn: this.#visitorColumn.slice(0, length),
+      pageColumn: this.#pageColumn.slice(0, length),
       timestampColumn,
       siteRowCounts,
       firstTimestamp,
@@ -78,6 +85,7 @@ export class PageViewBatchBuilder {
   #grow (): void {
     this.#siteColumn = grown(this.#siteColumn, 0)
     this.#visitorColumn = grown(this.#visitorColumn, 0)
+    this.#pageColumn = grown(this.#pageColumn, 0)
     this.#timestampColumn = grown(this.#timestampColumn, 0)
   }
 }

@@ -12,9 +12,12 @@ export interface PageViewStore {
   readonly siteIdByUrl: ReadonlyMap<string, number>
   /** Visitor ids by name, kept as bytes: a string per visitor would cost more than the visitor's views. */
   readonly visitors: ByteInterner
+  /** Page URLs (page_view_url) by id, kept as bytes like visitors: there may be as many. */
+  readonly pages: ByteInterner
   /** Site s owns rows siteRowStart[s] to siteRowStart[s + 1] (exclusive). */
   readonly siteRowStart: Uint32Array
   readonly visitorColumn: Uint32Array
+  readonly pageColumn: Uint32Array
   readonly timestampColumn: Float64Array
   /** Distinct sites each visitor has viewed. */
   readonly visitorSiteCount: Uint32Array
@@ -33,6 +36,14 @@ interface GroupingScratch {
   readonly rankSite: Int32Array
   readonly groupStart: Uint32Array
   readonly visitors: Uint32Array
+  readonly pages: Uint32Array
+  readonly times: Float64Array
+}
+
+/** A site's rows, by column: what grouping reorders. */
+interface RowColumns {
+  readonly visitors: Uint32Array
+  readonly pages: Uint32Array
   readonly times: Float64Array
 }
 
@@ -40,13 +51,38 @@ interface GroupingScratch {
 const INSERTION_SORT_LIMIT = 32
 
 /**
+ * Sorts rows [start, end) by time, in place, carrying their pages along; rows of the same time keep their order.
+ * Few rows (a visitor's views of a site, as a rule) are sorted by insertion, more through a sorted index.
+ */
+function sortRowsByTime (pages: Uint32Array, times: Float64Array, start: number, end: number): void {
+  if (end - start > INSERTION_SORT_LIMIT) {
+    const order = Uint32Array.from({ length: end - start }, (_, i) => start + i).sort((a, b) => times[a] - times[b] || a - b)
+    const sortedTimes = Float64Array.from(order, row => times[row])
+    const sortedPages = Uint32Array.from(order, row => pages[row])
+    times.set(sortedTimes, start)
+    pages.set(sortedPages, start)
+    return
+  }
+  for (let i = start + 1; i < end; i++) {
+    const time = times[i]
+    const page = pages[i]
+    let j = i - 1
+    while (j >= start && times[j] > time) {
+      times[j + 1] = times[j]
+      pages[j + 1] = pages[j]
+      j--
+    }
+    times[j + 1] = time
+    pages[j + 1] = page
+  }
+}
+
+/**
  * Reorders one site's rows, in place, so that each visitor's views are contiguous and in time order, in
  * O(rows): a counting sort by the visitor's rank of first appearance in the site, then a sort of each
  * visitor's (few) views by time. Visitors need not be in any order for sessions, only together.
  */
-function groupSiteRowsByVisitor (
-  site: number, visitors: Uint32Array, times: Float64Array, from: number, to: number, scratch: GroupingScratch
-): void {
+function groupSiteRowsByVisitor (site: number, { visitors, pages, times }: RowColumns, from: number, to: number, scratch: GroupingScratch): void {
   const { rank, rankSite, groupStart } = scratch
   let groups = 0
   for (let row = from; row < to; row++) {
@@ -65,31 +101,23 @@ function groupSiteRowsByVisitor (
     sum += count
   }
   const groupedVisitors = scratch.visitors
+  const groupedPages = scratch.pages
   const groupedTimes = scratch.times
   for (let row = from; row < to; row++) {
     const visitor = visitors[row]
     const at = groupStart[rank[visitor]]++
     groupedVisitors[at] = visitor
+    groupedPages[at] = pages[row]
     groupedTimes[at] = times[row]
   }
   visitors.set(groupedVisitors.subarray(0, to - from), from)
+  pages.set(groupedPages.subarray(0, to - from), from)
   times.set(groupedTimes.subarray(0, to - from), from)
   // groupStart[g] is now the end of group g.
   let start = from
   for (let group = 0; group < groups; group++) {
     const end = from + groupStart[group]
-    if (end - start > INSERTION_SORT_LIMIT) times.subarray(start, end).sort()
-    else {
-      for (let i = start + 1; i < end; i++) {
-        const time = times[i]
-        let j = i - 1
-        while (j >= start && times[j] > time) {
-          times[j + 1] = times[j]
-          j--
-        }
-        times[j + 1] = time
-      }
-    }
+    sortRowsByTime(pages, times, start, end)
     start = end
   }
 }
@@ -99,6 +127,8 @@ export interface StorePlan {
   readonly siteUrls: string[]
   readonly visitors: ByteInterner
   readonly visitorIdMaps: Uint32Array[]
+  readonly pages: ByteInterner
+  readonly pageIdMaps: Uint32Array[]
   readonly siteRowStart: Uint32Array
   /** For each batch, where its rows of each of its sites start in the store. */
   readonly batchSiteCursors: Uint32Array[]
@@ -114,6 +144,8 @@ export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   const visitors = ByteInterner.adopt(batches[0].visitors)
   const visitorIdMaps = batches.map((batch, b) =>
     b === 0 ? Uint32Array.from({ length: visitors.size }, (_, id) => id) : visitors.merge(batch.visitors))
+  const pages = new ByteInterner()
+  const pageIdMaps = batches.map(batch => pages.merge(batch.pages))
   const siteCount = sites.size
 
   const siteRowStart = new Uint32Array(siteCount + 1)
@@ -132,6 +164,8 @@ export function planStore (batches: readonly PageViewBatch[]): StorePlan {
     siteUrls: Array.from({ length: siteCount }, (_, site) => sites.keyOf(site)),
     visitors,
     visitorIdMaps,
+    pages,
+    pageIdMaps,
     siteRowStart,
     batchSiteCursors,
     firstTimestamp: Math.min(...batches.map(batch => batch.firstTimestamp)),
@@ -139,26 +173,33 @@ export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   }
 }
 
-export type BatchColumns = Pick<PageViewBatch, 'siteColumn' | 'visitorColumn' | 'timestampColumn'>
+export type BatchColumns = Pick<PageViewBatch, 'siteColumn' | 'visitorColumn' | 'pageColumn' | 'timestampColumn'>
+
+/** The store's columns, as they are filled. */
+export interface StoreColumns {
+  readonly visitorColumn: Uint32Array
+  readonly pageColumn: Uint32Array
+  readonly timestampColumn: Float64Array
+}
 
 /** Copies one batch's rows into their sites' slices of the store's columns, remapping ids. */
 export function scatterRows (
-  batch: BatchColumns, visitorIdMap: Uint32Array, siteCursor: Uint32Array,
-  visitorColumn: Uint32Array, timestampColumn: Float64Array
+  batch: BatchColumns, visitorIdMap: Uint32Array, pageIdMap: Uint32Array, siteCursor: Uint32Array,
+  { visitorColumn, pageColumn, timestampColumn }: StoreColumns
 ): void {
   // The cursors are by the batch's own site ids, so no site id needs remapping per row.
   const cursor = siteCursor.slice()
   for (let row = 0; row < batch.timestampColumn.length; row++) {
     const at = cursor[batch.siteColumn[row]]++
     visitorColumn[at] = visitorIdMap[batch.visitorColumn[row]]
+    pageColumn[at] = pageIdMap[batch.pageColumn[row]]
     timestampColumn[at] = batch.timestampColumn[row]
   }
 }
 
 /** Groups the rows of sites [fromSite, toSite) by visitor, each visitor's views in time order. */
 export function groupSites (
-  siteRowStart: Uint32Array, fromSite: number, toSite: number,
-  visitorColumn: Uint32Array, timestampColumn: Float64Array, visitorCount: number
+  siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number
 ): void {
   let largestSite = 0
   for (let site = fromSite; site < toSite; site++) largestSite = Math.max(largestSite, siteRowStart[site + 1] - siteRowStart[site])
@@ -167,16 +208,18 @@ export function groupSites (
     rankSite: new Int32Array(visitorCount).fill(-1),
     groupStart: new Uint32Array(largestSite),
     visitors: new Uint32Array(largestSite),
+    pages: new Uint32Array(largestSite),
     times: new Float64Array(largestSite)
   }
+  const rows = { visitors: columns.visitorColumn, pages: columns.pageColumn, times: columns.timestampColumn }
   for (let site = fromSite; site < toSite; site++) {
-    groupSiteRowsByVisitor(site, visitorColumn, timestampColumn, siteRowStart[site], siteRowStart[site + 1], scratch)
+    groupSiteRowsByVisitor(site, rows, siteRowStart[site], siteRowStart[site + 1], scratch)
   }
 }
 
 /** The store, once every site's rows are in place and grouped: counts each visitor's distinct sites. */
-export function finishStore (plan: StorePlan, visitorColumn: Uint32Array, timestampColumn: Float64Array): PageViewStore {
-  const { siteUrls, siteRowStart, visitors } = plan
+export function finishStore (plan: StorePlan, { visitorColumn, pageColumn, timestampColumn }: StoreColumns): PageViewStore {
+  const { siteUrls, siteRowStart, visitors, pages } = plan
   const visitorSiteCount = new Uint32Array(visitors.size)
   for (let site = 0; site < siteUrls.length; site++) {
     let previousVisitor = -1
@@ -191,8 +234,10 @@ export function finishStore (plan: StorePlan, visitorColumn: Uint32Array, timest
     siteUrls,
     siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
     visitors,
+    pages,
     siteRowStart,
     visitorColumn,
+    pageColumn,
     timestampColumn,
     visitorSiteCount,
     firstTimestamp: rowCount === 0 ? null : plan.firstTimestamp,
@@ -207,9 +252,8 @@ export function finishStore (plan: StorePlan, visitorColumn: Uint32Array, timest
 export function buildPageViewStore (batches: readonly PageViewBatch[]): PageViewStore {
   const plan = planStore(batches)
   const rowCount = plan.siteRowStart[plan.siteUrls.length]
-  const visitorColumn = new Uint32Array(rowCount)
-  const timestampColumn = new Float64Array(rowCount)
-  batches.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.batchSiteCursors[b], visitorColumn, timestampColumn))
-  groupSites(plan.siteRowStart, 0, plan.siteUrls.length, visitorColumn, timestampColumn, plan.visitors.size)
-  return finishStore(plan, visitorColumn, timestampColumn)
+  const columns = { visitorColumn: new Uint32Array(rowCount), pageColumn: new Uint32Array(rowCount), timestampColumn: new Float64Array(rowCount) }
+  batches.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.pageIdMaps[b], plan.batchSiteCursors[b], columns))
+  groupSites(plan.siteRowStart, 0, plan.siteUrls.length, columns, plan.visitors.size)
+  return finishStore(plan, columns)
 }

@@ -73,27 +73,31 @@ export async function buildOnWorkers (workers: Worker[], batches: PageViewBatch[
     const { siteRowStart } = plan
     const siteCount = plan.siteUrls.length
     const rowCount = siteRowStart[siteCount]
-    const visitorColumn = new Uint32Array(new SharedArrayBuffer(rowCount * Uint32Array.BYTES_PER_ELEMENT))
-    const timestampColumn = new Float64Array(new SharedArrayBuffer(rowCount * Float64Array.BYTES_PER_ELEMENT))
+    const columns = {
+      visitorColumn: new Uint32Array(new SharedArrayBuffer(rowCount * Uint32Array.BYTES_PER_ELEMENT)),
+      pageColumn: new Uint32Array(new SharedArrayBuffer(rowCount * Uint32Array.BYTES_PER_ELEMENT)),
+      timestampColumn: new Float64Array(new SharedArrayBuffer(rowCount * Float64Array.BYTES_PER_ELEMENT))
+    }
     await Promise.all(batches.map((batch, b) => buildStep(workers[b], {
       type: 'scatter',
-      batch: { siteColumn: batch.siteColumn, visitorColumn: batch.visitorColumn, timestampColumn: batch.timestampColumn },
+      batch: { siteColumn: batch.siteColumn, visitorColumn: batch.visitorColumn, pageColumn: batch.pageColumn, timestampColumn: batch.timestampColumn },
       visitorIdMap: plan.visitorIdMaps[b],
+      pageIdMap: plan.pageIdMaps[b],
       siteCursor: plan.batchSiteCursors[b],
-      visitorColumn,
-      timestampColumn
-    }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.timestampColumn.buffer, plan.visitorIdMaps[b].buffer] as ArrayBuffer[])))
+      columns
+    }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.pageColumn.buffer, batch.timestampColumn.buffer,
+      plan.visitorIdMaps[b].buffer, plan.pageIdMaps[b].buffer] as ArrayBuffer[])))
     let fromSite = 0
     await Promise.all(workers.map((worker, w) => {
       let toSite = fromSite
       const rowsWanted = (rowCount * (w + 1)) / workers.length
       while (toSite < siteCount && (siteRowStart[toSite] < rowsWanted || w === workers.length - 1)) toSite++
-      const share = { type: 'group', siteRowStart, fromSite, toSite, visitorColumn, timestampColumn, visitorCount: plan.visitors.size } as const
+      const share = { type: 'group', siteRowStart, fromSite, toSite, columns, visitorCount: plan.visitors.size } as const
       fromSite = toSite
       return buildStep(worker, share)
     }))
     signal?.throwIfAborted()
-    return finishStore(plan, visitorColumn, timestampColumn)
+    return finishStore(plan, columns)
   } finally {
     signal?.removeEventListener('abort', stop)
     stop()

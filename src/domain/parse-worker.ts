@@ -4,13 +4,13 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
-import { groupSites, scatterRows, type BatchColumns } from './page-view-store.js'
+import { groupSites, scatterRows, type BatchColumns, type StoreColumns } from './page-view-store.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
   | { type: 'finish' }
-  | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, siteCursor: Uint32Array, visitorColumn: Uint32Array, timestampColumn: Float64Array }
-  | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, visitorColumn: Uint32Array, timestampColumn: Float64Array, visitorCount: number }
+  | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdMap: Uint32Array, siteCursor: Uint32Array, columns: StoreColumns }
+  | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number }
 export type FromWorker =
   | { type: 'progress', bytes: number }
   | { type: 'parsed', result: RangeResult }
@@ -38,21 +38,21 @@ port.on('message', (message: ToWorker) => {
       const batch = builder!.finish()
       builder = undefined
       send({ type: 'batch', batch }, [
-        ...[batch.sites, batch.visitors].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
+        ...[batch.sites, batch.visitors, batch.pages].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
         batch.siteRowCounts.buffer as ArrayBuffer,
         batch.siteColumn.buffer as ArrayBuffer,
         batch.visitorColumn.buffer as ArrayBuffer,
+        batch.pageColumn.buffer as ArrayBuffer,
         batch.timestampColumn.buffer as ArrayBuffer
       ])
       break
     }
     case 'scatter':
-      scatterRows(message.batch, message.visitorIdMap, message.siteCursor, message.visitorColumn, message.timestampColumn)
+      scatterRows(message.batch, message.visitorIdMap, message.pageIdMap, message.siteCursor, message.columns)
       send({ type: 'built' })
       break
     case 'group':
-      groupSites(message.siteRowStart, message.fromSite, message.toSite, message.visitorColumn, message.timestampColumn,
-        message.visitorCount)
+      groupSites(message.siteRowStart, message.fromSite, message.toSite, message.columns, message.visitorCount)
       send({ type: 'built' })
   }
 })

@@ -207,3 +207,84 @@ export async function siteTimeline (table: SessionTable, store: PageViewStore, r
   }
   return { site_url: table.siteUrl, bucket_days: bucketDays, buckets }
 }
+
+export interface PageViewsCount {
+  page_view_url: string
+  page_views: number
+}
+
+export interface EntryPageCount {
+  page_view_url: string
+  sessions: number
+}
+
+export interface SitePages {
+  site_url: string
+  num_sessions: number
+  page_views: number
+  /** Distinct pages viewed in the sessions counted. */
+  distinct_pages: number
+  /** The most viewed pages, most first; ties in the order of their URLs. */
+  top_pages: PageViewsCount[]
+  /** The pages sessions began on, most sessions first; ties in the order of their URLs. */
+  entry_pages: EntryPageCount[]
+}
+
+function increment (counts: Map<number, number>, key: number, by: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + by)
+}
+
+/** The `limit` keys with the largest counts, largest first, ties by URL. */
+function topCounts (counts: Map<number, number>, store: PageViewStore, limit: number): [url: string, count: number][] {
+  const entries = [...counts].map(([page, count]): [string, number] => [store.pages.keyOf(page), count])
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  return entries.slice(0, limit)
+}
+
+/**
+ * The page a session of rows [first, end) began on. Views in the same second keep no order (files overlap, and
+ * may be read in any order), so of several in the session's first second, the one whose URL sorts first.
+ */
+function entryPage (store: PageViewStore, first: number, end: number): number {
+  const { pageColumn, timestampColumn, pages } = store
+  let entry = pageColumn[first]
+  for (let row = first + 1; row < end && timestampColumn[row] === timestampColumn[first]; row++) {
+    if (pages.keyOf(pageColumn[row]) < pages.keyOf(entry)) entry = pageColumn[row]
+  }
+  return entry
+}
+
+/**
+ * A site's most viewed pages and its entry pages (the first page of each session), for the sessions in
+ * `range`: read from the table's session rows and the store's page column, a slice of sessions at a time.
+ */
+export async function sitePages (table: SessionTable, store: PageViewStore, range: TimeRange, limit: number): Promise<SitePages> {
+  const { sessionRows } = table
+  const { pageColumn, timestampColumn } = store
+  const sessions = sessionRows.length - 1
+  const views = new Map<number, number>()
+  const entries = new Map<number, number>()
+  let sessionsCounted = 0
+  let viewsCounted = 0
+  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
+    if (sliceStart > 0) await setImmediate()
+    for (let session = sliceStart; session < Math.min(sessions, sliceStart + SLICE); session++) {
+      const first = sessionRows[session]
+      const start = timestampColumn[first]
+      if (start < range.from || start >= range.to) continue
+      const end = sessionRows[session + 1]
+      sessionsCounted++
+      viewsCounted += end - first
+      increment(entries, entryPage(store, first, end), 1)
+      for (let row = first; row < end; row++) increment(views, pageColumn[row], 1)
+    }
+  }
+  return {
+    site_url: table.siteUrl,
+    num_sessions: sessionsCounted,
+    page_views: viewsCounted,
+    distinct_pages: views.size,
+    top_pages: topCounts(views, store, limit).map(([url, count]) => ({ page_view_url: url, page_views: count })),
+    entry_pages: topCounts(entries, store, limit).map(([url, count]) => ({ page_view_url: url, sessions: count }))
+  }
+}

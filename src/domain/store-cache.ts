@@ -253,6 +253,7 @@ interface StoreMeta {
   summary: DatasetSummary
   siteUrls: string[]
   visitorSeed: number
+  pageSeed: number
   firstTimestamp: number | null
   lastTimestamp: number | null
 }
@@ -302,8 +303,15 @@ export class StoreCache {
         slots: sections.get('visitorSlots') as Int32Array,
         seed: meta.visitorSeed
       }),
+      pages: ByteInterner.adopt({
+        bytes: sections.get('pageBytes') as Uint8Array,
+        ends: sections.get('pageEnds') as Uint32Array,
+        slots: sections.get('pageSlots') as Int32Array,
+        seed: meta.pageSeed
+      }),
       siteRowStart: sections.get('siteRowStart') as Uint32Array,
       visitorColumn: sections.get('visitorColumn') as Uint32Array,
+      pageColumn: sections.get('pageColumn') as Uint32Array,
       timestampColumn: sections.get('timestampColumn') as Float64Array,
       visitorSiteCount: sections.get('visitorSiteCount') as Uint32Array,
       firstTimestamp: meta.firstTimestamp,
@@ -316,11 +324,13 @@ export class StoreCache {
   async saveStore (store: PageViewStore, summary: DatasetSummary, signal: AbortSignal): Promise<string> {
     const storeId = randomUUID()
     const visitorKeys = store.visitors.keys()
+    const pageKeys = store.pages.keys()
     const meta: StoreMeta = {
       storeId,
       summary,
       siteUrls: [...store.siteUrls],
       visitorSeed: visitorKeys.seed,
+      pageSeed: pageKeys.seed,
       firstTimestamp: store.firstTimestamp,
       lastTimestamp: store.lastTimestamp
     }
@@ -328,8 +338,12 @@ export class StoreCache {
       visitorBytes: visitorKeys.bytes,
       visitorEnds: visitorKeys.ends,
       visitorSlots: visitorKeys.slots,
+      pageBytes: pageKeys.bytes,
+      pageEnds: pageKeys.ends,
+      pageSlots: pageKeys.slots,
       siteRowStart: store.siteRowStart,
       visitorColumn: store.visitorColumn,
+      pageColumn: store.pageColumn,
       timestampColumn: store.timestampColumn,
       visitorSiteCount: store.visitorSiteCount
     }, signal)

@@ -1,6 +1,6 @@
 // The session queries: the three historical questions and a site's full statistics.
 import type { FastifyPluginAsync } from 'fastify'
-import { medianSessionLength, numSessions, numUniqueVisitedSites, siteHistogram, siteStats, siteTimeline } from '../domain/queries.js'
+import { medianSessionLength, numSessions, numUniqueVisitedSites, siteHistogram, sitePages, siteStats, siteTimeline } from '../domain/queries.js'
 import type { SessionSummary } from '../domain/sessions.js'
 import type { SessionService } from '../plugins/sessions.js'
 import { sendAnswer } from './negotiation.js'
@@ -8,6 +8,7 @@ import { rangeQueryProperties, timeRangeOf, type RangeQuery } from './range-quer
 import { described, errorResponses, integer, jsonObject, number, numberOrNull, string, textOrJson } from './schemas.js'
 
 interface SiteQuery extends RangeQuery { site_url: string }
+interface PagesQuery extends SiteQuery { limit: number }
 interface VisitorQuery { visitor_id: string }
 
 const siteQuery = {
@@ -126,6 +127,34 @@ const timelineSchema = {
   }
 } as const
 
+/** The most pages one answer lists of each kind. */
+export const MAX_PAGES = 100
+
+const pagesSchema = {
+  summary: 'A site\'s top pages and entry pages',
+  description: 'The most viewed pages, and the pages sessions began on (of views in the same second that begin a ' +
+    'session, the one whose URL sorts first), in the sessions counted. Ties are in the order of the URLs.',
+  tags: ['sessions'],
+  querystring: {
+    ...siteQuery,
+    properties: {
+      ...siteQuery.properties,
+      limit: { type: 'integer', minimum: 1, maximum: MAX_PAGES, default: 10, description: 'How many pages to list of each kind.' }
+    }
+  },
+  response: {
+    200: described('The site\'s pages.', jsonObject({
+      site_url: string(),
+      num_sessions: integer(),
+      page_views: integer(),
+      distinct_pages: integer('Distinct pages viewed in the sessions counted.'),
+      top_pages: { type: 'array', items: jsonObject({ page_view_url: string(), page_views: integer() }) },
+      entry_pages: { type: 'array', items: jsonObject({ page_view_url: string(), sessions: integer('Sessions that began on this page.') }) }
+    })),
+    ...QUERY_ERRORS
+  }
+} as const
+
 /**
  * Text answers print lengths with at least one decimal, as the original service did: 1353.0, 1341.5; a range
  * without sessions has no median.
@@ -181,6 +210,12 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Querystring: SiteQuery }>('/site_timeline', { schema: timelineSchema }, async request => {
     const range = timeRangeOf(request.query)
     return siteTimeline(await fastify.sessions.sessionTable(request.query.site_url), fastify.sessions.store(), range)
+  })
+
+  fastify.get<{ Querystring: PagesQuery }>('/site_pages', { schema: pagesSchema }, async request => {
+    const range = timeRangeOf(request.query)
+    const table = await fastify.sessions.sessionTable(request.query.site_url)
+    return sitePages(table, fastify.sessions.store(), range, request.query.limit)
   })
 }
 

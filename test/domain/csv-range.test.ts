@@ -5,7 +5,7 @@ import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 
 const lenient: RangeParseOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20 }
 
-/** Parses a range into rows as [visitor, site, timestamp] in the order they were added. */
+/** Parses a range into rows as [visitor, site, timestamp] in the order they were added, and their pages. */
 async function parseRange (range: CsvRange, options: RangeParseOptions) {
   const builder = new PageViewBatchBuilder()
   const parser = new RangeParser(range, builder, options)
@@ -13,7 +13,8 @@ async function parseRange (range: CsvRange, options: RangeParseOptions) {
   const batch = builder.finish()
   const rows = Array.from(batch.timestampColumn, (time, i) =>
     [builder.visitors.keyOf(batch.visitorColumn[i]), builder.sites.keyOf(batch.siteColumn[i]), time])
-  return { rows, result: parser.result() }
+  const pages = Array.from(batch.pageColumn, page => builder.pages.keyOf(page))
+  return { rows, pages, result: parser.result() }
 }
 
 /**
@@ -30,7 +31,8 @@ async function parse (t: Test, content: string | Buffer, options: Partial<RangeP
   }
   const sorted = (rows: unknown[][]) => rows.map(row => JSON.stringify(row)).sort()
   for (const run of runs.slice(1)) {
-    t.same(sorted(run.rows), sorted(runs[0].rows), 'every path reads the same rows')
+    const withPages = ({ rows, pages }: typeof run) => rows.map((row, i) => [...row, pages[i]])
+    t.same(sorted(withPages(run)), sorted(withPages(runs[0])), 'every path reads the same rows, pages too')
     // A strict parse stops where it fails, so how many lines it saw depends on the chunk size.
     const comparable = ({ lines, ...rest }: typeof run.result) => rest.strictFailure ? rest : { lines, ...rest }
     t.same(comparable(run.result), comparable(runs[0].result), 'every path reports the same')
@@ -38,9 +40,15 @@ async function parse (t: Test, content: string | Buffer, options: Partial<RangeP
   return { file, ...runs[0] }
 }
 
+t.test('page URLs are kept as written: quoted, with commas, quotes, non-ASCII, CRLF, or empty', async t => {
+  const { pages } = await parse(t, 'v1,s1,/a?x=1,1\r\nv2,s1,"/b,c ""d""",2\r\nv3,s1,/é,3\nv4,s1,,4\nv5,s1,"",5\n')
+  t.same([...pages].sort(), ['/a?x=1', '/b,c "d"', '/é', '', ''].sort(), 'quoted lines are read in runs of their own, so in another order')
+})
+
 t.test('plain rows, no header, no final newline', async t => {
-  const { rows, result } = await parse(t, 'v1,s1,s1/a,10\nv2,s2,s2/b,20')
+  const { rows, pages, result } = await parse(t, 'v1,s1,s1/a,10\nv2,s2,s2/b,20')
   t.same(rows, [['v1', 's1', 10], ['v2', 's2', 20]])
+  t.same(pages, ['s1/a', 's2/b'])
   t.match(result, { rows: 2, lines: 2, endsInsideQuotes: false, badRowCount: 0 })
 })
 

@@ -54,7 +54,9 @@ t.test('a split that falls inside a quoted field is found, and the file is parse
   const { store, summary } = await loadDataset(await listCsvFiles(dir), onWorkers)
   t.equal(summary.rows, 3)
   t.equal(summary.skippedRows, 0)
+  const view = (time: number, page: string) => JSON.stringify([time, page])
   t.same(contents(t, store), [
-    JSON.stringify(['s1', 'v1', [10]]), JSON.stringify(['s1', 'v2', [20]]), JSON.stringify(['s1', 'v3', [30]])
-  ])
+    JSON.stringify(['s1', 'v1', [view(10, 'line\n'.repeat(2000))]]), JSON.stringify(['s1', 'v2', [view(20, 'u')]]),
+    JSON.stringify(['s1', 'v3', [view(30, 'x\n'.repeat(3000))]])
+  ], 'the quoted pages whole')
 })

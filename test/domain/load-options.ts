@@ -20,14 +20,16 @@ export const onWorkers: LoadOptions = {
 export function contents (t: Test, store: PageViewStore): string[] {
   const groups: string[] = []
   store.siteUrls.forEach((site, id) => {
-    const times = new Map<string, number[]>()
+    const views = new Map<string, [number, string][]>()
     for (let row = store.siteRowStart[id]; row < store.siteRowStart[id + 1]; row++) {
       const visitor = store.visitors.keyOf(store.visitorColumn[row])
-      times.set(visitor, [...(times.get(visitor) ?? []), store.timestampColumn[row]])
+      views.set(visitor, [...(views.get(visitor) ?? []), [store.timestampColumn[row], store.pages.keyOf(store.pageColumn[row])]])
     }
-    for (const [visitor, list] of times) {
-      t.same(list, [...list].sort((a, b) => a - b), 'times are in order within a visitor')
-      groups.push(JSON.stringify([site, visitor, list]))
+    for (const [visitor, list] of views) {
+      const times = list.map(([time]) => time)
+      t.same(times, [...times].sort((a, b) => a - b), 'times are in order within a visitor')
+      // Views of the same time may come in any order: compared as a set, with their pages.
+      groups.push(JSON.stringify([site, visitor, list.map(view => JSON.stringify(view)).sort()]))
     }
   })
   return groups.sort()

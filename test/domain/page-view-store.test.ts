@@ -4,36 +4,38 @@ import { buildPageViewStore, siteRowCount, type PageViewStore } from '../../src/
 
 t.test('the builder grows past its first capacity and trims to the rows added', async t => {
   const builder = new PageViewBatchBuilder()
-  for (let i = 0; i < 5000; i++) builder.add(`v${i % 7}`, `s${i % 3}`, i)
+  for (let i = 0; i < 5000; i++) builder.add(`v${i % 7}`, `s${i % 3}`, `/p${i % 11}`, i)
   t.equal(builder.length, 5000)
   const batch = builder.finish()
   t.equal(batch.timestampColumn.length, 5000)
   t.same([0, 1, 2].map(id => builder.sites.keyOf(id)), ['s0', 's1', 's2'])
   t.equal(batch.visitors.ends.length, 7)
+  t.equal(batch.pages.ends.length, 11)
+  t.equal(builder.pages.keyOf(batch.pageColumn[4999]), '/p5')
   t.equal(batch.timestampColumn[4999], 4999)
 })
 
-/** Each site's rows as [visitor, time], in store order. */
-function rowsBySite (store: PageViewStore): Record<string, [string, number][]> {
+/** Each site's rows as [visitor, time, page], in store order. */
+function rowsBySite (store: PageViewStore): Record<string, [string, number, string][]> {
   return Object.fromEntries(store.siteUrls.map((site, id) => {
-    const rows: [string, number][] = []
+    const rows: [string, number, string][] = []
     for (let row = store.siteRowStart[id]; row < store.siteRowStart[id + 1]; row++) {
-      rows.push([store.visitors.keyOf(store.visitorColumn[row]), store.timestampColumn[row]])
+      rows.push([store.visitors.keyOf(store.visitorColumn[row]), store.timestampColumn[row], store.pages.keyOf(store.pageColumn[row])])
     }
     return [site, rows]
   }))
 }
 
-t.test('batches merge into one dictionary; each site groups its visitors, each in time order', async t => {
+t.test('batches merge into one dictionary; each site groups its visitors, each in time order, pages along', async t => {
   const first = new PageViewBatchBuilder()
-  first.add('v1', 'b', 30)
-  first.add('v2', 'a', 10)
-  first.add('v1', 'a', 20)
-  first.add('v2', 'a', 3)
+  first.add('v1', 'b', 'b/x', 30)
+  first.add('v2', 'a', 'a/3', 10)
+  first.add('v1', 'a', 'a/2', 20)
+  first.add('v2', 'a', 'a/1', 3)
   const second = new PageViewBatchBuilder()
-  second.add('v1', 'a', 5)
-  second.add('v3', 'b', 1)
-  second.add('v2', 'a', 7)
+  second.add('v1', 'a', 'a/1', 5)
+  second.add('v3', 'b', 'b/y', 1)
+  second.add('v2', 'a', 'a/2', 7)
   const store = buildPageViewStore([first.finish(), second.finish()])
   t.same(store.siteUrls, ['b', 'a'])
   t.same(store.siteIdByUrl.get('a'), 1)
@@ -41,22 +43,29 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   t.equal(siteRowCount(store, 0), 2)
   t.equal(siteRowCount(store, 1), 5)
   t.same(rowsBySite(store), {
-    b: [['v1', 30], ['v3', 1]],
-    a: [['v2', 3], ['v2', 7], ['v2', 10], ['v1', 5], ['v1', 20]]
+    b: [['v1', 30, 'b/x'], ['v3', 1, 'b/y']],
+    a: [['v2', 3, 'a/1'], ['v2', 7, 'a/2'], ['v2', 10, 'a/3'], ['v1', 5, 'a/1'], ['v1', 20, 'a/2']]
   })
   t.same(['v1', 'v2', 'v3'].map(name => store.visitorSiteCount[store.visitors.find(name)]), [2, 1, 1])
   t.equal(store.visitors.find('nobody'), -1)
+  t.equal(store.pages.size, 5, 'one dictionary of pages')
   t.equal(store.firstTimestamp, 1)
   t.equal(store.lastTimestamp, 30)
 })
 
-t.test('a visitor with many views on one site is sorted natively', async t => {
+t.test('a visitor with many views on one site is sorted through an index, pages along, ties in their order', async t => {
   const builder = new PageViewBatchBuilder()
-  for (let i = 0; i < 100; i++) builder.add('bot', 's', (i * 37) % 100)
-  builder.add('human', 's', 5)
+  for (let i = 0; i < 100; i++) builder.add('bot', 's', `/p${(i * 37) % 100}`, (i * 37) % 100)
+  builder.add('bot', 's', '/again', 50)
+  builder.add('human', 's', '/h', 5)
+  for (const [page, time] of [['/c', 9], ['/a', 3], ['/b', 3]] as const) builder.add('few', 's', page, time)
   const rows = rowsBySite(buildPageViewStore([builder.finish()])).s
-  t.same(rows.filter(([visitor]) => visitor === 'bot').map(([, time]) => time), Array.from({ length: 100 }, (_, i) => i))
-  t.equal(rows.length, 101)
+  const bot = rows.filter(([visitor]) => visitor === 'bot')
+  t.same(bot.map(([, time]) => time), [...Array.from({ length: 51 }, (_, i) => i), 50, ...Array.from({ length: 49 }, (_, i) => i + 51)])
+  t.ok(bot.every(([, time, page]) => page === `/p${time}` || (page === '/again' && time === 50)), 'each view keeps its page')
+  t.same(bot.slice(50, 52).map(([, , page]) => page), ['/p50', '/again'], 'a tie keeps the order of the rows')
+  t.same(rows.filter(([visitor]) => visitor === 'few').map(([, , page]) => page), ['/a', '/b', '/c'], 'by insertion, ties in order too')
+  t.equal(rows.length, 105)
 })
 
 t.test('an empty dataset has no time range', async t => {

@@ -10,7 +10,7 @@ for (const [visitor, site, time] of [
   ['a', 'www.s_10.com', 0], ['a', 'www.s_10.com', 100], ['a', 'www.s_10.com', 5000],
   ['b', 'www.s_10.com', 0], ['b', 'www.s_10.com', 30], ['b', 'www.s_10.com', 60],
   ['a', 'www.s_2.com', 7], ['c', 'www.s_2.com', 9]
-] as const) builder.add(visitor, site, time)
+] as const) builder.add(visitor, site, `${site}/`, time)
 const store = buildPageViewStore([builder.finish()])
 
 t.test('the three historical answers', async t => {
@@ -90,7 +90,7 @@ t.test('sessions per day: every day from the first session to the last, wider bu
   const base = 15_600 * day
   const views: [string, number][] = [['a', base + 10], ['a', base + 20], ['b', base + day - 1], ['a', base + 3 * day + 5], ['c', base + 3 * day + 6]]
   const builder = new PageViewBatchBuilder()
-  for (const [visitor, time] of views) builder.add(visitor, 's', time)
+  for (const [visitor, time] of views) builder.add(visitor, 's', 's/', time)
   const store = buildPageViewStore([builder.finish()])
   const table = await sessionizeSite(store, 0, 1800)
   const timeline = await siteTimeline(table, store, WHOLE_DATA)
@@ -110,8 +110,8 @@ t.test('sessions per day: every day from the first session to the last, wider bu
 
   const spread = (spanDays: number) => {
     const spreadBuilder = new PageViewBatchBuilder()
-    spreadBuilder.add('a', 's', base)
-    spreadBuilder.add('a', 's', base + (spanDays - 1) * day)
+    spreadBuilder.add('a', 's', 's/', base)
+    spreadBuilder.add('a', 's', 's/', base + (spanDays - 1) * day)
     return buildPageViewStore([spreadBuilder.finish()])
   }
   for (const [spanDays, bucketDays] of [[MAX_TIMELINE_BUCKETS, 1], [MAX_TIMELINE_BUCKETS + 1, 7], [7 * MAX_TIMELINE_BUCKETS, 7], [7 * MAX_TIMELINE_BUCKETS + 1, 8]]) {

@@ -11,7 +11,7 @@ type View = [visitor: string, site: string, timestamp: number]
 function storeOf (...files: View[][]): PageViewStore {
   return buildPageViewStore(files.map(views => {
     const builder = new PageViewBatchBuilder()
-    for (const [visitor, site, timestamp] of views) builder.add(visitor, site, timestamp)
+    for (const [visitor, site, timestamp] of views) builder.add(visitor, site, `${site}/page`, timestamp)
     return builder.finish()
   }))
 }
@@ -135,10 +135,11 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
   const builder = new PageViewBatchBuilder()
   const visitorIds = Array.from({ length: 1000 }, (_, visitor) => builder.visitors.internString(`v${visitor}`))
   const siteId = builder.sites.internString('big')
+  const pageId = builder.pages.internString('big/')
   // 1,000 visitors, each with a view every 1,000 s and a gap of 2,000 s after every tenth view.
   for (let row = 0; row < rows; row++) {
     const view = Math.floor(row / 1000)
-    builder.addIds(visitorIds[row % 1000], siteId, view * 1000 + Math.floor(view / 10) * 2000)
+    builder.addIds(visitorIds[row % 1000], siteId, pageId, view * 1000 + Math.floor(view / 10) * 2000)
   }
   const store = buildPageViewStore([builder.finish()])
   let turns = 0

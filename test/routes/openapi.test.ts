@@ -11,7 +11,7 @@ interface Operation {
 }
 
 const DOCUMENTED = ['/num_sessions', '/median_session_length', '/num_unique_visited_sites', '/site_stats', '/site_histogram',
-  '/site_timeline', '/sites', '/health', '/metrics']
+  '/site_timeline', '/site_pages', '/sites', '/health', '/metrics']
 
 t.test('/openapi.json documents every route with its parameters, both answer forms and its errors', async t => {
   const server = await buildLoaded(t, { dataDir: join(PROJECT_ROOT, 'data') })
@@ -48,7 +48,7 @@ t.test('JSON answers are exactly what the documentation names: no field dropped,
   const site = { site_url: 'www.s_1.com' }
   const answers: [string, Record<string, string>][] = [['/num_sessions', site], ['/median_session_length', site],
     ['/num_unique_visited_sites', { visitor_id: 'visitor_1' }], ['/site_stats', site], ['/site_histogram', site],
-    ['/site_timeline', site], ['/sites', {}], ['/health', {}]]
+    ['/site_timeline', site], ['/site_pages', site], ['/sites', {}], ['/health', {}]]
   for (const [path, query] of answers) {
     t.same(Object.keys((await get(server, path, query, true)).json()).sort(), documented(path), path)
   }

@@ -57,7 +57,7 @@ t.test('parameters are URL-decoded: spaces, & and non-ASCII ids work', async t =
 
 t.test('400: a missing, empty or repeated parameter is named', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline', '/site_pages']) {
     const missing = await server.inject(url)
     t.equal(missing.statusCode, 400)
     t.equal(missing.body, "querystring must have required property 'site_url'")
@@ -75,7 +75,7 @@ t.test('400: a missing, empty or repeated parameter is named', async t => {
 
 t.test('404: an unknown site, visitor or path', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline', '/site_pages']) {
     const text = await get(server, url, { site_url: 'www.nowhere.com' })
     t.equal(text.statusCode, 404)
     t.equal(text.body, 'Unknown site_url: www.nowhere.com')
@@ -181,7 +181,7 @@ t.test('a range without sessions: 0 sessions, no median, and the site is still k
 
 t.test('400: a bad or reversed range is named, before the site is looked up', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': views }) })
-  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline', '/sites']) {
+  for (const url of ['/num_sessions', '/median_session_length', '/site_stats', '/site_histogram', '/site_timeline', '/site_pages', '/sites']) {
     const bad = await get(server, url, { site_url: 'www.nowhere.com', from: 'yesterday' }, true)
     t.equal(bad.statusCode, 400, url)
     t.same(bad.json(), {
@@ -208,4 +208,26 @@ t.test('a range\'s summaries and sites table are computed once and shared', asyn
   const range = { from: 1, to: 5000 }
   const [directory, again] = await Promise.all([server.sessions.siteDirectory(range), server.sessions.siteDirectory({ ...range })])
   t.equal(again, directory, 'one sites table for one range')
+})
+
+t.test('a site\'s top pages and entry pages, in a range too, as many as asked for', async t => {
+  const server = await buildLoaded(t, {
+    dataDir: t.testdir({
+      'v.csv': 'a,s,/home,0\na,s,/b,10\na,s,/a,4000\nb,s,/z,0\nb,s,/a,0\nb,s,/home,100\nc,t,/x,5\n'
+    })
+  })
+  t.same((await get(server, '/site_pages', { site_url: 's' })).json(), {
+    site_url: 's',
+    num_sessions: 3,
+    page_views: 6,
+    distinct_pages: 4,
+    top_pages: [{ page_view_url: '/a', page_views: 2 }, { page_view_url: '/home', page_views: 2 }, { page_view_url: '/b', page_views: 1 },
+      { page_view_url: '/z', page_views: 1 }],
+    entry_pages: [{ page_view_url: '/a', sessions: 2 }, { page_view_url: '/home', sessions: 1 }]
+  }, 'b\'s views of /z and /a in the same second: /a, first by URL, is the entry page')
+  const limited = (await get(server, '/site_pages', { site_url: 's', limit: '1', from: '1' })).json()
+  t.same([limited.num_sessions, limited.top_pages, limited.entry_pages], [1, [{ page_view_url: '/a', page_views: 1 }], [{ page_view_url: '/a', sessions: 1 }]])
+  const tooMany = await get(server, '/site_pages', { site_url: 's', limit: '101' })
+  t.equal(tooMany.statusCode, 400)
+  t.equal(tooMany.body, 'querystring/limit must be <= 100')
 })
