@@ -237,7 +237,8 @@ function increment (counts: Map<number, number>, key: number, by: number): void 
 /** The `limit` keys with the largest counts, largest first, ties by URL. */
 function topCounts (counts: Map<number, number>, store: PageViewStore, limit: number): [url: string, count: number][] {
   const entries = [...counts].map(([page, count]): [string, number] => [store.pages.keyOf(page), count])
-  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  // The URLs are a dictionary's keys, so no two are equal.
+  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
   return entries.slice(0, limit)
 }
 

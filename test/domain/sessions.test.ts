@@ -1,7 +1,7 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
-import { siteTimeline } from '../../src/domain/queries.js'
+import { sitePages, siteTimeline } from '../../src/domain/queries.js'
 import { WHOLE_DATA } from '../../src/domain/time-range.js'
 import { SLICE, medianOfSorted, percentileOfSorted, sessionizeSite, sortInSlices, summarizeRange } from '../../src/domain/sessions.js'
 
@@ -175,4 +175,13 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
   t.ok(turns >= 2 * expected.length / SLICE, `the event loop ran ${turns} times while counting sessions per day, at least once a slice of each pass`)
   t.equal(timeline.buckets.reduce((sum, bucket) => sum + bucket.sessions, 0), expected.length)
   t.equal(timeline.buckets.reduce((sum, bucket) => sum + bucket.page_views, 0), rows)
+
+  turns = 0
+  computing = true
+  setImmediate(turn)
+  const pages = await sitePages(table, store, WHOLE_DATA, 10)
+  computing = false
+  t.ok(turns >= expected.length / SLICE, `the event loop ran ${turns} times while counting pages, at least once a slice`)
+  t.same([pages.num_sessions, pages.page_views, pages.top_pages, pages.entry_pages],
+    [expected.length, rows, [{ page_view_url: 'big/', page_views: rows }], [{ page_view_url: 'big/', sessions: expected.length }]])
 })
