@@ -63,23 +63,33 @@ async function whenAnswering (child: ChildProcess, name: string, port: number, r
   return { child, baseUrl, stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
-/** Polls /health until the data is loaded. */
-export async function waitUntilLoaded (baseUrl: string): Promise<void> {
+/**
+ * Asks `attempt` every `intervalMs` until it answers something. One loop for every wait on a server, so that
+ * whether a given wait ever waits (a small cache file may be saved before the first look) changes nothing else.
+ */
+async function poll<T> (intervalMs: number, attempt: () => Promise<T | undefined>): Promise<T> {
   for (;;) {
-    const response = await fetch(`${baseUrl}/health`)
-    if (response.status === 200) return
-    if (response.status !== 503) throw new Error(`/health answered ${response.status}: ${await response.text()}`)
-    await sleep(10)
+    const answer = await attempt()
+    if (answer !== undefined) return answer
+    await sleep(intervalMs)
   }
 }
 
+/** Polls /health until the data is loaded. */
+export async function waitUntilLoaded (baseUrl: string): Promise<void> {
+  await poll(10, async () => {
+    const response = await fetch(`${baseUrl}/health`)
+    if (response.status === 200) return true
+    if (response.status !== 503) throw new Error(`/health answered ${response.status}: ${await response.text()}`)
+  })
+}
+
 /** Polls /health until the loaded data is saved to the cache folder (or that failed, or there is none): its source. */
-export async function waitUntilCacheSettled (baseUrl: string): Promise<{ source: string, cacheFile: string }> {
-  for (;;) {
+export function waitUntilCacheSettled (baseUrl: string): Promise<{ source: string, cacheFile: string }> {
+  return poll(20, async () => {
     const health = await (await fetch(`${baseUrl}/health`)).json() as { source: string, cache_file: string }
     if (health.cache_file !== 'saving') return { source: health.source, cacheFile: health.cache_file }
-    await sleep(20)
-  }
+  })
 }
 
 /** Every site's answers: the sites listed a thousand at a time, then each one's /site_stats, a few requests at a time. */
