@@ -48,21 +48,6 @@ export function startNpmStart (env: Record<string, string>, port: number, readyP
   return whenAnswering(child, 'npm start', port, readyPath)
 }
 
-async function whenAnswering (child: ChildProcess, name: string, port: number, readyPath: string): Promise<ServerProcess> {
-  const baseUrl = `http://127.0.0.1:${port}`
-  const exited = new Promise(resolve => child.once('exit', resolve))
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`)
-    try {
-      await fetch(baseUrl + readyPath)
-      break
-    } catch {
-      await sleep(10)
-    }
-  }
-  return { child, baseUrl, stop: async () => { child.kill('SIGTERM'); await exited } }
-}
-
 /**
  * Asks `attempt` every `intervalMs` until it answers something. One loop for every wait on a server, so that
  * whether a given wait ever waits (a small cache file may be saved before the first look) changes nothing else.
@@ -73,6 +58,17 @@ async function poll<T> (intervalMs: number, attempt: () => Promise<T | undefined
     if (answer !== undefined) return answer
     await sleep(intervalMs)
   }
+}
+
+async function whenAnswering (child: ChildProcess, name: string, port: number, readyPath: string): Promise<ServerProcess> {
+  const baseUrl = `http://127.0.0.1:${port}`
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  // A process just spawned is not listening yet: the first attempts always fail, and the poll waits.
+  await poll(10, async () => {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}`)
+    return await fetch(baseUrl + readyPath).then(() => true, () => undefined)
+  })
+  return { child, baseUrl, stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
 /** Polls /health until the data is loaded. */
