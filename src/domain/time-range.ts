@@ -34,9 +34,12 @@ export function parseInstant (text: string): number | undefined {
   const parts = ISO_8601.exec(text)
   if (parts === null) return undefined
   const [, year, month, day, hour = '00', minute = '00', second = '00', fraction = '', offset = 'Z'] = parts
-  const milliseconds = Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute), Number(second))
-  const date = new Date(milliseconds)
-  // Date.UTC rolls over (February 30th becomes March 1st): a date that does not exist is refused, not moved.
+  // Not Date.UTC, which takes the years 0 to 99 for 1900 to 1999.
+  const date = new Date(0)
+  date.setUTCFullYear(Number(year), Number(month) - 1, Number(day))
+  date.setUTCHours(Number(hour), Number(minute), Number(second))
+  const milliseconds = date.getTime()
+  // Dates roll over (February 30th becomes March 1st): a date that does not exist is refused, not moved.
   if (date.getUTCDate() !== Number(day) || date.getUTCMonth() !== Number(month) - 1 || Number(hour) > 23 ||
     Number(minute) > 59 || Number(second) > 59) return undefined
   const offsetMinutes = offset.toUpperCase() === 'Z'
