@@ -234,12 +234,43 @@ function increment (counts: Map<number, number>, key: number, by: number): void 
   counts.set(key, (counts.get(key) ?? 0) + by)
 }
 
-/** The `limit` keys with the largest counts, largest first, ties by URL. */
-function topCounts (counts: Map<number, number>, store: PageViewStore, limit: number): [url: string, count: number][] {
-  const entries = [...counts].map(([page, count]): [string, number] => [store.pages.keyOf(page), count])
+/** Inserts `url` into `smallest`, kept ascending and at most `size` long. */
+function keepSmallest (smallest: string[], url: string, size: number): void {
+  if (smallest.length === size && url >= smallest[size - 1]) return
+  let at = smallest.length
+  while (at > 0 && smallest[at - 1] > url) at--
+  smallest.splice(at, 0, url)
+  if (smallest.length > size) smallest.pop()
+}
+
+/**
+ * The `limit` pages with the largest counts, largest first, ties by URL. A site may have a page per view (URLs
+ * with query strings): so no sort of them all. The limit-th largest count is found from how many pages have
+ * each count; pages above it are in; of those at it, the first URLs, kept in a list of at most `limit`. URLs are
+ * decoded a slice at a time, yielding between slices.
+ */
+async function topCounts (counts: Map<number, number>, store: PageViewStore, limit: number): Promise<[url: string, count: number][]> {
+  const pagesByCount = new Map<number, number>()
+  for (const count of counts.values()) pagesByCount.set(count, (pagesByCount.get(count) ?? 0) + 1)
+  // Counts from the largest; `above` pages have a count above the threshold, which stops at the last count.
+  const byCount = [...pagesByCount.keys()].sort((a, b) => b - a)
+  let index = 0
+  let above = 0
+  while (index < byCount.length - 1 && above + pagesByCount.get(byCount[index])! < limit) above += pagesByCount.get(byCount[index++])!
+  const threshold = byCount[index]
+  const chosen: [string, number][] = []
+  const tied: string[] = []
+  let decoded = 0
+  for (const [page, count] of counts) {
+    if (count < threshold) continue
+    if (++decoded % SLICE === 0) await setImmediate()
+    const url = store.pages.keyOf(page)
+    if (count > threshold) chosen.push([url, count])
+    else keepSmallest(tied, url, limit - above)
+  }
   // The URLs are a dictionary's keys, so no two are equal.
-  entries.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-  return entries.slice(0, limit)
+  chosen.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+  return [...chosen, ...tied.map((url): [string, number] => [url, threshold])]
 }
 
 /**
@@ -285,7 +316,7 @@ export async function sitePages (table: SessionTable, store: PageViewStore, rang
     num_sessions: sessionsCounted,
     page_views: viewsCounted,
     distinct_pages: views.size,
-    top_pages: topCounts(views, store, limit).map(([url, count]) => ({ page_view_url: url, page_views: count })),
-    entry_pages: topCounts(entries, store, limit).map(([url, count]) => ({ page_view_url: url, sessions: count }))
+    top_pages: (await topCounts(views, store, limit)).map(([url, count]) => ({ page_view_url: url, page_views: count })),
+    entry_pages: (await topCounts(entries, store, limit)).map(([url, count]) => ({ page_view_url: url, sessions: count }))
   }
 }

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
 import { buildPageViewStore } from '../../src/domain/page-view-store.js'
-import { sessionizeSite } from '../../src/domain/sessions.js'
-import { dateOfDay, MAX_TIMELINE_BUCKETS, siteHistogram, medianSessionLength, numSessions, numUniqueVisitedSites, siteStats, siteTimeline } from '../../src/domain/queries.js'
+import { SLICE, sessionizeSite } from '../../src/domain/sessions.js'
+import { dateOfDay, MAX_TIMELINE_BUCKETS, siteHistogram, medianSessionLength, numSessions, numUniqueVisitedSites, sitePages, siteStats, siteTimeline } from '../../src/domain/queries.js'
 import { WHOLE_DATA } from '../../src/domain/time-range.js'
 
 const builder = new PageViewBatchBuilder()
@@ -121,4 +121,39 @@ t.test('sessions per day: every day from the first session to the last, wider bu
     t.ok(spreadTimeline.buckets.length <= MAX_TIMELINE_BUCKETS)
     t.same(spreadTimeline.buckets.map(bucket => bucket.sessions).filter(sessions => sessions > 0), [1, 1])
   }
+})
+
+t.test('top pages: the largest counts, ties by URL, cut anywhere in a tie, however many pages there are', async t => {
+  // Page p{n} is viewed n times for n = 1..5, and pages t0..t9 once each (single-view sessions of one visitor each).
+  const builder = new PageViewBatchBuilder()
+  let time = 0
+  for (let n = 1; n <= 5; n++) for (let i = 0; i < n; i++) builder.add(`v${n}-${i}`, 's', `p${n}`, time++)
+  for (let i = 9; i >= 0; i--) builder.add(`w${i}`, 's', `t${i}`, time++)
+  const store = buildPageViewStore([builder.finish()])
+  const table = await sessionizeSite(store, 0, 1800)
+  const top = async (limit: number) => (await sitePages(table, store, WHOLE_DATA, limit)).top_pages.map(page => `${page.page_view_url}:${page.page_views}`)
+  t.same(await top(1), ['p5:5'])
+  t.same(await top(4), ['p5:5', 'p4:4', 'p3:3', 'p2:2'])
+  t.same(await top(6), ['p5:5', 'p4:4', 'p3:3', 'p2:2', 'p1:1', 't0:1'], 'a tie of eleven pages cut after its first')
+  t.same(await top(9), ['p5:5', 'p4:4', 'p3:3', 'p2:2', 'p1:1', 't0:1', 't1:1', 't2:1', 't3:1'])
+  t.same((await top(100)).length, 15, 'fewer pages than the limit: all of them, the whole tie')
+  t.same((await top(15)).slice(-2), ['t8:1', 't9:1'])
+  t.same((await sitePages(table, store, { from: 1e9, to: Infinity }, 10)).top_pages, [], 'no sessions, no pages')
+})
+
+t.test('a page per view (URLs with query strings): the ties are decoded a slice at a time, the event loop running between', async t => {
+  const builder = new PageViewBatchBuilder()
+  const views = 3 * SLICE
+  for (let i = 0; i < views; i++) builder.add(`v${i % 100}`, 's', `/p?id=${views - i}`, i * 2000)
+  const store = buildPageViewStore([builder.finish()])
+  const table = await sessionizeSite(store, 0, 1800)
+  let turns = 0
+  let computing = true
+  const turn = (): void => { turns++; if (computing) setImmediate(turn) }
+  setImmediate(turn)
+  const pages = await sitePages(table, store, WHOLE_DATA, 3)
+  computing = false
+  t.ok(turns >= 2, `the event loop ran ${turns} times`)
+  t.same(pages.top_pages, [{ page_view_url: '/p?id=1', page_views: 1 }, { page_view_url: '/p?id=10', page_views: 1 }, { page_view_url: '/p?id=100', page_views: 1 }])
+  t.equal(pages.distinct_pages, views)
 })
