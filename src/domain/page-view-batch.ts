@@ -54,11 +54,15 @@ export class PageViewBatchBuilder {
     this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), this.pages.internString(pageUrl), timestamp)
   }
 
-  /** Returns the columns trimmed to the rows added, each in a buffer of its own (so it can be transferred). */
+  /**
+   * Returns the columns as views of the rows added, each over a buffer of its own (so it can be transferred).
+   * Views, not trimmed copies: a copy would hold every column twice at once, and the unused end of a grown
+   * buffer, never written, takes no memory.
+   */
   finish (): PageViewBatch {
     const length = this.#length
-    const siteColumn = this.#siteColumn.slice(0, length)
-    const timestampColumn = this.#timestampColumn.slice(0, length)
+    const siteColumn = this.#siteColumn.subarray(0, length)
+    const timestampColumn = this.#timestampColumn.subarray(0, length)
     const siteRowCounts = new Uint32Array(this.sites.size)
     let firstTimestamp = Infinity
     let lastTimestamp = -Infinity
@@ -73,8 +77,8 @@ export class PageViewBatchBuilder {
       visitors: this.visitors.keys(),
       pages: this.pages.keys(),
       siteColumn,
-      visitorColumn: this.#visitorColumn.slice(0, length),
-      pageColumn: this.#pageColumn.slice(0, length),
+      visitorColumn: this.#visitorColumn.subarray(0, length),
+      pageColumn: this.#pageColumn.subarray(0, length),
       timestampColumn,
       siteRowCounts,
       firstTimestamp,
