@@ -9,7 +9,7 @@ import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import type { BadRow } from '../domain/csv-range.js'
 import { sessionizeSite, summarizeRange, tableByteSize, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
-import { siteRow } from '../domain/queries.js'
+import { numUniqueVisitedSites, siteRow, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
@@ -135,7 +135,7 @@ export class SessionService {
       maxSize: Math.max(1, Math.floor(options.cacheMaxBytes / 4)),
       sizeCalculation: summary => tableByteSize(summary.sessionLengths),
       ignoreFetchAbort: true,
-      fetchMethod: (_key, _stale, { context: { table, range } }) => summarizeRange(table, this.store(), range)
+      fetchMethod: (_key, _stale, { context: { table, range } }) => summarizeRange(table, this.#store(), range)
     })
     this.loaded = this.#load(files)
     // The outcome is kept in #state; whoever awaits `loaded` sees the failure, and nobody else must crash.
@@ -316,8 +316,8 @@ export class SessionService {
     }
   }
 
-  /** The loaded store; a 503 while loading, a 500 if loading failed. */
-  store (): PageViewStore {
+  /** The loaded store; a 503 while loading, a 500 if loading failed. Routes never see it: they ask this service. */
+  #store (): PageViewStore {
     const state = this.#state
     if (state.status === 'ready') return state.store
     if (state.status === 'failed') throw new LoadFailedError(state.error.message)
@@ -333,7 +333,7 @@ export class SessionService {
    * In a time range, the sites with sessions in it, each summarized from its table.
    */
   siteDirectory (range: TimeRange): Promise<SiteDirectory> {
-    const store = this.store()
+    const store = this.#store()
     if (isWholeData(range)) {
       this.#siteDirectory ??= this.#buildSiteDirectory(store, range)
       return this.#siteDirectory
@@ -382,7 +382,7 @@ export class SessionService {
    * is, not in a promise, since answering without one is most of what keeps a cached query fast.
    */
   sessionTable (siteUrl: string): SessionTable | Promise<SessionTable> {
-    const store = this.store()
+    const store = this.#store()
     const siteId = store.siteIdByUrl.get(siteUrl)
     if (siteId === undefined) throw new UnknownSiteError(siteUrl)
     const cached = this.#cache.get(siteId)
@@ -402,11 +402,22 @@ export class SessionService {
     return table as SessionTable
   }
 
-  /** The store's id for a visitor; a 404 for a visitor with no page view. */
-  visitorId (visitorId: string): number {
-    const id = this.store().visitors.find(visitorId)
+  /** How many distinct sites a visitor has viewed; a 404 for a visitor with no page view. */
+  visitedSites (visitorId: string): number {
+    const store = this.#store()
+    const id = store.visitors.find(visitorId)
     if (id === -1) throw new UnknownVisitorError(visitorId)
-    return id
+    return numUniqueVisitedSites(store, id)
+  }
+
+  /** A site's sessions per day, in a time range. */
+  async siteTimeline (siteUrl: string, range: TimeRange): Promise<SiteTimeline> {
+    return siteTimeline(await this.sessionTable(siteUrl), this.#store(), range)
+  }
+
+  /** A site's top pages and entry pages, in a time range. */
+  async sitePages (siteUrl: string, range: TimeRange, limit: number): Promise<SitePages> {
+    return sitePages(await this.sessionTable(siteUrl), this.#store(), range, limit)
   }
 
   /** Stops a load still running and empties the cache; `loaded` then rejects with an AbortError. */

@@ -1,6 +1,6 @@
 // The session queries: the three historical questions and a site's full statistics.
 import type { FastifyPluginAsync } from 'fastify'
-import { medianSessionLength, numSessions, numUniqueVisitedSites, siteHistogram, sitePages, siteStats, siteTimeline } from '../domain/queries.js'
+import { medianSessionLength, numSessions, siteHistogram, siteStats } from '../domain/queries.js'
 import type { SessionSummary } from '../domain/sessions.js'
 import type { SessionService } from '../plugins/sessions.js'
 import { sendAnswer } from './negotiation.js'
@@ -197,7 +197,7 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: VisitorQuery }>('/num_unique_visited_sites', { schema: visitorSchema }, (request, reply) => {
     const visitor = request.query.visitor_id
-    const count = numUniqueVisitedSites(fastify.sessions.store(), fastify.sessions.visitorId(visitor))
+    const count = fastify.sessions.visitedSites(visitor)
     sendAnswer(request, reply, `Num of unique sites for ${visitor} = ${count}`, { visitor_id: visitor, num_unique_visited_sites: count })
   })
 
@@ -207,16 +207,11 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
   fastify.get<{ Querystring: SiteQuery }>('/site_histogram', { schema: histogramSchema }, (request, reply) =>
     withSessionSummary(fastify.sessions, request.query, summary => { reply.send(siteHistogram(summary)) }))
 
-  fastify.get<{ Querystring: SiteQuery }>('/site_timeline', { schema: timelineSchema }, async request => {
-    const range = timeRangeOf(request.query)
-    return siteTimeline(await fastify.sessions.sessionTable(request.query.site_url), fastify.sessions.store(), range)
-  })
+  fastify.get<{ Querystring: SiteQuery }>('/site_timeline', { schema: timelineSchema }, async request =>
+    fastify.sessions.siteTimeline(request.query.site_url, timeRangeOf(request.query)))
 
-  fastify.get<{ Querystring: PagesQuery }>('/site_pages', { schema: pagesSchema }, async request => {
-    const range = timeRangeOf(request.query)
-    const table = await fastify.sessions.sessionTable(request.query.site_url)
-    return sitePages(table, fastify.sessions.store(), range, request.query.limit)
-  })
+  fastify.get<{ Querystring: PagesQuery }>('/site_pages', { schema: pagesSchema }, async request =>
+    fastify.sessions.sitePages(request.query.site_url, timeRangeOf(request.query), request.query.limit))
 }
 
 export default queryRoutes

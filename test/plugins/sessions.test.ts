@@ -93,7 +93,7 @@ t.test('a strict load that meets a bad row fails, and says so in its health', as
   const server = await build(t, { dataDir, strictCsv: true })
   await t.rejects(server.sessions.loaded, { name: 'CsvFormatError', message: /v\.csv:2: timestamp "later"/ })
   t.match(server.sessions.health(), { status: 'failed', message: /v\.csv:2/ })
-  t.throws(() => server.sessions.store(), { statusCode: 500, message: /Data failed to load/ })
+  t.throws(() => server.sessions.visitedSites('a'), { statusCode: 500, message: /Data failed to load/ })
 })
 
 t.test('closing the app while it loads aborts the load instead of finishing it', async t => {
