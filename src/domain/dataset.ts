@@ -183,8 +183,10 @@ export async function loadDataset (
   }
   const workers = options.workers > 0 && progress.bytesTotal >= tuning.minBytesForWorkers ? options.workers : 0
   const parseOptions: WorkerOptions = {
-    // A guess, only to size each parser's visitor dictionary: some 60 bytes a view, some 8 views a visitor.
+    // Guesses, only to size each parser's visitor dictionary (some 60 bytes a view, some 8 views a visitor) and
+    // its columns (generously: at least 40 bytes a view; columns past what is written take no memory).
     expectedVisitors: Math.ceil(progress.bytesTotal / Math.max(workers, 1) / 480),
+    expectedRows: Math.ceil(progress.bytesTotal / Math.max(workers, 1) / 40),
     strict: options.strict,
     maxBadRowExamples: options.maxBadRowExamples,
     fastPath: options.fastPath,

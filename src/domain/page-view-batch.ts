@@ -25,16 +25,25 @@ export class PageViewBatchBuilder {
   readonly visitors: ByteInterner
   readonly pages = new ByteInterner()
 
-  /** `expectedVisitors` sizes the visitor dictionary up front: growing it by doubling costs a rehash each time. */
-  constructor (expectedVisitors?: number) {
-    this.visitors = new ByteInterner(expectedVisitors)
-  }
-
-  #siteColumn = new Uint32Array(INITIAL_CAPACITY)
-  #visitorColumn = new Uint32Array(INITIAL_CAPACITY)
-  #pageColumn = new Uint32Array(INITIAL_CAPACITY)
-  #timestampColumn = new Float64Array(INITIAL_CAPACITY)
+  #siteColumn: Uint32Array<ArrayBuffer>
+  #visitorColumn: Uint32Array<ArrayBuffer>
+  #pageColumn: Uint32Array<ArrayBuffer>
+  #timestampColumn: Float64Array<ArrayBuffer>
   #length = 0
+
+  /**
+   * `expectedVisitors` sizes the visitor dictionary up front: growing it by doubling costs a rehash each time.
+   * `expectedRows` sizes the columns: growing one copies it, and holds both copies for a moment, which was the
+   * largest moment of a load's memory. Too many costs nothing: the end of a column never written takes no memory.
+   */
+  constructor (expectedVisitors?: number, expectedRows = INITIAL_CAPACITY) {
+    this.visitors = new ByteInterner(expectedVisitors)
+    const capacity = Math.max(INITIAL_CAPACITY, expectedRows)
+    this.#siteColumn = new Uint32Array(capacity)
+    this.#visitorColumn = new Uint32Array(capacity)
+    this.#pageColumn = new Uint32Array(capacity)
+    this.#timestampColumn = new Float64Array(capacity)
+  }
 
   get length (): number {
     return this.#length

@@ -7,9 +7,10 @@ import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { finishStore, planStore, type PageViewStore } from './page-view-store.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
-/** What each parser needs: how to parse, and how many distinct visitors to expect. */
+/** What each parser needs: how to parse, and how many distinct visitors and rows to expect. */
 export interface WorkerOptions extends RangeParseOptions {
   expectedVisitors: number
+  expectedRows: number
 }
 
 export interface ParsedRanges {
@@ -26,7 +27,7 @@ const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.ur
 export async function parseOnThisThread (
   ranges: readonly CsvRange[], options: WorkerOptions, onBytes: (bytes: number) => void, signal?: AbortSignal
 ): Promise<ParsedRanges> {
-  const builder = new PageViewBatchBuilder(options.expectedVisitors)
+  const builder = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
   const results: RangeResult[] = []
   for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
   return { batches: [builder.finish()], results, workers: [] }

@@ -20,7 +20,7 @@ export type FromWorker =
 
 const options = workerData as WorkerOptions
 // Dropped once the batch is handed over: its columns have spare capacity that the build phase should not hold.
-let builder: PageViewBatchBuilder | undefined = new PageViewBatchBuilder(options.expectedVisitors)
+let builder: PageViewBatchBuilder | undefined = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
 const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
