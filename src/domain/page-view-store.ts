@@ -1,7 +1,7 @@
 // The dataset in memory: interned ids and typed columns clustered by site, then visitor, then time.
 
 import { ByteInterner } from './byte-interner.js'
-import type { PageViewBatch } from './page-view-batch.js'
+import type { PageViewBatch } from '../ingest/page-view-batch.js'
 
 /**
  * Every page view, clustered so that one site's views are one contiguous slice in which each visitor's

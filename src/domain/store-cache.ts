@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { crc32 } from 'node:zlib'
 import { ByteInterner } from './byte-interner.js'
-import type { CsvFile, DatasetSummary } from './dataset.js'
+import type { CsvFile, DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
 
@@ -221,16 +221,19 @@ async function readSectionsFile<Meta> (
 }
 
 /**
- * What made this program's store: a digest of the domain modules' code (parsing rules, store layout, session
- * tables) and the file format, so that a store written by any other build is never taken for this one's.
+ * What made this program's store: a digest of the domain's and the ingest's code (store layout, session
+ * tables, parsing rules) and the file format, so that a store written by any other build is never taken for this one's.
  */
 export function programFingerprint (): string {
   // Read at once (some 100 kB): awaiting each file would wait for a turn of the event loop, which start-up
   // keeps busy, every time, and delay reading the store by as much.
   const here = dirname(fileURLToPath(import.meta.url))
   const hash = createHash('sha256').update(String(FORMAT))
-  for (const name of readdirSync(here).sort()) {
-    if (/\.[jt]s$/.test(name)) hash.update(name).update(readFileSync(join(here, name)))
+  // The domain's code, and the reading of CSV files into it: either can change what a store holds.
+  for (const folder of [here, join(here, '..', 'ingest')]) {
+    for (const name of readdirSync(folder).sort()) {
+      if (/\.[jt]s$/.test(name)) hash.update(name).update(readFileSync(join(folder, name)))
+    }
   }
   return hash.digest('hex').slice(0, 32)
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
+import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import { buildPageViewStore, siteRowCount, type PageViewStore } from '../../src/domain/page-view-store.js'
 
 t.test('the builder grows past its first capacity and trims to the rows added', async t => {

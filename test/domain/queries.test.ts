@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
+import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import { buildPageViewStore } from '../../src/domain/page-view-store.js'
 import { SLICE, sessionizeSite } from '../../src/domain/sessions.js'
 import { dateOfDay, MAX_TIMELINE_BUCKETS, siteHistogram, medianSessionLength, numSessions, numUniqueVisitedSites, sitePages, siteStats, siteTimeline } from '../../src/domain/queries.js'

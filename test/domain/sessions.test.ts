@@ -1,5 +1,5 @@
 import t from 'tap'
-import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
+import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
 import { sitePages, siteTimeline } from '../../src/domain/queries.js'
 import { WHOLE_DATA } from '../../src/domain/time-range.js'

@@ -2,11 +2,11 @@ import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { listCsvFiles, loadDataset } from '../../src/domain/dataset.js'
+import { listCsvFiles, loadDataset } from '../../src/ingest/dataset.js'
 import { sessionizeSite } from '../../src/domain/sessions.js'
 import { CacheMismatch, programFingerprint, StoreCache, type StoreCacheOptions } from '../../src/domain/store-cache.js'
 import { csv } from '../helper.js'
-import { contents, onThisThread } from './load-options.js'
+import { contents, onThisThread } from '../ingest/load-options.js'
 
 const rows = csv([
   ['alice', 'a.com', 0], ['alice', 'a.com', 1800], ['alice', 'a.com', 3601], ['bob', 'a.com', 10],

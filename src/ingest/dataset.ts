@@ -4,7 +4,7 @@ import { open, readdir, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
-import { buildPageViewStore, type PageViewStore } from './page-view-store.js'
+import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
 
 export interface CsvFile {
   path: string

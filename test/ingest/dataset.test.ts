@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process'
 import { statSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DataDirError, listCsvFiles, loadDataset, type LoadProgress } from '../../src/domain/dataset.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/domain/parallel-parse.js'
+import { DataDirError, listCsvFiles, loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/ingest/parallel-parse.js'
 import { COMPILED_WORKER, onThisThread, onWorkers } from './load-options.js'
 
 t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {

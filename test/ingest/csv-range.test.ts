@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { join } from 'node:path'
-import { CsvFormatError, RangeParser, rowProblem, type CsvRange, type RangeParseOptions } from '../../src/domain/csv-range.js'
-import { PageViewBatchBuilder } from '../../src/domain/page-view-batch.js'
+import { CsvFormatError, RangeParser, rowProblem, type CsvRange, type RangeParseOptions } from '../../src/ingest/csv-range.js'
+import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 
 const lenient: RangeParseOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20 }
 

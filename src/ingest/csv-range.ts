@@ -7,7 +7,7 @@ import { constants, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import Papa from 'papaparse'
-import { FNV_PRIME } from './byte-interner.js'
+import { FNV_PRIME } from '../domain/byte-interner.js'
 import type { PageViewBatchBuilder } from './page-view-batch.js'
 
 /** A row that was skipped, where it was and why. Lines count from 1, as an editor shows them. */

@@ -4,7 +4,7 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
-import { finishStore, planStore, type PageViewStore } from './page-view-store.js'
+import { finishStore, planStore, type PageViewStore } from '../domain/page-view-store.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
 /** What each parser needs: how to parse, and how many distinct visitors and rows to expect. */

@@ -4,7 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
-import { groupSites, scatterRows, type BatchColumns, type StoreColumns } from './page-view-store.js'
+import { groupSites, scatterRows, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }

@@ -1,6 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
-import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
-import { grown } from './typed-arrays.js'
+import { ByteInterner, type DictionaryKeys } from '../domain/byte-interner.js'
+import { grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
 export interface PageViewBatch {

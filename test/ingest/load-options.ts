@@ -1,12 +1,12 @@
 // Load options and a store's comparable contents, shared by the dataset tests.
 import { pathToFileURL } from 'node:url'
 import type { Test } from 'tap'
-import type { LoadOptions } from '../../src/domain/dataset.js'
+import type { LoadOptions } from '../../src/ingest/dataset.js'
 import type { PageViewStore } from '../../src/domain/page-view-store.js'
 import { compiled } from '../helper.js'
 
 /** The worker as `npm test` builds it: it starts in a fraction of the time the TypeScript loader takes. */
-export const COMPILED_WORKER = pathToFileURL(compiled('src/domain/parse-worker.ts'))
+export const COMPILED_WORKER = pathToFileURL(compiled('src/ingest/parse-worker.ts'))
 
 export const onThisThread: LoadOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, workers: 0 }
 /** Two workers, and files cut into many small ranges, so that small test data takes the parallel path. */
