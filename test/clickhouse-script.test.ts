@@ -1,0 +1,89 @@
+// `npm run clickhouse:up` / `clickhouse:down`: a local cluster of N shards, started once, stopped by its pids.
+import t from 'tap'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PROJECT_ROOT } from '../src/project-root.js'
+
+const SCRIPT = join(PROJECT_ROOT, 'scripts', 'clickhouse.sh')
+const installed = spawnSync('bash', ['-c', 'command -v clickhouse-server']).status === 0
+
+/** Runs the script with the cluster's files in `home`. */
+function run (home: string, ...args: string[]) {
+  const result = spawnSync('bash', [SCRIPT, ...args], { env: { ...process.env, CLICKHOUSE_HOME: home }, encoding: 'utf8' })
+  return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr }
+}
+
+async function query (port: number, sql: string): Promise<string> {
+  // Once more on a network error: a kept-alive connection to a node that has since been restarted is dead.
+  const post = () => fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: sql })
+  const response = await post().catch(post)
+  return (await response.text()).trim()
+}
+
+async function answers (port: number): Promise<boolean> {
+  return fetch(`http://127.0.0.1:${port}/ping`).then(response => response.ok, () => false)
+}
+
+const pids = (home: string, shards: number) =>
+  Array.from({ length: shards }, (_, shard) => readFileSync(join(home, `shard-${shard}`, 'pid'), 'utf8').trim())
+
+if (!installed) {
+  const why = 'needs clickhouse-server (npm test installs it as root: scripts/clickhouse.sh install)'
+  if (process.env.CI) t.fail(`ClickHouse script test: ${why}; CI must not skip it`)
+  else t.plan(0, `ClickHouse script test: ${why}`)
+} else {
+  t.test('up starts N shards that form one cluster, again is a no-op, and down stops them by their pids', async t => {
+    // Not a tap fixture: those are removed before teardowns run, pid files with them, and `down` needs those.
+    const home = mkdtempSync(join(tmpdir(), 'sessionizer-clickhouse-'))
+    // Ports far from the defaults, different in each run, so that a cluster left by a user is never touched.
+    const base = 30_000 + (process.pid % 100) * 300
+    t.teardown(() => {
+      run(home, 'down')
+      rmSync(home, { recursive: true, force: true })
+    })
+
+    const up = run(home, 'up', '--shards', '2', '--http-port', String(base))
+    t.equal(up.status, 0, up.stderr)
+    t.equal(up.stdout, `http://127.0.0.1:${base}`, 'it prints the URL')
+    t.equal(await query(base, "SELECT count() FROM cluster('sessionizer', system, one)"), '2', 'the node on the port sees both shards')
+    t.ok(await answers(base + 1), 'the second shard answers on the next port')
+
+    for (const port of [base, base + 1]) await query(port, 'CREATE TABLE IF NOT EXISTS default.v (id String) ENGINE = MergeTree ORDER BY id')
+    await query(base, 'CREATE TABLE IF NOT EXISTS default.v_all AS default.v ENGINE = Distributed(sessionizer, default, v, cityHash64(id))')
+    await query(base, `INSERT INTO default.v_all SELECT toString(number) FROM system.numbers LIMIT 1000`)
+    await query(base, 'SYSTEM FLUSH DISTRIBUTED default.v_all').catch(() => '')
+    let perShard: string[] = []
+    for (let attempt = 0; attempt < 50; attempt++) {
+      perShard = [await query(base, 'SELECT count() FROM default.v'), await query(base + 1, 'SELECT count() FROM default.v')]
+      if (Number(perShard[0]) + Number(perShard[1]) === 1000) break
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    t.equal(Number(perShard[0]) + Number(perShard[1]), 1000, 'a Distributed table spreads its rows over the shards')
+    t.ok(perShard.every(count => Number(count) > 0), `both shards hold rows: ${perShard.join(' and ')}`)
+
+    const before = pids(home, 2)
+    const again = run(home, 'up', '--shards', '2', '--http-port', String(base))
+    t.equal(again.stdout, `http://127.0.0.1:${base}`)
+    t.same(pids(home, 2), before, 'up again leaves the running cluster alone')
+
+    const one = run(home, 'up', '--shards', '1', '--http-port', String(base))
+    t.equal(one.status, 0, one.stderr)
+    t.equal(await query(base, "SELECT count() FROM cluster('sessionizer', system, one)"), '1', 'another shape restarts it')
+    t.notOk(await answers(base + 1), 'the shard it no longer has is stopped')
+
+    const down = run(home, 'down')
+    t.equal(down.status, 0)
+    t.notOk(await answers(base), 'down stops every node')
+  })
+
+  t.test('bad arguments are refused with a message naming them', async t => {
+    const home = t.testdir({})
+    t.match(run(home, 'up', '--shards', '0'), { status: 2, stderr: /--shards must be 1 to 99, got 0/ })
+    t.match(run(home, 'up', '--http-port', '80'), { status: 2, stderr: /--http-port must be 1024 to 65300, got 80/ })
+    t.match(run(home, 'up', '--verbose'), { status: 2, stderr: /usage: clickhouse\.sh up/ })
+    t.match(run(home, 'sideways'), { status: 2, stderr: /usage/ })
+    t.match(run(home, 'down'), { status: 0 }, 'down with nothing running is fine')
+  })
+}
