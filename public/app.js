@@ -10,7 +10,7 @@ const FILTER_DELAY_MS = 200
 const SECONDS_PER_DAY = 86400
 
 const view = { sort: 'page_views', order: 'desc', q: '', offset: 0 }
-/** The date range every figure is for: query values (epoch seconds or ISO dates); empty means open. */
+/** The date range every figure is for, in epoch seconds as query values; empty means open. */
 const range = { from: '', to: '' }
 let health
 let selectedSite
@@ -360,8 +360,8 @@ function wireTableControls () {
 
 function describeRange () {
   if (range.from === '' && range.to === '') return 'All sessions.'
-  const from = range.from === '' ? 'the start' : byId('range-preset').value === 'custom' ? range.from : formatDay(Number(range.from))
-  const last = range.to === '' ? 'the end' : formatDay((byId('range-preset').value === 'custom' ? Date.parse(range.to) / 1000 : Number(range.to)) - SECONDS_PER_DAY)
+  const from = range.from === '' ? 'the start' : formatDay(Number(range.from))
+  const last = range.to === '' ? 'the end' : formatDay(Number(range.to) - SECONDS_PER_DAY)
   return `Sessions that began from ${from} to ${last} (UTC, both days included).`
 }
 
@@ -403,10 +403,11 @@ function wireRange () {
   })
   byId('range-form').addEventListener('submit', event => {
     event.preventDefault()
-    // The "to" day is included: the range ends where the next day begins.
+    // A date input's day begins at its UTC midnight; the "to" day is included: the range ends where the next begins.
+    const from = byId('range-from').value
     const to = byId('range-to').value
-    range.from = byId('range-from').value
-    range.to = to === '' ? '' : new Date(Date.parse(to) + SECONDS_PER_DAY * 1000).toISOString().slice(0, 10)
+    range.from = from === '' ? '' : String(Date.parse(from) / 1000)
+    range.to = to === '' ? '' : String(Date.parse(to) / 1000 + SECONDS_PER_DAY)
     applyRange()
   })
 }

@@ -1,7 +1,7 @@
 // The answers the routes give: one pure function per question, over a session table or the store.
 import { setImmediate } from 'node:timers/promises'
 import type { PageViewStore } from './page-view-store.js'
-import { medianOfSorted, percentileOfSorted, SLICE, type SessionSummary, type SessionTable } from './sessions.js'
+import { forEachSessionIn, medianOfSorted, percentileOfSorted, SLICE, type SessionSummary, type SessionTable } from './sessions.js'
 import type { TimeRange } from './time-range.js'
 
 /** A site's headline figures: its line in the sites table, which lists sites with sessions. */
@@ -171,22 +171,17 @@ export function dateOfDay (day: number): string {
  */
 export async function siteTimeline (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SiteTimeline> {
   const { sessionRows } = table
-  const { timestampColumn } = store
   const sessions = sessionRows.length - 1
-  const startDays = new Float64Array(sessions)
+  // The day each session began on; NaN for sessions out of the range.
+  const startDays = new Float64Array(sessions).fill(NaN)
   let firstDay = Infinity
   let lastDay = -Infinity
-  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
-    if (sliceStart > 0) await setImmediate()
-    for (let session = sliceStart; session < Math.min(sessions, sliceStart + SLICE); session++) {
-      const start = timestampColumn[sessionRows[session]]
-      const inRange = start >= range.from && start < range.to
-      const day = inRange ? Math.floor(start / SECONDS_PER_DAY) : NaN
-      startDays[session] = day
-      if (day < firstDay) firstDay = day
-      if (day > lastDay) lastDay = day
-    }
-  }
+  await forEachSessionIn(table, store, range, (session, _first, _end, start) => {
+    const day = Math.floor(start / SECONDS_PER_DAY)
+    startDays[session] = day
+    if (day < firstDay) firstDay = day
+    if (day > lastDay) lastDay = day
+  })
   if (firstDay === Infinity) return { site_url: table.siteUrl, bucket_days: 1, buckets: [] }
 
   const days = lastDay - firstDay + 1
@@ -230,8 +225,8 @@ export interface SitePages {
   entry_pages: EntryPageCount[]
 }
 
-function increment (counts: Map<number, number>, key: number, by: number): void {
-  counts.set(key, (counts.get(key) ?? 0) + by)
+function increment (counts: Map<number, number>, key: number): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1)
 }
 
 /** Inserts `url` into `smallest`, kept ascending and at most `size` long. */
@@ -251,7 +246,7 @@ function keepSmallest (smallest: string[], url: string, size: number): void {
  */
 async function topCounts (counts: Map<number, number>, store: PageViewStore, limit: number): Promise<[url: string, count: number][]> {
   const pagesByCount = new Map<number, number>()
-  for (const count of counts.values()) pagesByCount.set(count, (pagesByCount.get(count) ?? 0) + 1)
+  for (const count of counts.values()) increment(pagesByCount, count)
   // Counts from the largest; `above` pages have a count above the threshold, which stops at the last count.
   const byCount = [...pagesByCount.keys()].sort((a, b) => b - a)
   let index = 0
@@ -291,26 +286,17 @@ function entryPage (store: PageViewStore, first: number, end: number): number {
  * `range`: read from the table's session rows and the store's page column, a slice of sessions at a time.
  */
 export async function sitePages (table: SessionTable, store: PageViewStore, range: TimeRange, limit: number): Promise<SitePages> {
-  const { sessionRows } = table
-  const { pageColumn, timestampColumn } = store
-  const sessions = sessionRows.length - 1
+  const { pageColumn } = store
   const views = new Map<number, number>()
   const entries = new Map<number, number>()
   let sessionsCounted = 0
   let viewsCounted = 0
-  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
-    if (sliceStart > 0) await setImmediate()
-    for (let session = sliceStart; session < Math.min(sessions, sliceStart + SLICE); session++) {
-      const first = sessionRows[session]
-      const start = timestampColumn[first]
-      if (start < range.from || start >= range.to) continue
-      const end = sessionRows[session + 1]
-      sessionsCounted++
-      viewsCounted += end - first
-      increment(entries, entryPage(store, first, end), 1)
-      for (let row = first; row < end; row++) increment(views, pageColumn[row], 1)
-    }
-  }
+  await forEachSessionIn(table, store, range, (_session, first, end) => {
+    sessionsCounted++
+    viewsCounted += end - first
+    increment(entries, entryPage(store, first, end))
+    for (let row = first; row < end; row++) increment(views, pageColumn[row])
+  })
   return {
     site_url: table.siteUrl,
     num_sessions: sessionsCounted,

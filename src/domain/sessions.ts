@@ -120,39 +120,51 @@ async function copyInSlices<T extends Float64Array<ArrayBuffer> | Uint32Array<Ar
 }
 
 /**
- * The sessions of a table whose first view is in `range`, summarized as a table's own are: read from the
- * table's session rows and the store's columns, one slice at a time, with no sessionizing.
+ * Calls `visit` with each session of a table whose first view is in `range`: its index, its rows [first, end) in
+ * the store, and its first view's time. Read from the table's session rows, a slice of sessions at a time,
+ * yielding to the event loop between slices: every answer in a time range walks the sessions this way.
  */
-export async function summarizeRange (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SessionSummary> {
+export async function forEachSessionIn (
+  table: SessionTable, store: PageViewStore, range: TimeRange,
+  visit: (session: number, first: number, end: number, start: number) => void
+): Promise<void> {
   const { sessionRows } = table
-  const { visitorColumn, timestampColumn } = store
+  const { timestampColumn } = store
   const sessions = sessionRows.length - 1
-  const lengths = new Float64Array(sessions)
-  let count = 0
-  let pageViews = 0
-  let visitors = 0
-  let totalSessionLength = 0
-  let singleViewSessions = 0
-  let previousVisitor = -1
   for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
     if (sliceStart > 0) await setImmediate()
     const sliceEnd = Math.min(sessions, sliceStart + SLICE)
     for (let session = sliceStart; session < sliceEnd; session++) {
       const first = sessionRows[session]
       const start = timestampColumn[first]
-      if (start < range.from || start >= range.to) continue
-      const end = sessionRows[session + 1]
-      const length = timestampColumn[end - 1] - start
-      lengths[count++] = length
-      totalSessionLength += length
-      pageViews += end - first
-      if (end - first === 1) singleViewSessions++
-      // A visitor's sessions are together in store order, so a new visitor is a change from the last one counted.
-      const visitor = visitorColumn[first]
-      if (visitor !== previousVisitor) visitors++
-      previousVisitor = visitor
+      if (start >= range.from && start < range.to) visit(session, first, sessionRows[session + 1], start)
     }
   }
+}
+
+/**
+ * The sessions of a table whose first view is in `range`, summarized as a table's own are, with no sessionizing.
+ */
+export async function summarizeRange (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SessionSummary> {
+  const { visitorColumn, timestampColumn } = store
+  const lengths = new Float64Array(table.sessionRows.length - 1)
+  let count = 0
+  let pageViews = 0
+  let visitors = 0
+  let totalSessionLength = 0
+  let singleViewSessions = 0
+  let previousVisitor = -1
+  await forEachSessionIn(table, store, range, (_session, first, end, start) => {
+    const length = timestampColumn[end - 1] - start
+    lengths[count++] = length
+    totalSessionLength += length
+    pageViews += end - first
+    if (end - first === 1) singleViewSessions++
+    // A visitor's sessions are together in store order, so a new visitor is a change from the last one counted.
+    const visitor = visitorColumn[first]
+    if (visitor !== previousVisitor) visitors++
+    previousVisitor = visitor
+  })
   return {
     siteUrl: table.siteUrl,
     pageViews,

@@ -8,7 +8,7 @@ import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { crc32 } from 'node:zlib'
-import { ByteInterner } from './byte-interner.js'
+import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile, DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
@@ -261,6 +261,21 @@ interface StoreMeta {
   lastTimestamp: number | null
 }
 
+/** A dictionary's sections, named after it: its keys' bytes, where each key ends, and its hash table. */
+function dictionarySections (name: string, keys: DictionaryKeys): Record<string, Section> {
+  return { [`${name}Bytes`]: keys.bytes, [`${name}Ends`]: keys.ends, [`${name}Slots`]: keys.slots }
+}
+
+/** The dictionary saved under `name`, its table taken over as it is (no rehashing). */
+function readDictionary (sections: Map<string, Section>, name: string, seed: number): ByteInterner {
+  return ByteInterner.adopt({
+    bytes: sections.get(`${name}Bytes`) as Uint8Array,
+    ends: sections.get(`${name}Ends`) as Uint32Array,
+    slots: sections.get(`${name}Slots`) as Int32Array,
+    seed
+  })
+}
+
 /** Table numbers, six per table (site id first), in one float column. */
 const TABLE_FIELDS = 6
 
@@ -300,18 +315,8 @@ export class StoreCache {
     const store: PageViewStore = {
       siteUrls,
       siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
-      visitors: ByteInterner.adopt({
-        bytes: sections.get('visitorBytes') as Uint8Array,
-        ends: sections.get('visitorEnds') as Uint32Array,
-        slots: sections.get('visitorSlots') as Int32Array,
-        seed: meta.visitorSeed
-      }),
-      pages: ByteInterner.adopt({
-        bytes: sections.get('pageBytes') as Uint8Array,
-        ends: sections.get('pageEnds') as Uint32Array,
-        slots: sections.get('pageSlots') as Int32Array,
-        seed: meta.pageSeed
-      }),
+      visitors: readDictionary(sections, 'visitor', meta.visitorSeed),
+      pages: readDictionary(sections, 'page', meta.pageSeed),
       siteRowStart: sections.get('siteRowStart') as Uint32Array,
       visitorColumn: sections.get('visitorColumn') as Uint32Array,
       pageColumn: sections.get('pageColumn') as Uint32Array,
@@ -338,12 +343,8 @@ export class StoreCache {
       lastTimestamp: store.lastTimestamp
     }
     await writeSectionsFile(this.#storePath, this.#storeKey, meta, {
-      visitorBytes: visitorKeys.bytes,
-      visitorEnds: visitorKeys.ends,
-      visitorSlots: visitorKeys.slots,
-      pageBytes: pageKeys.bytes,
-      pageEnds: pageKeys.ends,
-      pageSlots: pageKeys.slots,
+      ...dictionarySections('visitor', visitorKeys),
+      ...dictionarySections('page', pageKeys),
       siteRowStart: store.siteRowStart,
       visitorColumn: store.visitorColumn,
       pageColumn: store.pageColumn,
@@ -364,14 +365,13 @@ export class StoreCache {
     const lengths = sections.get('sessionLengths') as Float64Array
     const rows = sections.get('sessionRows') as Uint32Array
     let start = 0
-    let rowsStart = 0
     return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
       const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)
       // A copy per table: the cache frees a table's memory when it evicts it, which a view would not.
       const sessionLengths = lengths.slice(start, start + sessions)
-      const sessionRows = rows.slice(rowsStart, rowsStart + sessions + 1)
+      // Each table's rows are one longer than its lengths (the site's end follows): table i's start i further on.
+      const sessionRows = rows.slice(start + i, start + i + sessions + 1)
       start += sessions
-      rowsStart += sessions + 1
       const table: SessionTable = {
         siteUrl: store.siteUrls[siteId],
         pageViews,

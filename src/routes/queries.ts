@@ -165,8 +165,8 @@ export function formatLength (seconds: number | null): string {
 }
 
 /**
- * Calls `answer` with a site's session table: at once when the table is cached (a cached query's hot path: no
- * promise, no async handler), or once it is computed. Handlers return what this returns, which is nothing when
+ * Calls `answer` with what a site's figures in the query's range come from: at once when that is a cached table
+ * (a cached query's hot path: no promise, no async handler), or once it is computed. Handlers return what this returns, which is nothing when
  * the answer was sent at once: Fastify would take a returned reply for a second answer.
  */
 function withSessionSummary (
