@@ -9,7 +9,8 @@
 # the project, git-ignored). Debian's clickhouse-server (18.16) is installed with apt when missing and root.
 set -euo pipefail
 
-HOME_DIR=${CLICKHOUSE_HOME:-"$(cd "$(dirname "$0")/.." && pwd)/.clickhouse"}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+HOME_DIR=${CLICKHOUSE_HOME:-"$ROOT/.clickhouse"}
 SERVER=${CLICKHOUSE_SERVER:-clickhouse-server}
 READY_SECONDS=${CLICKHOUSE_READY_SECONDS:-60}
 
@@ -106,6 +107,14 @@ $replicas    </sessionizer>
 EOF
 }
 
+# Each shard's share of the page views (CLICKHOUSE_DATABASE, default sessionizer): this cluster has no
+# distributed DDL, so the tables every shard holds are created on each; the service creates the rest.
+create_schema () { # shard count, http port base
+  local urls=()
+  for ((index = 0; index < $1; index++)); do urls+=("http://127.0.0.1:$(($2 + index))"); done
+  node "$ROOT/dist/scripts/clickhouse-schema.js" --database "${CLICKHOUSE_DATABASE:-sessionizer}" "${urls[@]}" >/dev/null
+}
+
 ping () {
   curl -sf --max-time 2 "http://127.0.0.1:$1/ping" >/dev/null
 }
@@ -133,6 +142,7 @@ up () {
       if ! alive "$HOME_DIR/shard-$index/pid" || ! ping $((base + index)); then running=false; fi
     done
     if $running; then
+      create_schema "$shards" "$base"
       echo "http://127.0.0.1:$base"
       return
     fi
@@ -164,6 +174,7 @@ up () {
       waited=$((waited + 1))
     done
   done
+  create_schema "$shards" "$base"
   echo "http://127.0.0.1:$base"
 }
 

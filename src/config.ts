@@ -3,8 +3,19 @@ import { availableParallelism } from 'node:os'
 import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 import { PROJECT_ROOT } from './project-root.js'
+import { BACKENDS, type BackendName } from './backends/backend.js'
+import { IDENTIFIER } from './backends/clickhouse/schema.js'
 
 export interface Config {
+  /** Where page views live: this process's memory, or a ClickHouse server or cluster. */
+  backend: BackendName
+  clickhouseUrl: string
+  clickhouseDatabase: string
+  clickhouseUser: string
+  clickhousePassword: string
+  clickhouseCluster: string
+  /** With ClickHouse: how long answers are kept, so that rows other producers insert show up within it. */
+  cacheTtlSeconds: number
   port: number
   host: string
   dataDir: string
@@ -65,6 +76,28 @@ function host (env: Env, name: string, fallback: string): string {
   return raw
 }
 
+function httpUrl (env: Env, name: string, fallback: string): string {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  let url: URL | undefined
+  try {
+    url = new URL(raw)
+  } catch {}
+  if (url === undefined || !['http:', 'https:'].includes(url.protocol)) {
+    throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`)
+  }
+  return raw
+}
+
+function identifier (env: Env, name: string, fallback: string): string {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!IDENTIFIER.test(raw)) {
+    throw new ConfigError(`${name} must be letters, digits and underscores, not starting with a digit, got ${JSON.stringify(raw)}`)
+  }
+  return raw
+}
+
 function cacheDir (env: Env): string | null {
   const raw = env.CACHE_DIR
   if (raw === undefined) return join(PROJECT_ROOT, '.cache')
@@ -73,6 +106,13 @@ function cacheDir (env: Env): string | null {
 
 export function loadConfig (env: Env = process.env): Config {
   return {
+    backend: oneOf(env, 'BACKEND', 'memory', BACKENDS),
+    clickhouseUrl: httpUrl(env, 'CLICKHOUSE_URL', 'http://127.0.0.1:8123'),
+    clickhouseDatabase: identifier(env, 'CLICKHOUSE_DATABASE', 'sessionizer'),
+    clickhouseUser: env.CLICKHOUSE_USER ?? '',
+    clickhousePassword: env.CLICKHOUSE_PASSWORD ?? '',
+    clickhouseCluster: identifier(env, 'CLICKHOUSE_CLUSTER', 'sessionizer'),
+    cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 365 * 86_400),
     port: integer(env, 'PORT', 5000, 0, 65535),
     host: host(env, 'HOST', '127.0.0.1'),
     dataDir: resolve(env.DATA_DIR || 'data'),

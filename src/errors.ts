@@ -11,3 +11,5 @@ export const UnknownVisitorError = createError<[string]>(
   'SESSIONIZER_UNKNOWN_VISITOR', 'Unknown visitor_id: %s', 404)
 export const BadParameterError = createError<[string]>(
   'SESSIONIZER_BAD_PARAMETER', '%s', 400)
+export const BackendUnavailableError = createError<[string]>(
+  'SESSIONIZER_BACKEND_UNAVAILABLE', '%s; retry shortly', 503)

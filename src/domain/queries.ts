@@ -164,43 +164,53 @@ export function dateOfDay (day: number): string {
   return `${String(year).padStart(4, '0')}-${pad(month)}-${pad(dayOfMonth)}`
 }
 
-/**
- * Sessions and their page views per day (UTC) of their first view, for the sessions in `range`: read from
- * the table's session rows, a slice at a time. A span of more than MAX_TIMELINE_BUCKETS days is drawn in
- * buckets of a week, or of as many days as keep it to that many.
- */
-export async function siteTimeline (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SiteTimeline> {
-  const { sessionRows } = table
-  const sessions = sessionRows.length - 1
-  // The day each session began on; NaN for sessions out of the range.
-  const startDays = new Float64Array(sessions).fill(NaN)
-  let firstDay = Infinity
-  let lastDay = -Infinity
-  await forEachSessionIn(table, store, range, (session, _first, _end, start) => {
-    const day = Math.floor(start / SECONDS_PER_DAY)
-    startDays[session] = day
-    if (day < firstDay) firstDay = day
-    if (day > lastDay) lastDay = day
-  })
-  if (firstDay === Infinity) return { site_url: table.siteUrl, bucket_days: 1, buckets: [] }
+/** Sessions that began on one day (counted from 1970-01-01, UTC), and their page views. */
+export interface DayCount {
+  day: number
+  sessions: number
+  pageViews: number
+}
 
-  const days = lastDay - firstDay + 1
-  const bucketDays = days <= MAX_TIMELINE_BUCKETS ? 1 : days <= 7 * MAX_TIMELINE_BUCKETS ? 7 : Math.ceil(days / MAX_TIMELINE_BUCKETS)
-  const buckets: TimelineBucket[] = Array.from({ length: Math.ceil(days / bucketDays) }, (_, i) => {
+/**
+ * A timeline from the days that have sessions, ascending: a bucket a day, from the first to the last, those
+ * without sessions too. A span of more than MAX_TIMELINE_BUCKETS days is drawn in buckets of a week, or of as
+ * many days as keep it to that many.
+ */
+export function timelineOfDays (siteUrl: string, days: readonly DayCount[]): SiteTimeline {
+  if (days.length === 0) return { site_url: siteUrl, bucket_days: 1, buckets: [] }
+  const firstDay = days[0].day
+  const span = days[days.length - 1].day - firstDay + 1
+  const bucketDays = span <= MAX_TIMELINE_BUCKETS ? 1 : span <= 7 * MAX_TIMELINE_BUCKETS ? 7 : Math.ceil(span / MAX_TIMELINE_BUCKETS)
+  const buckets: TimelineBucket[] = Array.from({ length: Math.ceil(span / bucketDays) }, (_, i) => {
     const day = firstDay + i * bucketDays
     return { start: day * SECONDS_PER_DAY, date: dateOfDay(day), sessions: 0, page_views: 0 }
   })
-  for (let sliceStart = 0; sliceStart < sessions; sliceStart += SLICE) {
-    if (sliceStart > 0) await setImmediate()
-    for (let session = sliceStart; session < Math.min(sessions, sliceStart + SLICE); session++) {
-      const day = startDays[session]
-      if (Number.isNaN(day)) continue
-      const bucket = buckets[Math.floor((day - firstDay) / bucketDays)]
-      bucket.sessions++
-      bucket.page_views += sessionRows[session + 1] - sessionRows[session]
-    }
+  for (const { day, sessions, pageViews } of days) {
+    const bucket = buckets[Math.floor((day - firstDay) / bucketDays)]
+    bucket.sessions += sessions
+    bucket.page_views += pageViews
   }
-  return { site_url: table.siteUrl, bucket_days: bucketDays, buckets }
+  return { site_url: siteUrl, bucket_days: bucketDays, buckets }
+}
+
+/**
+ * Sessions and their page views per day (UTC) of their first view, for the sessions in `range`: counted from
+ * the table's session rows, a slice at a time.
+ */
+export async function siteTimeline (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SiteTimeline> {
+  const { sessionRows } = table
+  const byDay = new Map<number, DayCount>()
+  await forEachSessionIn(table, store, range, (session, _first, _end, start) => {
+    const day = Math.floor(start / SECONDS_PER_DAY)
+    let count = byDay.get(day)
+    if (count === undefined) {
+      count = { day, sessions: 0, pageViews: 0 }
+      byDay.set(day, count)
+    }
+    count.sessions++
+    count.pageViews += sessionRows[session + 1] - sessionRows[session]
+  })
+  return timelineOfDays(table.siteUrl, [...byDay.values()].sort((a, b) => a.day - b.day))
 }
 
 export interface PageViewsCount {

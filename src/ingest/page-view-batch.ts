@@ -21,9 +21,9 @@ const INITIAL_CAPACITY = 1024
 
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
-  readonly sites = new ByteInterner()
-  readonly visitors: ByteInterner
-  readonly pages = new ByteInterner()
+  sites = new ByteInterner()
+  visitors: ByteInterner
+  pages = new ByteInterner()
 
   #siteColumn: Uint32Array<ArrayBuffer>
   #visitorColumn: Uint32Array<ArrayBuffer>
@@ -93,6 +93,19 @@ export class PageViewBatchBuilder {
       firstTimestamp,
       lastTimestamp
     }
+  }
+
+  /**
+   * Hands over the rows added so far as a batch, and starts afresh: for a load that streams its rows onward.
+   * The batch's columns are views that the next rows overwrite: it must be used before any is added.
+   */
+  drain (): PageViewBatch {
+    const batch = this.finish()
+    this.sites = new ByteInterner()
+    this.visitors = new ByteInterner()
+    this.pages = new ByteInterner()
+    this.#length = 0
+    return batch
   }
 
   #grow (): void {

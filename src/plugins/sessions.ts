@@ -1,20 +1,23 @@
-// The sessions plugin: loads the data folder, owns the store and the LRU of per-site session tables.
+// The sessions plugin: starts the backend's load, and keeps above it what both backends share: the LRU of
+// per-site session tables, warm-up, the sites table, and a 503 while loading.
 import { sep } from 'node:path'
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises'
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
-import { listCsvFiles, loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../ingest/dataset.js'
-import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
+import { listCsvFiles, type CsvFile, type LoadProgress } from '../ingest/dataset.js'
 import type { BadRow } from '../ingest/csv-range.js'
-import { sessionizeSite, summarizeRange, tableByteSize, type SessionSummary, type SessionTable } from '../domain/sessions.js'
-import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
-import { numUniqueVisitedSites, siteRow, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
+import { tableByteSize, type SessionSummary } from '../domain/sessions.js'
+import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
+import type { BackendName, CacheFileStatus, DataSource, SessionBackend, SiteTable } from '../backends/backend.js'
+import { MemoryBackend } from '../backends/memory.js'
+import { ClickHouseBackend, type ClickHouseOptions } from '../backends/clickhouse/backend.js'
 import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
-export interface SessionsOptions {
+export interface SessionsOptions extends ClickHouseOptions {
+  backend: BackendName
   dataDir: string
   sessionTimeoutSeconds: number
   cacheMaxBytes: number
@@ -26,13 +29,9 @@ export interface SessionsOptions {
   loadWorkers: number
   /** Compute every site's session table (as many as the cache holds, busiest first) before answering. */
   warmCache: boolean
-  /** Where the loaded store and warm session tables are saved for the next start; null saves nothing. */
+  /** Where the memory backend saves its loaded store and warm session tables for the next start; null saves nothing. */
   cacheDir: string | null
 }
-
-/** Where this start's data came from, and what became of saving it for the next start. */
-export type DataSource = 'csv' | 'cache'
-export type CacheFileStatus = 'off' | 'read' | 'saving' | 'saved' | 'failed'
 
 export interface CacheStats {
   sites_cached: number
@@ -46,10 +45,11 @@ export interface CacheStats {
 }
 
 export type Health =
-  | { status: 'loading', files_total: number, bytes_total: number, bytes_done: number }
-  | { status: 'failed', message: string }
+  | { status: 'loading', backend: BackendName, files_total: number, bytes_total: number, bytes_done: number }
+  | { status: 'failed', backend: BackendName, message: string }
   | {
     status: 'ready'
+    backend: BackendName
     files: { file: string, rows: number, skipped_rows: number }[]
     files_total: number
     rows: number
@@ -66,6 +66,7 @@ export type Health =
     load_workers: number
     source: DataSource
     cache_file: CacheFileStatus
+    warnings: readonly string[]
     session_timeout_seconds: number
     cache: CacheStats
   }
@@ -73,19 +74,16 @@ export type Health =
 type State =
   | { status: 'loading', progress: LoadProgress }
   | { status: 'failed', error: Error }
-  | { status: 'ready', store: PageViewStore, summary: DatasetSummary, warmMs: number, source: DataSource }
-
-/** A store read back from the cache folder, with the id its session tables are saved under. */
-interface CachedStore { store: PageViewStore, summary: DatasetSummary, storeId: string }
-type SiteTables = { siteId: number, table: SessionTable }[]
+  | { status: 'ready', warmMs: number }
 
 const MAX_BAD_ROW_EXAMPLES = 10
 /** /health lists this many files at most (and counts them all), so that it stays small whatever the folder holds. */
 const MAX_FILES_IN_HEALTH = 100
-/** How many sites the site directory reads (a few milliseconds' work when cached) before it lets a request through. */
-const SITES_PER_SLICE = 2000
-/** How many page views warming sessionizes (a few milliseconds' work) before it lets a request through. */
-const WARM_ROWS_PER_SLICE = 250_000
+/**
+ * How many sites one request to the backend covers, when warming or building the sites table: one query each
+ * for ClickHouse; for the memory backend, a few milliseconds' work before it lets a request through.
+ */
+const SITES_PER_BATCH = 2000
 /**
  * Summaries of a site in a time range are kept for this many (site, range) pairs, within a quarter of the
  * cache's bytes: a dashboard asks for a site's figures, histogram and more in one range at once.
@@ -94,191 +92,144 @@ const RANGE_SUMMARIES = 256
 /** Sites tables of this many time ranges are kept: each is one pass over every site's sessions. */
 const RANGE_DIRECTORIES = 4
 
+const ttlOption = (ttlMs: number) => ttlMs === Infinity ? {} : { ttl: ttlMs }
+
 /** The backend-neutral face the routes use: sites, session tables, visitor answers and the dataset's health. */
 export class SessionService {
   readonly #options: SessionsOptions
+  readonly #backend: SessionBackend
   readonly #log: FastifyBaseLogger
   #state: State
-  readonly #cache: LRUCache<number, SessionTable, PageViewStore>
+  readonly #cache: LRUCache<string, SiteTable>
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
-  /** Aborted on close: a load still running stops and lets go of its files, pipes and workers. */
+  /** Aborted on close: a load still running stops and lets go of its files, pipes, workers and connections. */
   readonly #closing = new AbortController()
-  /** Built on the first request once ready: the data never changes after that. */
-  #siteDirectory: Promise<SiteDirectory> | undefined
-  readonly #rangeDirectories = new LRUCache<string, Promise<SiteDirectory>>({ max: RANGE_DIRECTORIES })
-  readonly #rangeSummaries: LRUCache<string, SessionSummary, { table: SessionTable, range: TimeRange }>
-  #cacheFile: CacheFileStatus = 'off'
-  /** Settles when loading ends: the summary, or the reason it failed. */
-  readonly loaded: Promise<DatasetSummary>
+  readonly #siteDirectories: LRUCache<string, Promise<SiteDirectory>>
+  readonly #rangeSummaries: LRUCache<string, SessionSummary, { table: SiteTable, range: TimeRange }>
+  /** Settles when loading ends, or with the reason it failed. */
+  readonly loaded: Promise<void>
   /** Settles when what loading produced is saved for the next start (or that is given up). */
   saved: Promise<void> = Promise.resolve()
 
-  constructor (options: SessionsOptions, files: readonly CsvFile[], log: FastifyBaseLogger) {
+  constructor (options: SessionsOptions, backend: SessionBackend, log: FastifyBaseLogger, filesTotal: number) {
     this.#options = options
+    this.#backend = backend
     this.#log = log
-    const progress: LoadProgress = { filesTotal: files.length, bytesTotal: 0, bytesDone: 0 }
-    this.#state = { status: 'loading', progress }
-    this.#cache = new LRUCache<number, SessionTable, PageViewStore>({
+    this.#state = { status: 'loading', progress: { filesTotal, bytesTotal: 0, bytesDone: 0 } }
+    const ttl = ttlOption(backend.ttlMs)
+    this.#cache = new LRUCache<string, SiteTable>({
       max: options.cacheMaxSites,
       maxSize: options.cacheMaxBytes,
       sizeCalculation: table => table.byteSize,
+      ...ttl,
+      // A table past its time to live is still answered with when the backend cannot be reached.
+      allowStaleOnFetchRejection: true,
+      noDeleteOnStaleGet: true,
       // A computation evicted while in flight (a small cache, many sites asked at once) still answers the
       // requests that wait for it; its table is just not kept.
       ignoreFetchAbort: true,
-      fetchMethod: (siteId, _stale, { context: store }) => {
+      fetchMethod: async siteUrl => {
         this.#counts.computations++
-        return sessionizeSite(store, siteId, options.sessionTimeoutSeconds)
+        return (await backend.sessionTables([siteUrl])).get(siteUrl)
       }
     })
+    this.#siteDirectories = new LRUCache({ max: RANGE_DIRECTORIES + 1, ...ttl })
     this.#rangeSummaries = new LRUCache({
       max: RANGE_SUMMARIES,
       maxSize: Math.max(1, Math.floor(options.cacheMaxBytes / 4)),
       sizeCalculation: summary => tableByteSize(summary.sessionLengths),
+      ...ttl,
       ignoreFetchAbort: true,
-      fetchMethod: (_key, _stale, { context: { table, range } }) => summarizeRange(table, this.#store(), range)
+      fetchMethod: async (_key, _stale, { context: { table, range } }) => (await backend.summarizeRange([table], range))[0]
     })
-    this.loaded = this.#load(files)
+    this.loaded = this.#load()
     // The outcome is kept in #state; whoever awaits `loaded` sees the failure, and nobody else must crash.
     this.loaded.catch(() => {})
   }
 
-  async #load (files: readonly CsvFile[]): Promise<DatasetSummary> {
+  async #load (): Promise<void> {
     try {
-      const { cacheDir } = this.#options
-      // A pipe's contents cannot be told apart from one start to the next.
-      const storeCache = cacheDir === null || files.some(file => file.pipe)
-        ? undefined
-        : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint(), signal: this.#closing.signal }, files)
-      const cached = storeCache && await this.#readStore(storeCache)
-      const { store, summary } = cached ?? await loadDataset(files, {
-        strict: this.#options.strictCsv,
-        maxBadRowExamples: MAX_BAD_ROW_EXAMPLES,
-        fastPath: this.#options.csvFastPath,
-        workers: this.#options.loadWorkers,
-        onProgress: progress => { this.#state = { status: 'loading', progress: { ...progress } } },
-        signal: this.#closing.signal
-      })
+      const signal = this.#closing.signal
+      const { savedTables } = await this.#backend.load(progress => { this.#state = { status: 'loading', progress: { ...progress } } }, signal)
       const warmStarted = performance.now()
-      const cachedTables = cached && this.#options.warmCache ? await this.#readSessionTables(storeCache!, cached) : undefined
       // Tables computed here, not read back, are the ones worth saving.
-      let computedTables: SiteTables = []
-      if (cachedTables) this.#fill(cachedTables)
-      else if (this.#options.warmCache) computedTables = await this.#warm(store)
-      const source = cached ? 'cache' : 'csv'
-      this.#state = { status: 'ready', store, summary, warmMs: Math.round(performance.now() - warmStarted), source }
+      let computedTables: SiteTable[] = []
+      if (savedTables) this.#fill(savedTables)
+      else if (this.#options.warmCache) computedTables = await this.#warm()
+      this.#state = { status: 'ready', warmMs: Math.round(performance.now() - warmStarted) }
+      const summary = this.#backend.summary()
       // With every site's table at hand, the sites table costs no computation: have it ready for the first page.
-      if (this.#cache.size === store.siteUrls.length) void this.siteDirectory(WHOLE_DATA)
+      if (this.#cache.size === summary.sites) void this.siteDirectory(WHOLE_DATA).catch(() => {})
       for (const bad of summary.skippedRowExamples) {
         this.#log.warn(`skipped bad row ${bad.file}:${bad.line}: ${bad.reason}`)
       }
-      this.#log.info({ rows: summary.rows, skippedRows: summary.skippedRows, sites: summary.sites, visitors: summary.visitors, loadMs: summary.loadMs, source },
+      this.#log.info({ rows: summary.rows, skippedRows: summary.skippedRows, sites: summary.sites, visitors: summary.visitors, loadMs: summary.loadMs, source: this.#backend.source() },
         'data loaded')
-      if (storeCache) this.saved = this.#save(storeCache, store, summary, cached?.storeId, computedTables)
-      return summary
+      this.saved = this.#backend.warmed(computedTables)
     } catch (error) {
       this.#state = { status: 'failed', error: error as Error }
       throw error
     }
   }
 
-  /** The store saved by an earlier start, when it holds this data folder as it is now. */
-  async #readStore (storeCache: StoreCache): Promise<CachedStore | undefined> {
-    const started = performance.now()
-    try {
-      const { store, summary, storeId } = await storeCache.readStore()
-      this.#cacheFile = 'read'
-      const loadMs = Math.round(performance.now() - started)
-      return { store, summary: { ...summary, loadMs, parseMs: 0, buildMs: 0, workers: 0 }, storeId }
-    } catch (error) {
-      // A stop while reading is a stop, not a fault of the cache; whatever is wrong with the cache costs this
-      // start its speed, never its data.
-      this.#closing.signal.throwIfAborted()
-      const { message } = error as Error
-      this.#log[message === NO_CACHE_YET ? 'info' : 'warn'](`store cache ${storeCache.storePath} not used: ${message}; reading the CSV files`)
-      return undefined
-    }
-  }
-
-  async #readSessionTables (storeCache: StoreCache, { store, storeId }: CachedStore): Promise<SiteTables | undefined> {
-    try {
-      return await storeCache.readSessionTables(store, storeId)
-    } catch (error) {
-      this.#closing.signal.throwIfAborted()
-      this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)
-      return undefined
-    }
-  }
-
-  /** Saves a store read from CSV, and session tables computed by warm-up, for the next start. */
-  async #save (storeCache: StoreCache, store: PageViewStore, summary: DatasetSummary, cachedStoreId: string | undefined,
-    tables: SiteTables): Promise<void> {
-    if (cachedStoreId !== undefined && tables.length === 0) return
-    this.#cacheFile = 'saving'
-    try {
-      const storeId = cachedStoreId ?? await storeCache.saveStore(store, summary, this.#closing.signal)
-      if (tables.length > 0) await storeCache.saveSessionTables(storeId, tables, this.#closing.signal)
-      this.#cacheFile = 'saved'
-    } catch (error) {
-      this.#cacheFile = 'failed'
-      if (!this.#closing.signal.aborted) this.#log.warn(`could not save the store cache: ${(error as Error).message}`)
-    }
-  }
-
   /** Fills the cache with saved tables, busiest site first, as far as it holds them. */
-  #fill (tables: SiteTables): void {
-    for (const { siteId, table } of tables) {
+  #fill (tables: readonly SiteTable[]): void {
+    for (const table of tables) {
       if (!this.#fits(table)) break
-      this.#cache.set(siteId, table)
+      this.#cache.set(table.siteUrl, table)
     }
   }
 
-  #fits (table: SessionTable): boolean {
+  #fits (table: SiteTable): boolean {
     return this.#cache.size < this.#options.cacheMaxSites && this.#cache.calculatedSize + table.byteSize <= this.#options.cacheMaxBytes
   }
 
   /**
-   * Fills the cache with the busiest sites' session tables until it is full, yielding to the event loop
-   * now and then so that /health still answers. Sessionizing every site is one pass over the store.
+   * Fills the cache with the busiest sites' session tables until it is full, a batch of sites at a time,
+   * yielding to the event loop between batches so that /health still answers.
    */
-  async #warm (store: PageViewStore): Promise<SiteTables> {
-    const busiestFirst = Array.from(store.siteUrls, (_, siteId) => siteId)
-      .sort((a, b) => siteRowCount(store, b) - siteRowCount(store, a))
-    const warmed: SiteTables = []
-    let rowsInSlice = 0
-    for (const siteId of busiestFirst) {
-      if (this.#cache.size >= this.#options.cacheMaxSites) break
-      const table = await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
-      if (!this.#fits(table)) break
+  async #warm (): Promise<SiteTable[]> {
+    const busiestFirst = await this.#backend.siteUrls()
+    const warmed: SiteTable[] = []
+    for (let start = 0; start < busiestFirst.length; start += SITES_PER_BATCH) {
+      const room = this.#options.cacheMaxSites - this.#cache.size
+      const batch = busiestFirst.slice(start, start + Math.min(SITES_PER_BATCH, room))
+      const tables = await this.#backend.sessionTables(batch)
       this.#closing.signal.throwIfAborted()
-      this.#cache.set(siteId, table)
-      warmed.push({ siteId, table })
-      this.#counts.computations++
-      rowsInSlice += siteRowCount(store, siteId)
-      if (rowsInSlice > WARM_ROWS_PER_SLICE) {
-        await yieldToEventLoop()
-        rowsInSlice = 0
+      for (const siteUrl of batch) {
+        const table = tables.get(siteUrl)
+        if (table === undefined) continue
+        if (!this.#fits(table)) return warmed
+        this.#cache.set(siteUrl, table)
+        warmed.push(table)
+        this.#counts.computations++
       }
+      if (batch.length < SITES_PER_BATCH) break
+      await yieldToEventLoop()
     }
     return warmed
   }
 
   health (): Health {
     const state = this.#state
+    const backend = this.#backend.name
     switch (state.status) {
       case 'loading':
         return {
           status: 'loading',
+          backend,
           files_total: state.progress.filesTotal,
           bytes_total: state.progress.bytesTotal,
           bytes_done: state.progress.bytesDone
         }
       case 'failed':
         // Files are named as they stand in the data folder; where that folder is stays private.
-        return { status: 'failed', message: state.error.message.replaceAll(this.#options.dataDir + sep, '') }
+        return { status: 'failed', backend, message: state.error.message.replaceAll(this.#options.dataDir + sep, '') }
       case 'ready': {
-        const summary = state.summary
+        const summary = this.#backend.summary()
         return {
           status: 'ready',
+          backend,
           files: summary.files.slice(0, MAX_FILES_IN_HEALTH)
             .map(file => ({ file: file.file, rows: file.rows, skipped_rows: file.skippedRows })),
           files_total: summary.files.length,
@@ -294,8 +245,9 @@ export class SessionService {
           build_ms: summary.buildMs,
           warm_ms: state.warmMs,
           load_workers: summary.workers,
-          source: state.source,
-          cache_file: this.#cacheFile,
+          source: this.#backend.source(),
+          cache_file: this.#backend.cacheFile(),
+          warnings: this.#backend.warnings(),
           session_timeout_seconds: this.#options.sessionTimeoutSeconds,
           cache: this.cacheStats()
         }
@@ -316,10 +268,10 @@ export class SessionService {
     }
   }
 
-  /** The loaded store; a 503 while loading, a 500 if loading failed. Routes never see it: they ask this service. */
-  #store (): PageViewStore {
+  /** The backend once the data is loaded; a 503 while loading, a 500 if loading failed. Routes never see it. */
+  #ready (): SessionBackend {
     const state = this.#state
-    if (state.status === 'ready') return state.store
+    if (state.status === 'ready') return this.#backend
     if (state.status === 'failed') throw new LoadFailedError(state.error.message)
     const { bytesDone, bytesTotal } = state.progress
     // Named pipes have no size, so what is read may exceed the total.
@@ -333,30 +285,30 @@ export class SessionService {
    * In a time range, the sites with sessions in it, each summarized from its table.
    */
   siteDirectory (range: TimeRange): Promise<SiteDirectory> {
-    const store = this.#store()
-    if (isWholeData(range)) {
-      this.#siteDirectory ??= this.#buildSiteDirectory(store, range)
-      return this.#siteDirectory
-    }
+    const backend = this.#ready()
     const key = rangeKey(range)
-    let directory = this.#rangeDirectories.get(key)
+    let directory = this.#siteDirectories.get(key)
     if (directory === undefined) {
-      directory = this.#buildSiteDirectory(store, range)
-      this.#rangeDirectories.set(key, directory)
+      directory = this.#buildSiteDirectory(backend, range)
+      this.#siteDirectories.set(key, directory)
+      // A failed build (the backend out of reach) is not kept: the next request tries again.
+      directory.catch(() => this.#siteDirectories.delete(key))
     }
     return directory
   }
 
-  async #buildSiteDirectory (store: PageViewStore, range: TimeRange): Promise<SiteDirectory> {
-    const whole = isWholeData(range)
+  async #buildSiteDirectory (backend: SessionBackend, range: TimeRange): Promise<SiteDirectory> {
+    const siteUrls = await backend.siteUrls()
     const rows = []
-    for (let siteId = 0; siteId < store.siteUrls.length; siteId++) {
-      const cached = this.#cache.peek(siteId)
-      const table = cached ?? await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds)
-      if (cached === undefined) this.#counts.computations++
-      const summary = whole ? table : await summarizeRange(table, store, range)
-      if (summary.sessionLengths.length > 0) rows.push(siteRow(summary))
-      if (siteId % SITES_PER_SLICE === SITES_PER_SLICE - 1) await yieldToEventLoop()
+    for (let start = 0; start < siteUrls.length; start += SITES_PER_BATCH) {
+      const batch = siteUrls.slice(start, start + SITES_PER_BATCH)
+      const missing = batch.filter(siteUrl => this.#cache.peek(siteUrl) === undefined)
+      const computed = missing.length > 0 ? await backend.sessionTables(missing) : new Map<string, SiteTable>()
+      this.#counts.computations += computed.size
+      const tables = batch.flatMap(siteUrl => this.#cache.peek(siteUrl) ?? computed.get(siteUrl) ?? [])
+      const summaries = isWholeData(range) ? tables : await backend.summarizeRange(tables, range)
+      for (const summary of summaries) if (summary.sessionLengths.length > 0) rows.push(siteRow(summary))
+      await yieldToEventLoop()
     }
     return new SiteDirectory(rows)
   }
@@ -371,7 +323,7 @@ export class SessionService {
     return this.#summarize(siteUrl, table, range)
   }
 
-  async #summarize (siteUrl: string, table: SessionTable | Promise<SessionTable>, range: TimeRange): Promise<SessionSummary> {
+  async #summarize (siteUrl: string, table: SiteTable | Promise<SiteTable>, range: TimeRange): Promise<SessionSummary> {
     const context = { table: await table, range }
     // fetchMethod always returns a summary, and an abort is ignored, so fetch cannot resolve to undefined.
     return await this.#rangeSummaries.fetch(`${rangeKey(range)} ${siteUrl}`, { context }) as SessionSummary
@@ -381,43 +333,39 @@ export class SessionService {
    * A site's session table, computed once and then served from the cache: a cached table is returned as it
    * is, not in a promise, since answering without one is most of what keeps a cached query fast.
    */
-  sessionTable (siteUrl: string): SessionTable | Promise<SessionTable> {
-    const store = this.#store()
-    const siteId = store.siteIdByUrl.get(siteUrl)
-    if (siteId === undefined) throw new UnknownSiteError(siteUrl)
-    const cached = this.#cache.get(siteId)
+  sessionTable (siteUrl: string): SiteTable | Promise<SiteTable> {
+    this.#ready()
+    const cached = this.#cache.get(siteUrl)
     if (cached !== undefined) {
       this.#counts.hits++
       return cached
     }
-    return this.#computeTable(store, siteId)
+    return this.#computeTable(siteUrl)
   }
 
-  async #computeTable (store: PageViewStore, siteId: number): Promise<SessionTable> {
-    const status: LRUCache.Status<number, SessionTable, PageViewStore> = {}
-    const table = await this.#cache.fetch(siteId, { context: store, status })
+  async #computeTable (siteUrl: string): Promise<SiteTable> {
+    const status: LRUCache.Status<string, SiteTable> = {}
+    const table = await this.#cache.fetch(siteUrl, { status })
     if (status.fetch === 'inflight') this.#counts.sharedInFlight++
     else this.#counts.misses++
-    // fetchMethod always returns a table, and an abort is ignored, so fetch cannot resolve to undefined.
-    return table as SessionTable
+    if (table === undefined) throw new UnknownSiteError(siteUrl)
+    return table
   }
 
   /** How many distinct sites a visitor has viewed; a 404 for a visitor with no page view. */
-  visitedSites (visitorId: string): number {
-    const store = this.#store()
-    const id = store.visitors.find(visitorId)
-    if (id === -1) throw new UnknownVisitorError(visitorId)
-    return numUniqueVisitedSites(store, id)
+  visitedSites (visitorId: string): number | Promise<number> {
+    const count = this.#ready().visitedSites(visitorId)
+    return typeof count === 'number' || count === undefined ? known(count, visitorId) : count.then(answer => known(answer, visitorId))
   }
 
   /** A site's sessions per day, in a time range. */
   async siteTimeline (siteUrl: string, range: TimeRange): Promise<SiteTimeline> {
-    return siteTimeline(await this.sessionTable(siteUrl), this.#store(), range)
+    return this.#backend.siteTimeline(await this.sessionTable(siteUrl), range)
   }
 
   /** A site's top pages and entry pages, in a time range. */
   async sitePages (siteUrl: string, range: TimeRange, limit: number): Promise<SitePages> {
-    return sitePages(await this.sessionTable(siteUrl), this.#store(), range, limit)
+    return this.#backend.sitePages(await this.sessionTable(siteUrl), range, limit)
   }
 
   /** Stops a load still running and empties the cache; `loaded` then rejects with an AbortError. */
@@ -425,10 +373,16 @@ export class SessionService {
     this.#closing.abort()
     await this.loaded.catch(() => {})
     await this.saved
+    await this.#backend.close()
     this.#cache.clear()
     this.#rangeSummaries.clear()
-    this.#rangeDirectories.clear()
+    this.#siteDirectories.clear()
   }
+}
+
+function known (count: number | undefined, visitorId: string): number {
+  if (count === undefined) throw new UnknownVisitorError(visitorId)
+  return count
 }
 
 declare module 'fastify' {
@@ -446,10 +400,20 @@ function checkOptions (options: SessionsOptions): void {
   }
 }
 
+async function createBackend (options: SessionsOptions, log: FastifyBaseLogger): Promise<{ backend: SessionBackend, filesTotal: number }> {
+  if (options.backend === 'clickhouse') {
+    // A database holds data of its own: a data folder that is empty, or none at all, is no fault.
+    const files = await listCsvFiles(options.dataDir).catch((): CsvFile[] => [])
+    return { backend: new ClickHouseBackend(options, files, log), filesTotal: files.length }
+  }
+  const files = await listCsvFiles(options.dataDir)
+  return { backend: new MemoryBackend({ ...options, maxBadRowExamples: MAX_BAD_ROW_EXAMPLES }, files, log), filesTotal: files.length }
+}
+
 const sessionsPlugin: FastifyPluginAsync<SessionsOptions> = async (fastify, options) => {
   checkOptions(options)
-  const files = await listCsvFiles(options.dataDir)
-  const service = new SessionService(options, files, fastify.log)
+  const { backend, filesTotal } = await createBackend(options, fastify.log)
+  const service = new SessionService(options, backend, fastify.log, filesTotal)
   fastify.decorate('sessions', service)
   fastify.addHook('onClose', () => service.close())
 }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { SITE_SORT_KEYS, type SitePageQuery } from '../domain/site-directory.js'
 import { rangeQueryProperties, timeRangeOf, type RangeQuery } from './range-query.js'
 import { described, errorResponses, integer, jsonObject, number, string } from './schemas.js'
+import { BACKENDS } from '../backends/backend.js'
 
 /** The most sites one page may ask for: enough for any table, bounded for any client. */
 export const MAX_SITES_PER_PAGE = 1000
@@ -49,15 +50,18 @@ const sitesSchema = {
 
 const badRowSchema = jsonObject({ file: string(), line: integer(), reason: string() })
 
+const backendField = { type: 'string', enum: BACKENDS, description: 'Where page views live (BACKEND).' } as const
+
 const healthSchema = {
   summary: 'Whether the data is loaded, and what it holds',
   tags: ['operations'],
   response: {
     200: described('Loaded: the data\'s summary.', jsonObject({
       status: { type: 'string', enum: ['ready'] },
-      files: { type: 'array', description: 'The first 100 files.', items: jsonObject({ file: string(), rows: integer(), skipped_rows: integer() }) },
+      backend: backendField,
+      files: { type: 'array', description: 'The first 100 files (with ClickHouse: as loaded, now or by an earlier start).', items: jsonObject({ file: string(), rows: integer(), skipped_rows: integer() }) },
       files_total: integer(),
-      rows: integer('Page views loaded.'),
+      rows: integer('Page views loaded (with ClickHouse: in the database).'),
       skipped_rows: integer('Bad rows skipped.'),
       skipped_row_examples: { type: 'array', description: 'The first ten bad rows, with file, line and reason.', items: badRowSchema },
       sites: integer(),
@@ -69,8 +73,9 @@ const healthSchema = {
       build_ms: integer(),
       warm_ms: integer('Milliseconds to compute (or read) the session tables before answering.'),
       load_workers: integer('Worker threads that parsed the files.'),
-      source: { type: 'string', enum: ['csv', 'cache'], description: 'Whether the files were parsed or the cache folder was read.' },
+      source: { type: 'string', enum: ['csv', 'cache', 'database'], description: 'Whether the files were parsed, the cache folder was read, or the data is in ClickHouse.' },
       cache_file: { type: 'string', enum: ['off', 'read', 'saving', 'saved', 'failed'], description: 'What became of the cache folder this start.' },
+      warnings: { type: 'array', description: 'What is not a bad row but was not loaded, and why (with ClickHouse: a file changed since it was loaded, say).', items: string() },
       session_timeout_seconds: integer(),
       cache: jsonObject({
         sites_cached: integer(),
@@ -83,9 +88,10 @@ const healthSchema = {
         computations: integer()
       })
     })),
-    500: described('Loading failed.', jsonObject({ status: { type: 'string', enum: ['failed'] }, message: string() })),
+    500: described('Loading failed.', jsonObject({ status: { type: 'string', enum: ['failed'] }, backend: backendField, message: string() })),
     503: described('Still loading (Retry-After: 1).', jsonObject({
       status: { type: 'string', enum: ['loading'] },
+      backend: backendField,
       files_total: integer(),
       bytes_total: integer(),
       bytes_done: integer('Bytes read so far: a named pipe has no size, so this may pass bytes_total.')

@@ -197,8 +197,13 @@ const queryRoutes: FastifyPluginAsync = async (fastify) => {
 
   fastify.get<{ Querystring: VisitorQuery }>('/num_unique_visited_sites', { schema: visitorSchema }, (request, reply) => {
     const visitor = request.query.visitor_id
+    const answer = (count: number): void => {
+      sendAnswer(request, reply, `Num of unique sites for ${visitor} = ${count}`, { visitor_id: visitor, num_unique_visited_sites: count })
+    }
+    // The memory backend answers at once: no promise on its path.
     const count = fastify.sessions.visitedSites(visitor)
-    sendAnswer(request, reply, `Num of unique sites for ${visitor} = ${count}`, { visitor_id: visitor, num_unique_visited_sites: count })
+    if (typeof count === 'number') return answer(count)
+    return count.then(answer)
   })
 
   fastify.get<{ Querystring: SiteQuery }>('/site_stats', { schema: siteStatsSchema }, (request, reply) =>

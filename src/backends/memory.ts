@@ -1,0 +1,179 @@
+// The memory backend: the data folder's CSV files parsed into one columnar store in this process, saved to
+// the cache folder for the next start, and every answer computed from the store.
+import { loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../ingest/dataset.js'
+import type { PageViewStore } from '../domain/page-view-store.js'
+import { sessionizeSite, summarizeRange, type SessionSummary, type SessionTable } from '../domain/sessions.js'
+import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
+import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
+import { siteRowCount } from '../domain/page-view-store.js'
+import type { TimeRange } from '../domain/time-range.js'
+import type { BackendLog, CacheFileStatus, DataSource, LoadedData, SessionBackend } from './backend.js'
+
+export interface MemoryBackendOptions {
+  dataDir: string
+  sessionTimeoutSeconds: number
+  strictCsv: boolean
+  /** Take the byte-level path for plain CSV lines (papaparse still parses every quoted line). */
+  csvFastPath: boolean
+  /** Worker threads to parse on; 0 parses on the main thread. */
+  loadWorkers: number
+  /** Read back the session tables saved with the store (when warm-up would compute them). */
+  warmCache: boolean
+  /** Where the loaded store and warm session tables are saved for the next start; null saves nothing. */
+  cacheDir: string | null
+  maxBadRowExamples: number
+}
+
+interface Loaded { store: PageViewStore, summary: DatasetSummary, source: DataSource }
+
+export class MemoryBackend implements SessionBackend<SessionTable> {
+  readonly name = 'memory'
+  readonly ttlMs = Infinity
+  readonly #options: MemoryBackendOptions
+  readonly #files: readonly CsvFile[]
+  readonly #log: BackendLog
+  #loaded: Loaded | undefined
+  #storeCache: StoreCache | undefined
+  /** The id of the store read back from the cache folder: its session tables are saved under it. */
+  #cachedStoreId: string | undefined
+  #cacheFile: CacheFileStatus = 'off'
+  #signal: AbortSignal | undefined
+
+  constructor (options: MemoryBackendOptions, files: readonly CsvFile[], log: BackendLog) {
+    this.#options = options
+    this.#files = files
+    this.#log = log
+  }
+
+  async load (onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<LoadedData> {
+    this.#signal = signal
+    const { cacheDir } = this.#options
+    // A pipe's contents cannot be told apart from one start to the next.
+    this.#storeCache = cacheDir === null || this.#files.some(file => file.pipe)
+      ? undefined
+      : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint(), signal }, this.#files)
+    const cached = this.#storeCache && await this.#readStore(this.#storeCache, signal)
+    if (cached) {
+      this.#loaded = { ...cached, source: 'cache' }
+      return { savedTables: this.#options.warmCache ? await this.#readSessionTables(this.#storeCache!, cached.store, signal) : undefined }
+    }
+    const { store, summary } = await loadDataset(this.#files, {
+      strict: this.#options.strictCsv,
+      maxBadRowExamples: this.#options.maxBadRowExamples,
+      fastPath: this.#options.csvFastPath,
+      workers: this.#options.loadWorkers,
+      onProgress,
+      signal
+    })
+    this.#loaded = { store, summary, source: 'csv' }
+    return {}
+  }
+
+  /** The store saved by an earlier start, when it holds this data folder as it is now. */
+  async #readStore (storeCache: StoreCache, signal: AbortSignal): Promise<Omit<Loaded, 'source'> | undefined> {
+    const started = performance.now()
+    try {
+      const { store, summary, storeId } = await storeCache.readStore()
+      this.#cacheFile = 'read'
+      this.#cachedStoreId = storeId
+      const loadMs = Math.round(performance.now() - started)
+      return { store, summary: { ...summary, loadMs, parseMs: 0, buildMs: 0, workers: 0 } }
+    } catch (error) {
+      // A stop while reading is a stop, not a fault of the cache; whatever is wrong with the cache costs this
+      // start its speed, never its data.
+      signal.throwIfAborted()
+      const { message } = error as Error
+      this.#log[message === NO_CACHE_YET ? 'info' : 'warn'](`store cache ${storeCache.storePath} not used: ${message}; reading the CSV files`)
+      return undefined
+    }
+  }
+
+  async #readSessionTables (storeCache: StoreCache, store: PageViewStore, signal: AbortSignal): Promise<SessionTable[] | undefined> {
+    try {
+      return (await storeCache.readSessionTables(store, this.#cachedStoreId!)).map(({ table }) => table)
+    } catch (error) {
+      signal.throwIfAborted()
+      this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)
+      return undefined
+    }
+  }
+
+  /** Saves a store read from CSV, and session tables computed by warm-up, for the next start. */
+  async warmed (tables: readonly SessionTable[]): Promise<void> {
+    const storeCache = this.#storeCache
+    if (storeCache === undefined || (this.#cachedStoreId !== undefined && tables.length === 0)) return
+    const { store, summary } = this.#loaded!
+    const signal = this.#signal!
+    this.#cacheFile = 'saving'
+    try {
+      const storeId = this.#cachedStoreId ?? await storeCache.saveStore(store, summary, signal)
+      if (tables.length > 0) {
+        const siteIds = tables.map(table => store.siteIdByUrl.get(table.siteUrl)!)
+        await storeCache.saveSessionTables(storeId, tables.map((table, i) => ({ siteId: siteIds[i], table })), signal)
+      }
+      this.#cacheFile = 'saved'
+    } catch (error) {
+      this.#cacheFile = 'failed'
+      if (!signal.aborted) this.#log.warn(`could not save the store cache: ${(error as Error).message}`)
+    }
+  }
+
+  get #store (): PageViewStore {
+    return this.#loaded!.store
+  }
+
+  summary (): DatasetSummary {
+    return this.#loaded!.summary
+  }
+
+  source (): DataSource {
+    return this.#loaded!.source
+  }
+
+  cacheFile (): CacheFileStatus {
+    return this.#cacheFile
+  }
+
+  warnings (): readonly string[] {
+    return []
+  }
+
+  async siteUrls (): Promise<readonly string[]> {
+    const store = this.#store
+    return Array.from(store.siteUrls, (_, siteId) => siteId)
+      .sort((a, b) => siteRowCount(store, b) - siteRowCount(store, a))
+      .map(siteId => store.siteUrls[siteId])
+  }
+
+  async sessionTables (siteUrls: readonly string[]): Promise<Map<string, SessionTable>> {
+    const store = this.#store
+    const tables = new Map<string, SessionTable>()
+    for (const siteUrl of siteUrls) {
+      const siteId = store.siteIdByUrl.get(siteUrl)
+      if (siteId !== undefined) tables.set(siteUrl, await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds))
+    }
+    return tables
+  }
+
+  async summarizeRange (tables: readonly SessionTable[], range: TimeRange): Promise<SessionSummary[]> {
+    const summaries = []
+    for (const table of tables) summaries.push(await summarizeRange(table, this.#store, range))
+    return summaries
+  }
+
+  visitedSites (visitorId: string): number | undefined {
+    const store = this.#store
+    const id = store.visitors.find(visitorId)
+    return id === -1 ? undefined : numUniqueVisitedSites(store, id)
+  }
+
+  siteTimeline (table: SessionTable, range: TimeRange): Promise<SiteTimeline> {
+    return siteTimeline(table, this.#store, range)
+  }
+
+  sitePages (table: SessionTable, range: TimeRange, limit: number): Promise<SitePages> {
+    return sitePages(table, this.#store, range, limit)
+  }
+
+  async close (): Promise<void> {}
+}
