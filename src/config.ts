@@ -79,11 +79,7 @@ function host (env: Env, name: string, fallback: string): string {
 function httpUrl (env: Env, name: string, fallback: string): string {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
-  let url: URL | undefined
-  try {
-    url = new URL(raw)
-  } catch {}
-  if (url === undefined || !['http:', 'https:'].includes(url.protocol)) {
+  if (!URL.canParse(raw) || !['http:', 'https:'].includes(new URL(raw).protocol)) {
     throw new ConfigError(`${name} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`)
   }
   return raw

@@ -6,6 +6,13 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 
 t.test('defaults', async t => {
   t.same(loadConfig({}), {
+    backend: 'memory',
+    clickhouseUrl: 'http://127.0.0.1:8123',
+    clickhouseDatabase: 'sessionizer',
+    clickhouseUser: '',
+    clickhousePassword: '',
+    clickhouseCluster: 'sessionizer',
+    cacheTtlSeconds: 60,
     port: 5000,
     host: '127.0.0.1',
     dataDir: resolve('data'),
@@ -24,6 +31,13 @@ t.test('defaults', async t => {
 
 t.test('every variable is read', async t => {
   t.same(loadConfig({
+    BACKEND: 'clickhouse',
+    CLICKHOUSE_URL: 'https://ch.example.org:8443',
+    CLICKHOUSE_DATABASE: 'analytics_2',
+    CLICKHOUSE_USER: 'reader',
+    CLICKHOUSE_PASSWORD: 'p@ss word',
+    CLICKHOUSE_CLUSTER: 'main',
+    CACHE_TTL_SECONDS: '5',
     PORT: '8080',
     HOST: '0.0.0.0',
     DATA_DIR: '/srv/logs',
@@ -38,6 +52,13 @@ t.test('every variable is read', async t => {
     ACCESS_LOG: '1',
     CACHE_DIR: '/var/cache/sessionizer'
   }), {
+    backend: 'clickhouse',
+    clickhouseUrl: 'https://ch.example.org:8443',
+    clickhouseDatabase: 'analytics_2',
+    clickhouseUser: 'reader',
+    clickhousePassword: 'p@ss word',
+    clickhouseCluster: 'main',
+    cacheTtlSeconds: 5,
     port: 8080,
     host: '0.0.0.0',
     dataDir: '/srv/logs',
@@ -72,7 +93,13 @@ t.test('a bad value names its variable', async t => {
     [{ CSV_FAST_PATH: 'off' }, /^CSV_FAST_PATH must be one of 0, 1, false, true/],
     [{ LOAD_WORKERS: '-2' }, /^LOAD_WORKERS must be an integer from 0 to 256/],
     [{ HOST: 'not a host' }, /^HOST must be an IP address or a host name, got "not a host"$/],
-    [{ HOST: 'http://localhost' }, /^HOST/]
+    [{ HOST: 'http://localhost' }, /^HOST/],
+    [{ BACKEND: 'duckdb' }, /^BACKEND must be one of memory, clickhouse, got "duckdb"$/],
+    [{ CLICKHOUSE_URL: '127.0.0.1:8123' }, /^CLICKHOUSE_URL must be an http:\/\/ or https:\/\/ URL, got "127.0.0.1:8123"$/],
+    [{ CLICKHOUSE_URL: 'ftp://host' }, /^CLICKHOUSE_URL/],
+    [{ CLICKHOUSE_DATABASE: 'a;DROP TABLE x' }, /^CLICKHOUSE_DATABASE must be letters, digits and underscores/],
+    [{ CLICKHOUSE_CLUSTER: '1st' }, /^CLICKHOUSE_CLUSTER must be letters/],
+    [{ CACHE_TTL_SECONDS: '0' }, /^CACHE_TTL_SECONDS must be an integer from 1/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message })
   for (const host of ['localhost', '::1', '10.0.0.1', 'db-1.example.org']) t.equal(loadConfig({ HOST: host }).host, host)

@@ -7,6 +7,13 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import type { SiteRow } from '../src/domain/queries.js'
 
 export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
+  backend: 'memory',
+  clickhouseUrl: 'http://127.0.0.1:8123',
+  clickhouseDatabase: 'sessionizer',
+  clickhouseUser: '',
+  clickhousePassword: '',
+  clickhouseCluster: 'sessionizer',
+  cacheTtlSeconds: 60,
   sessionTimeoutSeconds: 1800,
   cacheMaxBytes: 64 * 1024 * 1024,
   cacheMaxSites: 1000,

@@ -14,7 +14,7 @@ import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/tim
 import type { BackendName, CacheFileStatus, DataSource, SessionBackend, SiteTable } from '../backends/backend.js'
 import { MemoryBackend } from '../backends/memory.js'
 import { ClickHouseBackend, type ClickHouseOptions } from '../backends/clickhouse/backend.js'
-import { LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
+import { BackendUnavailableError, LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
 export interface SessionsOptions extends ClickHouseOptions {
   backend: BackendName
@@ -122,15 +122,19 @@ export class SessionService {
       maxSize: options.cacheMaxBytes,
       sizeCalculation: table => table.byteSize,
       ...ttl,
-      // A table past its time to live is still answered with when the backend cannot be reached.
-      allowStaleOnFetchRejection: true,
+      // A table past its time to live stays, to answer with while the backend cannot be reached.
       noDeleteOnStaleGet: true,
       // A computation evicted while in flight (a small cache, many sites asked at once) still answers the
       // requests that wait for it; its table is just not kept.
       ignoreFetchAbort: true,
-      fetchMethod: async siteUrl => {
+      fetchMethod: async (siteUrl, stale) => {
         this.#counts.computations++
-        return (await backend.sessionTables([siteUrl])).get(siteUrl)
+        try {
+          return (await backend.sessionTables([siteUrl])).get(siteUrl)
+        } catch (error) {
+          if (stale !== undefined && error instanceof BackendUnavailableError) return stale
+          throw error
+        }
       }
     })
     this.#siteDirectories = new LRUCache({ max: RANGE_DIRECTORIES + 1, ...ttl })

@@ -1,0 +1,60 @@
+// A local ClickHouse cluster for a test file, started with the project's own script and stopped by its pids.
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { createClient, ClickHouseLogLevel } from '@clickhouse/client'
+import type { Test } from 'tap'
+import { PROJECT_ROOT } from '../src/project-root.js'
+import { run as runStatements, shardStatements } from '../src/backends/clickhouse/schema.js'
+
+export const CLICKHOUSE_INSTALLED = spawnSync('bash', ['-c', 'command -v clickhouse-server']).status === 0
+
+export interface Cluster {
+  url: string
+  /** Each shard's HTTP URL. */
+  shardUrls: string[]
+  /** Starts the cluster (again). */
+  up: () => void
+  down: () => void
+  /**
+   * A database of its own for a test; clustered, with each shard's tables created as `npm run clickhouse:up`
+   * creates them (a server used alone gets its tables from the service).
+   */
+  database: (clustered: boolean) => Promise<string>
+}
+
+/** Starts a cluster of `shards` on ports of its own (`offset` keeps test files apart), stopped when `t` ends. */
+export function startCluster (t: Test, shards: number, offset: number): Cluster {
+  // Not a tap fixture: those are removed before teardowns run, pid files with them, and `down` needs those.
+  const home = mkdtempSync(join(tmpdir(), 'sessionizer-clickhouse-'))
+  const base = 20_000 + (process.pid % 50) * 200 + offset
+  const script = (...args: string[]): void => {
+    const result = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'clickhouse.sh'), ...args],
+      { env: { ...process.env, CLICKHOUSE_HOME: home }, encoding: 'utf8' })
+    if (result.status !== 0) throw new Error(`clickhouse.sh ${args.join(' ')}: ${result.stderr}`)
+  }
+  const shardUrls = Array.from({ length: shards }, (_, i) => `http://127.0.0.1:${base + i}`)
+  const cluster: Cluster = {
+    url: shardUrls[0],
+    shardUrls,
+    up: () => script('up', '--shards', String(shards), '--http-port', String(base)),
+    down: () => script('down'),
+    database: async clustered => {
+      const name = `test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
+      for (const url of clustered ? shardUrls : []) {
+        const client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } })
+        await runStatements(client, shardStatements(name, true))
+        await client.close()
+      }
+      return name
+    }
+  }
+  cluster.up()
+  t.teardown(() => {
+    cluster.down()
+    rmSync(home, { recursive: true, force: true })
+  })
+  return cluster
+}
