@@ -29,7 +29,9 @@ export interface Cluster {
 export function startCluster (t: Test, shards: number, offset: number): Cluster {
   // Not a tap fixture: those are removed before teardowns run, pid files with them, and `down` needs those.
   const home = mkdtempSync(join(tmpdir(), 'sessionizer-clickhouse-'))
-  const base = 20_000 + (process.pid % 50) * 200 + offset
+  // Shard i listens on base + i, + 100 + i and + 200 + i: clusters whose offsets differ by 10 or more share no
+  // port. Below the script test's ports, and below Linux's ephemeral ports, which connections may hold.
+  const base = 10_000 + (process.pid % 45) * 300 + offset
   const script = (...args: string[]): void => {
     const result = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'clickhouse.sh'), ...args],
       { env: { ...process.env, CLICKHOUSE_HOME: home }, encoding: 'utf8' })

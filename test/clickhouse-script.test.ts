@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../src/project-root.js'
+import { compiled } from './helper.js'
 
 const SCRIPT = join(PROJECT_ROOT, 'scripts', 'clickhouse.sh')
 const installed = spawnSync('bash', ['-c', 'command -v clickhouse-server']).status === 0
@@ -37,8 +38,9 @@ if (!installed) {
   t.test('up starts N shards that form one cluster, again is a no-op, and down stops them by their pids', async t => {
     // Not a tap fixture: those are removed before teardowns run, pid files with them, and `down` needs those.
     const home = mkdtempSync(join(tmpdir(), 'sessionizer-clickhouse-'))
-    // Ports far from the defaults, different in each run, so that a cluster left by a user is never touched.
-    const base = 30_000 + (process.pid % 100) * 300
+    // Ports far from the defaults, different in each run, so that a cluster left by a user is never touched; below
+    // Linux's ephemeral ports (32768 and up), which the tests' own connections may hold at any moment.
+    const base = 24_000 + (process.pid % 25) * 300
     t.teardown(() => {
       run(home, 'down')
       rmSync(home, { recursive: true, force: true })
@@ -85,5 +87,9 @@ if (!installed) {
     t.match(run(home, 'up', '--verbose'), { status: 2, stderr: /usage: clickhouse\.sh up/ })
     t.match(run(home, 'sideways'), { status: 2, stderr: /usage/ })
     t.match(run(home, 'down'), { status: 0 }, 'down with nothing running is fine')
+    const schema = (...args: string[]) => spawnSync(process.execPath, [compiled('scripts/clickhouse-schema.ts'), ...args], { encoding: 'utf8' })
+    t.match(schema(), { status: 1, stderr: /usage: clickhouse:schema -- \[--database DB\] URL…/ })
+    t.match(schema('--database', 'a;b', 'http://127.0.0.1:9'), { status: 1, stderr: /--database must be letters, digits and underscores, got "a;b"/ })
+    t.match(schema('http://127.0.0.1:9'), { status: 1, stderr: /clickhouse:schema: .*ECONNREFUSED/ })
   })
 }

@@ -11,7 +11,7 @@ export interface StreamOptions extends RangeParseOptions {
 }
 
 /**
- * Parses `file`, calling `onBatch` with each batch of rows (waiting for it before reading on) and `onBytes` with
+ * Parses `file` (a file, not a named pipe: to the size it had when listed), calling `onBatch` with each batch of rows (waiting for it before reading on) and `onBytes` with
  * each chunk's bytes. An abort stops it between chunks with the signal's reason. Bad rows are named by the
  * file's name, as a load names them.
  */
@@ -20,7 +20,7 @@ export async function streamFile (
   signal?: AbortSignal
 ): Promise<RangeResult> {
   const builder = new PageViewBatchBuilder()
-  const parser = new RangeParser({ file: file.path, start: 0, end: file.pipe ? Infinity : file.bytes }, builder, options)
+  const parser = new RangeParser({ file: file.path, start: 0, end: file.bytes }, builder, options)
   const stop = (): void => { void parser.close() }
   signal?.addEventListener('abort', stop)
   try {

@@ -128,9 +128,10 @@ export class SessionService {
       // requests that wait for it; its table is just not kept.
       ignoreFetchAbort: true,
       fetchMethod: async (siteUrl, stale) => {
-        this.#counts.computations++
         try {
-          return (await backend.sessionTables([siteUrl])).get(siteUrl)
+          const table = (await backend.sessionTables([siteUrl])).get(siteUrl)
+          if (table !== undefined) this.#counts.computations++
+          return table
         } catch (error) {
           if (stale !== undefined && error instanceof BackendUnavailableError) return stale
           throw error
@@ -350,9 +351,9 @@ export class SessionService {
   async #computeTable (siteUrl: string): Promise<SiteTable> {
     const status: LRUCache.Status<string, SiteTable> = {}
     const table = await this.#cache.fetch(siteUrl, { status })
+    if (table === undefined) throw new UnknownSiteError(siteUrl)
     if (status.fetch === 'inflight') this.#counts.sharedInFlight++
     else this.#counts.misses++
-    if (table === undefined) throw new UnknownSiteError(siteUrl)
     return table
   }
 

@@ -2,7 +2,7 @@
 // others show up after the time to live, strict mode stores nothing from a bad file, `npm run ingest` loads
 // without serving, and ClickHouse out of reach is a clear message (at start) or a 503 (while serving).
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { appendFileSync, writeFileSync, utimesSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -36,7 +36,7 @@ if (!CLICKHOUSE_INSTALLED) {
   if (process.env.CI) t.fail(`ClickHouse lifecycle test: ${why}; CI must not skip it`)
   else t.plan(0, `ClickHouse lifecycle test: ${why}`)
 } else {
-  const cluster = startCluster(t, 1, 100)
+  const cluster = startCluster(t, 1, 10)
 
   t.test('a restart loads no file twice; a changed file is reported, not loaded again; a new one is loaded', async t => {
     const dataDir = twoFiles(t)
@@ -95,24 +95,41 @@ if (!CLICKHOUSE_INSTALLED) {
     const server = await build(t, options(cluster, database, dataDir, { strictCsv: true }))
     await t.rejects(server.sessions.loaded, { name: 'CsvFormatError', message: /a\.csv:2: timestamp "later"/ })
     t.equal(await count(cluster, `SELECT count() AS value FROM ${database}.page_views`), 0)
+    const good = await buildLoaded(t, options(cluster, database, twoFiles(t), { strictCsv: true }))
+    t.match((await get(good, '/health')).json(), { rows: 5 }, 'good files load in strict mode')
   })
 
-  t.test('no data folder: the service serves what the database holds', async t => {
+  t.test('no data folder: the service serves what the database holds, nothing at first', async t => {
     const database = await cluster.database(true)
+    const empty = await buildLoaded(t, options(cluster, database, join(t.testdirName, 'absent')))
+    t.match((await get(empty, '/health')).json(), { status: 'ready', rows: 0, sites: 0, first_timestamp: null, last_timestamp: null })
+    t.equal((await get(empty, '/sites')).json().total, 0)
+    await empty.close()
     await buildLoaded(t, options(cluster, database, twoFiles(t)))
     const server = await buildLoaded(t, options(cluster, database, join(t.testdirName, 'absent')))
     t.match((await get(server, '/health')).json(), { status: 'ready', rows: 5, files: [] })
     t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'v1' })).body, 'Num of unique sites for v1 = 2')
   })
 
+  t.test('a named pipe is reported, not loaded: nothing tells one pipe\'s contents from the next', async t => {
+    const dataDir = twoFiles(t)
+    execFileSync('mkfifo', [join(dataDir, 'live.csv')])
+    const server = await buildLoaded(t, options(cluster, await cluster.database(true), dataDir))
+    const health = (await get(server, '/health')).json()
+    t.match(health, { rows: 5, warnings: [/^live\.csv is a named pipe: not loaded/] })
+    t.same(health.files.map((file: { file: string, rows: number }) => [file.file, file.rows]), [['a.csv', 3], ['b.csv', 2], ['live.csv', 0]])
+  })
+
   t.test('npm run ingest loads a folder without serving, and once', async t => {
     const dataDir = twoFiles(t)
+    appendFileSync(join(dataDir, 'a.csv'), 'not a row\n')
     const database = await cluster.database(true)
     const env = { ...process.env, CLICKHOUSE_URL: cluster.url, CLICKHOUSE_DATABASE: database }
     const ingest = () => spawnSync(process.execPath, [compiled('scripts/ingest.ts'), dataDir], { env, encoding: 'utf8' })
     const first = ingest()
     t.equal(first.status, 0, first.stderr)
-    t.match(first.stdout, /loaded a\.csv \(3 rows, 0 skipped\), b\.csv \(2 rows, 0 skipped\); the database holds 5 page views of 2 sites/)
+    t.match(first.stderr, /skipped bad row a\.csv:4: /)
+    t.match(first.stdout, /loaded a\.csv \(3 rows, 1 skipped\), b\.csv \(2 rows, 0 skipped\); the database holds 5 page views of 2 sites/)
     const touched = new Date(Date.now() + 5000)
     utimesSync(join(dataDir, 'a.csv'), touched, touched)
     const second = ingest()
@@ -120,6 +137,18 @@ if (!CLICKHOUSE_INSTALLED) {
     t.match(second.stderr, /warning: a\.csv changed since it was loaded/)
     t.match(second.stdout, /the database holds 5 page views/)
     t.match(spawnSync(process.execPath, [compiled('scripts/ingest.ts')], { env, encoding: 'utf8' }), { status: 1, stderr: /usage: npm run ingest -- DIR/ })
+  })
+
+  t.test('a query that fails for another reason is a 500, its details in the log only', async t => {
+    const database = await cluster.database(true)
+    const server = await buildLoaded(t, options(cluster, database, twoFiles(t)))
+    const client = createClient({ url: cluster.url, log: { level: ClickHouseLogLevel.OFF } })
+    await client.command({ query: `DROP TABLE ${database}.visitor_sites` })
+    await client.close()
+    const answer = await get(server, '/num_unique_visited_sites', { visitor_id: 'v1' })
+    t.equal(answer.statusCode, 500)
+    t.equal(answer.body, 'Internal Server Error')
+    t.equal((await get(server, '/num_sessions', { site_url: 'one.example' })).statusCode, 200, 'what does not need that table still answers')
   })
 
   t.test('ClickHouse out of reach: at start, a message naming CLICKHOUSE_URL; while serving, 503 until it is back', async t => {
@@ -145,7 +174,6 @@ if (!CLICKHOUSE_INSTALLED) {
       cluster.up()
     }
     t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'v1' })).body, 'Num of unique sites for v1 = 2', 'answers again once it is back')
-    console.error(JSON.stringify((await get(server, '/sites')).json()), JSON.stringify((await get(server, '/health')).json()))
     t.equal((await get(server, '/sites')).json().total, 2)
   })
 }

@@ -10,7 +10,7 @@ import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../../scripts/lib/
 import { PROJECT_ROOT } from '../../src/project-root.js'
 import type { AppOptions } from '../../src/app.js'
 import { naiveAnswers } from '../naive-sessionizer.js'
-import { allSites, buildLoaded, get } from '../helper.js'
+import { allSites, build, buildLoaded, get } from '../helper.js'
 import { CLICKHOUSE_INSTALLED, startCluster, type Cluster } from '../clickhouse-cluster.js'
 
 const ASSIGNMENT = join(PROJECT_ROOT, '..', 'shared', 'assignment')
@@ -135,6 +135,12 @@ if (!CLICKHOUSE_INSTALLED) {
       await compare(t, memory, clickhouse, dataDir, 600)
     })
   }
+
+  t.test('a cluster whose shards lack their table is named, with what to run', async t => {
+    const dataDir = t.testdir({ 'a.csv': 'v,s,p,1\n' })
+    const server = await build(t, { backend: 'clickhouse', clickhouseUrl: cluster.url, clickhouseDatabase: await cluster.database(false), dataDir })
+    await t.rejects(server.sessions.loaded, { message: /^1 of the 2 shards of ClickHouse cluster sessionizer \(CLICKHOUSE_CLUSTER\) have no table test_\w+\.page_views_local: create it on each shard with npm run clickhouse:schema/ })
+  })
 
   t.test('two shards: the assignment\'s answers, with rows on both shards', { skip: !existsSync(ASSIGNMENT) && !process.env.CI && 'no assignment data' }, async t => {
     const memory = await buildLoaded(t, { dataDir: ASSIGNMENT })

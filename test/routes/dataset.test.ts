@@ -92,7 +92,7 @@ t.test('/health stays small and names files only as they stand in the data folde
   await t.rejects(failed.sessions.loaded)
   const failure = await get(failed, '/health')
   t.equal(failure.statusCode, 500)
-  t.same(failure.json(), { status: 'failed', message: 'v.csv:1: expected 4 fields, found 3' })
+  t.same(failure.json(), { status: 'failed', backend: 'memory', message: 'v.csv:1: expected 4 fields, found 3' })
 })
 
 t.test('the landing page is served at /', async t => {

@@ -191,10 +191,8 @@ export class ClickHouseBackend implements SessionBackend {
       const result = await this.#client.query({ query, format: 'JSONEachRow', clickhouse_settings: settings })
       return await result.json<Row>()
     } catch (error) {
-      const { code, message } = error as NodeJS.ErrnoException
-      if (UNREACHABLE.has(String(code)) || /socket hang up|Timeout error/i.test(message)) {
-        throw new BackendUnavailableError(`ClickHouse at ${this.#options.clickhouseUrl} cannot be reached (${code ?? message})`)
-      }
+      const { code } = error as NodeJS.ErrnoException
+      if (UNREACHABLE.has(String(code))) throw new BackendUnavailableError(`ClickHouse at ${this.#options.clickhouseUrl} cannot be reached (${code})`)
       throw error
     }
   }
