@@ -1,5 +1,5 @@
 // npm run clickhouse:schema -- [--database DB] URL…: creates the tables each shard of a cluster holds, on every
-// server listed (the service creates the rest). For clusters without distributed DDL (no ZooKeeper or Keeper),
+// server listed (the service creates the rest), as CLICKHOUSE_USER with CLICKHOUSE_PASSWORD when they are set. For clusters without distributed DDL (no ZooKeeper or Keeper),
 // such as the one npm run clickhouse:up starts, which runs this itself.
 import { parseArgs } from 'node:util'
 import { createClient, ClickHouseLogLevel } from '@clickhouse/client'
@@ -10,7 +10,12 @@ try {
   if (!IDENTIFIER.test(values.database)) throw new Error(`--database must be letters, digits and underscores, got ${JSON.stringify(values.database)}`)
   if (positionals.length === 0) throw new Error('usage: clickhouse:schema -- [--database DB] URL…')
   for (const url of positionals) {
-    const client = createClient({ url, log: { level: ClickHouseLogLevel.OFF } })
+    const client = createClient({
+      url,
+      username: process.env.CLICKHOUSE_USER || 'default',
+      password: process.env.CLICKHOUSE_PASSWORD ?? '',
+      log: { level: ClickHouseLogLevel.OFF }
+    })
     try {
       await run(client, shardStatements(values.database, true))
     } finally {

@@ -41,6 +41,12 @@ t.test('a bad variable stops the start with a message naming it', async t => {
   t.match(server.output(), /sessionizer: PORT must be an integer from 0 to 65535, got "eighty"/)
 })
 
+t.test('BACKEND=clickhouse with ClickHouse out of reach stops the start with a message naming CLICKHOUSE_URL', async t => {
+  const server = startServer({ BACKEND: 'clickhouse', CLICKHOUSE_URL: 'http://127.0.0.1:9', DATA_DIR: '/no/such/folder', PORT: '0' })
+  t.equal(await server.exited, 1)
+  t.match(server.output(), /cannot load data: cannot reach ClickHouse at CLICKHOUSE_URL=http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/)
+})
+
 t.test('a missing data folder stops the start', async t => {
   const server = startServer({ DATA_DIR: '/no/such/folder', PORT: '0' })
   t.equal(await server.exited, 1)
