@@ -1,6 +1,9 @@
-// npm run bench [-- --quick | --sizes 1M,10M] [--log-level silent]: Sessionizer against DuckDB and a bare Fastify route, on generated data.
-// Prints, for each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency,
-// DuckDB's time and RSS for the same answers, whether the answers agree, and the ratios against the targets.
+// npm run bench [-- --quick | --sizes 1M,10M] [--log-level silent] [--clickhouse-shards 1,2 | 0]: Sessionizer against
+// DuckDB and a bare Fastify route, on generated data. Prints, for each dataset, time to ready, peak RSS, rows/s,
+// warm-up, cached-query throughput and latency, DuckDB's time and RSS for the same answers, whether the answers
+// agree, and the ratios against the targets; then the same service on a local ClickHouse cluster of 1 and 2 shards
+// (when clickhouse-server is installed): ingest rows/s, time to ready, first-answer latency, cached throughput.
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,9 +12,9 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
 import { compareAnswers } from './lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
+  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
   startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded,
-  type Throughput
+  type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
 interface Dataset { name: string, rows: number, sites: number, visitors: number, files: number }
@@ -85,22 +88,16 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   const restartRss = peakRssBytes(childPids(server.child.pid!)[0])
   const restartProblems = compareAnswers(withVisitors, await collectSessionizerAnswers(server.baseUrl, sample), sample)
     .map(problem => `after the restart: ${problem}`)
-  rmSync(cacheDir, { recursive: true })
   const firstSite = [...siteAnswers.keys()][0]
-  const barePort = await freePort()
-  const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
-  // Alternate short rounds, so that both face the same noise of a shared machine; keep each one's median round.
-  const oursRounds: Throughput[] = []
-  const bareRounds: Throughput[] = []
-  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-    oursRounds.push(await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(firstSite)}`, throughputSeconds, 32,
-      childPids(server.child.pid!)[0]))
-    bareRounds.push(await measureThroughput(`${bare.baseUrl}/constant`, throughputSeconds, 32, bare.child.pid))
-  }
-  await Promise.all([server.stop(), bare.stop()])
-  const ours = median(oursRounds)
-  const bareThroughput = median(bareRounds)
-  const cpu = { ours: medianCpu(oursRounds), bare: medianCpu(bareRounds) }
+  const { ours, bareThroughput, cpu } = await cachedThroughput(server, firstSite, throughputSeconds)
+  await server.stop()
+  // Every site's first answer with nothing cached: the store read back, no warm-up.
+  const unwarmedPort = await freePort()
+  const unwarmed = await startNpmStart({ ...env, PORT: String(unwarmedPort), WARM_CACHE: '0' }, unwarmedPort, '/health')
+  await waitUntilLoaded(unwarmed.baseUrl)
+  const firstAnswer = await firstAnswerLatency(unwarmed.baseUrl, [...siteAnswers.keys()])
+  await unwarmed.stop()
+  rmSync(cacheDir, { recursive: true })
 
   const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
     availableParallelism(), sample)
@@ -108,12 +105,85 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
   return {
-    dataset, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, cpu, duck, problems,
-    sampleFound: withVisitors.visitors.size
+    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, cpu,
+    firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
 }
 
+/** Cached /num_sessions against a bare Fastify route, in alternate short rounds so that both face the same noise. */
+async function cachedThroughput (server: ServerProcess, site: string, throughputSeconds: number) {
+  const barePort = await freePort()
+  const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
+  const oursRounds: Throughput[] = []
+  const bareRounds: Throughput[] = []
+  for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
+    oursRounds.push(await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`, throughputSeconds, 32,
+      childPids(server.child.pid!)[0]))
+    bareRounds.push(await measureThroughput(`${bare.baseUrl}/constant`, throughputSeconds, 32, bare.child.pid))
+  }
+  await bare.stop()
+  return { ours: median(oursRounds), bareThroughput: median(bareRounds), cpu: { ours: medianCpu(oursRounds), bare: medianCpu(bareRounds) } }
+}
+
 type Result = Awaited<ReturnType<typeof benchmark>>
+
+const CLICKHOUSE_SCRIPT = join(PROJECT_ROOT, 'scripts', 'clickhouse.sh')
+
+/**
+ * The same data through the ClickHouse backend on a local cluster of `shards` (a folder and ports of its own,
+ * stopped by its pids after): `npm start` ingests and warms; then the answers against the memory backend's, cached
+ * throughput, and a restart that loads nothing, without warm-up, for every site's first answer from ClickHouse.
+ */
+async function benchmarkClickHouse (memory: Result, shards: number, throughputSeconds: number) {
+  const home = mkdtempSync(join(tmpdir(), 'sessionizer-bench-clickhouse-'))
+  const httpPort = 12_000 + shards * 300
+  const cluster = (...args: string[]) => {
+    const result = spawnSync('bash', [CLICKHOUSE_SCRIPT, ...args], { env: { ...process.env, CLICKHOUSE_HOME: home }, encoding: 'utf8' })
+    if (result.status !== 0) throw new Error(`clickhouse.sh ${args.join(' ')}: ${result.stderr}`)
+  }
+  cluster('up', '--shards', String(shards), '--http-port', String(httpPort))
+  try {
+    const env = { BACKEND: 'clickhouse', CLICKHOUSE_URL: `http://127.0.0.1:${httpPort}`, DATA_DIR: memory.dir, CACHE_DIR: '' }
+    const start = async (more: Record<string, string> = {}) => {
+      const port = await freePort()
+      const started = performance.now()
+      const server = await startNpmStart({ ...env, ...more, PORT: String(port) }, port, '/health')
+      await waitUntilLoaded(server.baseUrl)
+      return { server, readyMs: performance.now() - started }
+    }
+    const cold = await start()
+    const health = await (await fetch(`${cold.server.baseUrl}/health`)).json() as { load_ms: number, warm_ms: number, rows: number }
+    const problems = compareAnswers(memory.withVisitors, await collectSessionizerAnswers(cold.server.baseUrl, memory.sample), memory.sample)
+    if (health.rows !== memory.dataset.rows) problems.push(`ClickHouse holds ${health.rows} rows, not ${memory.dataset.rows}`)
+    const { ours, bareThroughput, cpu } = await cachedThroughput(cold.server, [...memory.withVisitors.sites.keys()][0], throughputSeconds)
+    await cold.server.stop()
+    const restart = await start({ WARM_CACHE: '0' })
+    const firstAnswer = await firstAnswerLatency(restart.server.baseUrl, [...memory.withVisitors.sites.keys()])
+    await restart.server.stop()
+    return { shards, readyMs: cold.readyMs, ingestMs: health.load_ms, warmMs: health.warm_ms, restartMs: restart.readyMs, firstAnswer, ours, bareThroughput, cpu, problems }
+  } finally {
+    cluster('down')
+    rmSync(home, { recursive: true, force: true })
+  }
+}
+
+type ClickHouseResult = Awaited<ReturnType<typeof benchmarkClickHouse>>
+
+function reportClickHouse (memory: Result, results: ClickHouseResult[]): void {
+  const { rows } = memory.dataset
+  const rate = (ms: number) => `${Math.round(rows / ms).toLocaleString('en-US')} K rows/s`
+  console.log(`\n| ${memory.dataset.name} | ingest | time to ready | restart (no warm-up) | first /site_stats p50 / p99 | cached /num_sessions | / bare Fastify | answers |`)
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|')
+  console.log(`| memory | ${rate(memory.readyMs)} (parse and build) | ${seconds(memory.readyMs)} | ${seconds(memory.restartMs)} (cache folder) | ` +
+    `${memory.firstAnswer.p50Ms} / ${memory.firstAnswer.p99Ms} ms | ${Math.round(memory.ours.requestsPerSecond)} req/s | ` +
+    `${(memory.ours.requestsPerSecond / memory.bareThroughput.requestsPerSecond).toFixed(2)} | DuckDB's |`)
+  for (const r of results) {
+    console.log(`| ClickHouse, ${r.shards} shard${r.shards > 1 ? 's' : ''} | ${rate(r.ingestMs)} | ${seconds(r.readyMs)} (warm-up ${seconds(r.warmMs)}) | ` +
+      `${seconds(r.restartMs)} | ${r.firstAnswer.p50Ms} / ${r.firstAnswer.p99Ms} ms | ${Math.round(r.ours.requestsPerSecond)} req/s | ` +
+      `${(r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond).toFixed(2)} | ` +
+      `${r.problems.length === 0 ? 'the memory backend\'s' : `DISAGREE: ${r.problems.slice(0, 3).join('; ')}`} |`)
+  }
+}
 
 function report (r: Result): void {
   const { dataset } = r
@@ -154,8 +224,15 @@ function growthTable (results: Result[]): void {
 }
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, sizes: { type: 'string' }, 'log-level': { type: 'string' } }
+  options: {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string' },
+    'log-level': { type: 'string' },
+    'clickhouse-shards': { type: 'string', default: '1,2' }
+  }
 })
+const clickhouseInstalled = spawnSync('bash', ['-c', 'command -v clickhouse-server']).status === 0
+const shardCounts = clickhouseInstalled ? values['clickhouse-shards'].split(',').map(Number).filter(count => count > 0) : []
 const sizes = values.sizes?.split(',')
 const chosen = values.quick ? DATASETS.slice(0, 1) : DATASETS.filter(dataset => !sizes || sizes.includes(dataset.name))
 console.log(`Sessionizer benchmark: ${availableParallelism()} cores, Node ${process.version}; ` +
@@ -166,6 +243,11 @@ for (const dataset of chosen) {
   const result = await benchmark(dataset, 2, values['log-level'])
   report(result)
   results.push(result)
+  const onClickHouse = []
+  for (const shards of shardCounts) onClickHouse.push(await benchmarkClickHouse(result, shards, 2))
+  if (onClickHouse.length > 0) reportClickHouse(result, onClickHouse)
+  if (onClickHouse.some(r => r.problems.length > 0)) process.exitCode = 1
 }
 if (results.length > 1) growthTable(results)
+if (!clickhouseInstalled) console.log('\n(no ClickHouse rows: clickhouse-server is not installed; bash scripts/clickhouse.sh install)')
 if (results.some(r => r.problems.length > 0)) process.exitCode = 1

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess, waitUntilCacheSettled,
+  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess, waitUntilCacheSettled,
   waitUntilLoaded
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, compiled } from './helper.js'
@@ -46,6 +46,10 @@ t.test('DuckDB and Sessionizer agree on a generated set, ties and boundary gaps 
   // The server here is this process: its CPU time per request is what the requests cost it, and some.
   const withCpu = await measureThroughput(`${baseUrl}/num_sessions?site_url=www.s_1.com`, 1, 4, process.pid)
   t.ok(withCpu.cpuMicrosPerRequest! > 1 && withCpu.cpuMicrosPerRequest! < 100_000, `${withCpu.cpuMicrosPerRequest} µs a request`)
+
+  const latency = await firstAnswerLatency(baseUrl, [...ours.sites.keys()])
+  t.ok(latency.p50Ms > 0 && latency.p50Ms <= latency.p99Ms, `first answers: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms`)
+  await t.rejects(firstAnswerLatency(baseUrl, ['www.nowhere.com']), { message: /^\/site_stats of www\.nowhere\.com answered 404: Unknown site_url/ })
 })
 
 t.test('waiting for the data: through 503s, and a failed load is an error', async t => {

@@ -187,3 +187,18 @@ export async function runDuckdbProcess (duckdbScript: string, dir: string, timeo
   const parsed = JSON.parse(output) as { ms: number, peakRssBytes: number, sites: [string, { sessions: number, median: number }][], visitors: [string, number][] }
   return { ms: parsed.ms, peakRssBytes: parsed.peakRssBytes, answers: { sites: new Map(parsed.sites), visitors: new Map(parsed.visitors) } }
 }
+
+/** Each site's /site_stats asked once, one after another, as a dashboard's first look does: p50 and p99 in ms. */
+export async function firstAnswerLatency (baseUrl: string, sites: readonly string[]): Promise<{ p50Ms: number, p99Ms: number }> {
+  const times: number[] = []
+  for (const site of sites) {
+    const started = performance.now()
+    const response = await fetch(`${baseUrl}/site_stats?site_url=${encodeURIComponent(site)}`)
+    if (response.status !== 200) throw new Error(`/site_stats of ${site} answered ${response.status}: ${await response.text()}`)
+    await response.arrayBuffer()
+    times.push(performance.now() - started)
+  }
+  times.sort((a, b) => a - b)
+  const at = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] * 10) / 10
+  return { p50Ms: at(50), p99Ms: at(99) }
+}

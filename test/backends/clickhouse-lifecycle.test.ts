@@ -164,7 +164,7 @@ if (!CLICKHOUSE_INSTALLED) {
       await sleep(1100)
       t.equal((await get(server, '/num_sessions', { site_url: 'one.example' })).body, 'Num sessions for site one.example = 2', 'past its TTL too, while ClickHouse is away')
       for (const [url, query] of [['/num_unique_visited_sites', { visitor_id: 'v1' }], ['/site_pages', { site_url: 'one.example' }],
-        ['/num_sessions', { site_url: 'one.example', from: '150' }], ['/sites', {}]] as const) {
+        ['/num_sessions', { site_url: 'one.example', from: '150' }], ['/sites', {}], ['/num_sessions', { site_url: 'not-cached.example' }]] as const) {
         const answer = await get(server, url, query)
         t.equal(answer.statusCode, 503, url)
         t.match(answer.body, new RegExp(`^ClickHouse at ${cluster.url.replaceAll('.', '\\.')} cannot be reached \\(ECONNREFUSED\\); retry shortly$`))

@@ -72,6 +72,12 @@ t.test('warming computes every site before the data counts as loaded, busiest fi
   t.match(fewBytes.sessions.cacheStats(), { sites_cached: 1, computations: 1 })
 })
 
+t.test('warming more sites than one batch warms them all, a batch at a time', async t => {
+  const rows = Array.from({ length: 2_100 }, (_, i): [string, string, number] => ['v', `s${i}`, i])
+  const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': csv(rows) }), warmCache: true, cacheMaxSites: 5_000 })
+  t.match(server.sessions.health(), { sites: 2_100, cache: { sites_cached: 2_100, computations: 2_100 } })
+})
+
 t.test('closing the app empties the cache', async t => {
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': twoSites }) })
   await server.sessions.sessionTable('s1')

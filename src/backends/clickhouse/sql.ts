@@ -31,15 +31,17 @@ function rangeFilter (range: TimeRange): string {
 }
 
 /**
- * One row per visitor and site, sessionized: its views sorted by time (then URL: of views in a session's first
- * second, the entry page is the URL that sorts first), and per session its first view's index, time, length and
- * views. The views of one visitor are on one shard, so each shard sessionizes its own (distributed_group_by_no_merge).
+ * One row per visitor and site, sessionized: its views' times, ascending, and per session its first view's index,
+ * time, length and views. `perView` adds each view's URL and session start, sorting views by time then URL: of
+ * views in a session's first second, the entry page is the URL that sorts first. The views of one visitor are
+ * on one shard, so each shard sessionizes its own (distributed_group_by_no_merge).
  */
 function visitorSessions (source: string, where: string, timeoutSeconds: number, perView = false): string {
   return `
-    SELECT site_url, visitor_id,
+    SELECT site_url, visitor_id,${perView ? `
       arraySort(groupArray((timestamp, page_view_url))) AS sorted_views,
-      arrayMap(view -> view.1, sorted_views) AS times,
+      arrayMap(view -> view.1, sorted_views) AS times,` : `
+      arraySort(groupArray(timestamp)) AS times,`}
       arrayMap((i, gap) -> i = 1 OR gap > ${timeoutSeconds}, arrayEnumerate(times), arrayDifference(times)) AS opens,
       arrayFilter((i, open) -> open = 1, arrayEnumerate(times), opens) AS firsts,
       arrayMap(k -> (k = length(firsts) ? length(times) + 1 : firsts[k + 1]) - firsts[k], arrayEnumerate(firsts)) AS session_views,
