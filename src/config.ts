@@ -5,17 +5,12 @@ import { join, resolve } from 'node:path'
 import { PROJECT_ROOT } from './project-root.js'
 import { BACKENDS, type BackendName } from './backends/backend.js'
 import { IDENTIFIER } from './backends/clickhouse/schema.js'
+import type { ClickHouseOptions } from './backends/clickhouse/backend.js'
 
-export interface Config {
+/** The ClickHouse backend's settings are its own (CLICKHOUSE_*, CACHE_TTL_SECONDS), read here with the rest. */
+export interface Config extends ClickHouseOptions {
   /** Where page views live: this process's memory, or a ClickHouse server or cluster. */
   backend: BackendName
-  clickhouseUrl: string
-  clickhouseDatabase: string
-  clickhouseUser: string
-  clickhousePassword: string
-  clickhouseCluster: string
-  /** With ClickHouse: how long answers are kept, so that rows other producers insert show up within it. */
-  cacheTtlSeconds: number
   port: number
   host: string
   dataDir: string

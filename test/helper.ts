@@ -3,17 +3,13 @@ import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import app, { serverOptions, type AppOptions } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
 import { PROJECT_ROOT } from '../src/project-root.js'
 import type { SiteRow } from '../src/domain/queries.js'
 
 export const DEFAULT_TEST_OPTIONS: Omit<AppOptions, 'dataDir'> = {
-  backend: 'memory',
-  clickhouseUrl: 'http://127.0.0.1:8123',
-  clickhouseDatabase: 'sessionizer',
-  clickhouseUser: '',
-  clickhousePassword: '',
-  clickhouseCluster: 'sessionizer',
-  cacheTtlSeconds: 60,
+  // The backend's settings as a start without variables has them: memory, and ClickHouse's defaults.
+  ...loadConfig({}),
   sessionTimeoutSeconds: 1800,
   cacheMaxBytes: 64 * 1024 * 1024,
   cacheMaxSites: 1000,

@@ -111,6 +111,18 @@ if (!CLICKHOUSE_INSTALLED) {
     t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'v1' })).body, 'Num of unique sites for v1 = 2')
   })
 
+  t.test('a page_views table other producers filled before the service came: every row is answered', async t => {
+    const database = await cluster.database(false)
+    const client = createClient({ url: cluster.url, log: { level: ClickHouseLogLevel.OFF } })
+    await client.command({ query: `CREATE DATABASE ${database}` })
+    await client.command({ query: `CREATE TABLE ${database}.page_views (visitor_id String, site_url String, page_view_url String, timestamp UInt64) ENGINE = MergeTree ORDER BY timestamp` })
+    await client.insert({ table: `${database}.page_views`, format: 'JSONEachRow', values: [{ visitor_id: 'early', site_url: 'old.example', page_view_url: 'old.example/', timestamp: 5 }] })
+    await client.close()
+    const server = await buildLoaded(t, { ...options(cluster, database, join(t.testdirName, 'absent')), clickhouseCluster: 'no_such_cluster' })
+    t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'early' })).body, 'Num of unique sites for early = 1')
+    t.equal((await get(server, '/num_sessions', { site_url: 'old.example' })).body, 'Num sessions for site old.example = 1')
+  })
+
   t.test('a named pipe is reported, not loaded: nothing tells one pipe\'s contents from the next', async t => {
     const dataDir = twoFiles(t)
     execFileSync('mkfifo', [join(dataDir, 'live.csv')])

@@ -127,16 +127,24 @@ export async function ingestFiles (
   const loaded = new Map<string, FileSummary>()
   const skippedRowExamples: BadRow[] = []
   let rowsLoaded = 0
+  const insert = (rows: string): Promise<unknown> => client.insert({
+    table: `${options.database}.${PAGE_VIEWS}`,
+    values: Readable.from([rows], { objectMode: false }),
+    format: 'TabSeparated',
+    clickhouse_settings: options.clustered ? { insert_distributed_sync: 1 } : {}
+  })
   for (const file of toLoad) {
     await record(client, options.database, file, 'loading')
+    // One insert in flight while the next batch is parsed: ClickHouse and the parser work at once.
+    let inFlight: Promise<unknown> = Promise.resolve()
     const result = await streamFile(file, parseOptions, async batch => {
-      await client.insert({
-        table: `${options.database}.${PAGE_VIEWS}`,
-        values: Readable.from([tabSeparated(batch)], { objectMode: false }),
-        format: 'TabSeparated',
-        clickhouse_settings: options.clustered ? { insert_distributed_sync: 1 } : {}
-      })
+      const rows = tabSeparated(batch)
+      await inFlight
+      inFlight = insert(rows)
+      // Awaited with the next batch, or after the file: a failure stops the load there.
+      inFlight.catch(() => {})
     }, onBytes, signal)
+    await inFlight
     await record(client, options.database, file, 'loaded', result.rows, result.badRowCount)
     loaded.set(result.file, { file: result.file, rows: result.rows, skippedRows: result.badRowCount })
     rowsLoaded += result.rows

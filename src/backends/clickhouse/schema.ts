@@ -24,8 +24,9 @@ export function shardStatements (database: string, clustered: boolean): string[]
   return [
     `CREATE DATABASE IF NOT EXISTS ${database}`,
     `CREATE TABLE IF NOT EXISTS ${views} ${COLUMNS} ENGINE = MergeTree ORDER BY (site_url, visitor_id, timestamp)`,
+    // POPULATE: a table that other producers filled before the service first came holds visitors too.
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${database}.${VISITOR_SITES}
-      ENGINE = ReplacingMergeTree ORDER BY (visitor_id, site_url)
+      ENGINE = ReplacingMergeTree ORDER BY (visitor_id, site_url) POPULATE
       AS SELECT visitor_id, site_url FROM ${views}`
   ]
 }
