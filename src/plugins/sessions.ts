@@ -203,6 +203,7 @@ export class SessionService {
       this.#closing.signal.throwIfAborted()
       for (const siteUrl of batch) {
         const table = tables.get(siteUrl)
+        // Listed a moment ago, no rows left (deleted from ClickHouse): nothing to warm.
         if (table === undefined) continue
         if (!this.#fits(table)) return warmed
         this.#cache.set(siteUrl, table)
@@ -307,10 +308,13 @@ export class SessionService {
     const rows = []
     for (let start = 0; start < siteUrls.length; start += SITES_PER_BATCH) {
       const batch = siteUrls.slice(start, start + SITES_PER_BATCH)
-      const missing = batch.filter(siteUrl => this.#cache.peek(siteUrl) === undefined)
+      // Looked up once: a table may pass its time to live while the others are computed.
+      const cached = batch.map(siteUrl => this.#cache.peek(siteUrl))
+      const missing = batch.filter((_, i) => cached[i] === undefined)
       const computed = missing.length > 0 ? await backend.sessionTables(missing) : new Map<string, SiteTable>()
       this.#counts.computations += computed.size
-      const tables = batch.flatMap(siteUrl => this.#cache.peek(siteUrl) ?? computed.get(siteUrl) ?? [])
+      // A site listed a moment ago may have no rows left (deleted from ClickHouse): it has no line.
+      const tables = batch.flatMap((siteUrl, i) => cached[i] ?? computed.get(siteUrl) ?? [])
       const summaries = isWholeData(range) ? tables : await backend.summarizeRange(tables, range)
       for (const summary of summaries) if (summary.sessionLengths.length > 0) rows.push(siteRow(summary))
       await yieldToEventLoop()

@@ -1,6 +1,9 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import sessions from '../../src/plugins/sessions.js'
+import sessions, { SessionService } from '../../src/plugins/sessions.js'
+import type { SessionBackend, SiteTable } from '../../src/backends/backend.js'
+import type { DatasetSummary } from '../../src/ingest/dataset.js'
+import { WHOLE_DATA } from '../../src/domain/time-range.js'
 import { DEFAULT_TEST_OPTIONS, build, buildLoaded, csv, get } from '../helper.js'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/page-view-generator.js'
 
@@ -112,4 +115,38 @@ t.test('closing the app while it loads aborts the load instead of finishing it',
   await t.rejects(server.sessions.loaded, { name: 'AbortError' })
   t.match(server.sessions.health(), { status: 'failed' })
   t.equal(server.sessions.cacheStats().sites_cached, 0)
+})
+
+t.test('a site listed a moment ago but without rows since is left out of warm-up and of the sites table', async t => {
+  const table = (siteUrl: string): SiteTable =>
+    ({ siteUrl, pageViews: 1, visitors: 1, sessionLengths: new Float64Array([0]), totalSessionLength: 0, singleViewSessions: 1, byteSize: 300 })
+  const summary: DatasetSummary = {
+    files: [], rows: 1, skippedRows: 0, skippedRowExamples: [], sites: 2, visitors: 1, firstTimestamp: 1, lastTimestamp: 1, loadMs: 0, parseMs: 0, buildMs: 0, workers: 0
+  }
+  const unused = async (): Promise<never> => { throw new Error('not asked') }
+  // A backend whose site list still names a site whose rows are gone (deleted from ClickHouse in between).
+  const backend: SessionBackend = {
+    name: 'clickhouse',
+    ttlMs: Infinity,
+    load: async () => ({}),
+    summary: () => summary,
+    source: () => 'database',
+    cacheFile: () => 'off',
+    warnings: () => [],
+    siteUrls: async () => ['kept.example', 'gone.example'],
+    sessionTables: async siteUrls => new Map(siteUrls.filter(siteUrl => siteUrl === 'kept.example').map(siteUrl => [siteUrl, table(siteUrl)])),
+    summarizeRange: async tables => [...tables],
+    visitedSites: () => undefined,
+    siteTimeline: unused,
+    sitePages: unused,
+    warmed: async () => {},
+    close: async () => {}
+  }
+  const service = new SessionService({ ...DEFAULT_TEST_OPTIONS, dataDir: '', warmCache: true }, backend, Fastify({ logger: false }).log, 0)
+  t.teardown(() => service.close())
+  await service.loaded
+  t.match(service.cacheStats(), { sites_cached: 1, computations: 1 })
+  const directory = await service.siteDirectory(WHOLE_DATA)
+  t.same(directory.page({ offset: 0, limit: 10, sort: 'site_url', order: 'asc', q: '' }).sites.map(site => site.site_url), ['kept.example'])
+  t.throws(() => service.visitedSites('anyone'), { name: 'FastifyError', message: 'Unknown visitor_id: anyone' })
 })
