@@ -139,7 +139,7 @@ if (!CLICKHOUSE_INSTALLED) {
   t.test('a cluster whose shards lack their table is named, with what to run', async t => {
     const dataDir = t.testdir({ 'a.csv': 'v,s,p,1\n' })
     const server = await build(t, { backend: 'clickhouse', clickhouseUrl: cluster.url, clickhouseDatabase: await cluster.database(false), dataDir })
-    await t.rejects(server.sessions.loaded, { message: /^1 of the 2 shards of ClickHouse cluster sessionizer \(CLICKHOUSE_CLUSTER\) have no table test_\w+\.page_views_local: create it on each shard with npm run clickhouse:schema/ })
+    await t.rejects(server.sessions.loaded, { message: /^1 of the 2 shards of ClickHouse cluster sessionizer \(CLICKHOUSE_CLUSTER\) have no table test_\w+\.page_views_local: create it on each shard with npm run clickhouse:schema -- --database test_\w+ URL… \(every shard's HTTP URL\)$/ })
   })
 
   t.test('two shards: the assignment\'s answers, with rows on both shards', { skip: !existsSync(ASSIGNMENT) && !process.env.CI && 'no assignment data' }, async t => {

@@ -163,7 +163,8 @@ export class ClickHouseBackend implements SessionBackend {
     const { withTable } = (await clusterShards(this.#client, this.#database, cluster))!
     if (withTable < shards.shards) {
       throw new Error(`${shards.shards - withTable} of the ${shards.shards} shards of ClickHouse cluster ${cluster} (CLICKHOUSE_CLUSTER) ` +
-        `have no table ${this.#database}.page_views_local: create it on each shard with npm run clickhouse:schema -- URL…`)
+        `have no table ${this.#database}.page_views_local: create it on each shard with ` +
+        `npm run clickhouse:schema -- --database ${this.#database} URL… (every shard's HTTP URL)`)
     }
     this.#visitorSites = `cluster(${cluster}, ${this.#database}, ${VISITOR_SITES})`
     this.#log.info(`page views are kept on the ${shards.shards} shards of ClickHouse cluster ${cluster}`)
