@@ -52,10 +52,13 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     this.#storeCache = cacheDir === null || this.#files.some(file => file.pipe)
       ? undefined
       : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint(), signal }, this.#files)
+    const started = performance.now()
     const cached = this.#storeCache && await this.#readStore(this.#storeCache, signal)
     if (cached) {
-      this.#loaded = { ...cached, source: 'cache' }
-      return { savedTables: this.#options.warmCache ? await this.#readSessionTables(this.#storeCache!, cached.store, signal) : undefined }
+      const savedTables = this.#options.warmCache ? await this.#readSessionTables(this.#storeCache!, cached.store, signal) : undefined
+      // What was read back, the store and the saved tables, is this start's load.
+      this.#loaded = { store: cached.store, summary: { ...cached.summary, loadMs: Math.round(performance.now() - started) }, source: 'cache' }
+      return { savedTables }
     }
     const { store, summary } = await loadDataset(this.#files, {
       strict: this.#options.strictCsv,
@@ -71,13 +74,11 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
 
   /** The store saved by an earlier start, when it holds this data folder as it is now. */
   async #readStore (storeCache: StoreCache, signal: AbortSignal): Promise<Omit<Loaded, 'source'> | undefined> {
-    const started = performance.now()
     try {
       const { store, summary, storeId } = await storeCache.readStore()
       this.#cacheFile = 'read'
       this.#cachedStoreId = storeId
-      const loadMs = Math.round(performance.now() - started)
-      return { store, summary: { ...summary, loadMs, parseMs: 0, buildMs: 0, workers: 0 } }
+      return { store, summary: { ...summary, parseMs: 0, buildMs: 0, workers: 0 } }
     } catch (error) {
       // A stop while reading is a stop, not a fault of the cache; whatever is wrong with the cache costs this
       // start its speed, never its data.
