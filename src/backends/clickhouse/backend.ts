@@ -128,9 +128,8 @@ export class ClickHouseBackend implements SessionBackend {
       strict: this.#options.strictCsv,
       fastPath: this.#options.csvFastPath,
       maxBadRowExamples: MAX_BAD_ROW_EXAMPLES
-    }, onProgress, signal)
+    }, onProgress, signal, this.#log)
     this.#warnings = report.warnings
-    for (const warning of report.warnings) this.#log.warn(warning)
     const loadMs = Math.round(performance.now() - started)
     this.#summary = {
       files: report.files,

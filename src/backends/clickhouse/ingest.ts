@@ -10,6 +10,7 @@ import type { PageViewBatch } from '../../ingest/page-view-batch.js'
 import type { DictionaryKeys } from '../../domain/byte-interner.js'
 import { INGESTED_FILES, PAGE_VIEWS } from './schema.js'
 import { tabSeparatedField } from './sql.js'
+import type { BackendLog } from '../backend.js'
 
 export interface IngestOptions {
   database: string
@@ -89,7 +90,7 @@ async function record (client: ClickHouseClient, database: string, file: CsvFile
  */
 export async function ingestFiles (
   client: ClickHouseClient, files: readonly CsvFile[], options: IngestOptions, onProgress: (progress: LoadProgress) => void,
-  signal: AbortSignal
+  signal: AbortSignal, log: BackendLog
 ): Promise<IngestReport> {
   const records = await fileRecords(client, options.database)
   const toLoad: CsvFile[] = []
@@ -99,11 +100,16 @@ export async function ingestFiles (
     const known = records.get(name)
     if (file.pipe) warnings.push(`${name} is a named pipe: not loaded, since the database keeps what it loads and a pipe cannot be told apart from one start to the next`)
     else if (known === undefined) toLoad.push(file)
-    else if (known.state !== 'loaded') warnings.push(`${name} was being loaded when an earlier load stopped: some of its rows may be in ${PAGE_VIEWS}; not loaded again`)
+    else if (known.state !== 'loaded') {
+      warnings.push(`${name} was being loaded when an earlier load stopped: some of its rows may be in ${PAGE_VIEWS}; not loaded again, ` +
+        `so that none counts twice (to load it, delete those rows and its lines in ${INGESTED_FILES})`)
+    }
     else if (Number(known.bytes) !== file.bytes || Number(known.mtime_ms) !== Math.floor(file.mtimeMs)) {
       warnings.push(`${name} changed since it was loaded (${known.bytes} bytes then, ${file.bytes} now): not loaded again, so that no row counts twice`)
     }
   }
+  // Said at once, not after a load that may take minutes.
+  for (const warning of warnings) log.warn(warning)
   const progress: LoadProgress = { filesTotal: files.length, bytesTotal: toLoad.reduce((sum, file) => sum + file.bytes, 0), bytesDone: 0 }
   const parseOptions = {
     strict: options.strict,
