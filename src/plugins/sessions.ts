@@ -104,7 +104,9 @@ export class SessionService {
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
   /** Aborted on close: a load still running stops and lets go of its files, pipes, workers and connections. */
   readonly #closing = new AbortController()
-  readonly #siteDirectories: LRUCache<string, Promise<SiteDirectory>>
+  /** The sites table of the whole data, and those of the last few time ranges asked for. */
+  readonly #siteDirectory: LRUCache<string, SiteDirectory, TimeRange>
+  readonly #rangeDirectories: LRUCache<string, SiteDirectory, TimeRange>
   readonly #rangeSummaries: LRUCache<string, SessionSummary, { table: SiteTable, range: TimeRange }>
   /** Settles when loading ends, or with the reason it failed. */
   readonly loaded: Promise<void>
@@ -138,7 +140,19 @@ export class SessionService {
         }
       }
     })
-    this.#siteDirectories = new LRUCache({ max: RANGE_DIRECTORIES + 1, ...ttl })
+    const directories = (max: number) => new LRUCache<string, SiteDirectory, TimeRange>({
+      max,
+      ...ttl,
+      // Past its time to live, a sites table is served while the next one is built (a pass over every site, some
+      // seconds on ClickHouse), and while the backend is out of reach; concurrent requests share one build.
+      allowStale: true,
+      noDeleteOnFetchRejection: true,
+      // A build evicted while in flight (many ranges asked at once) still answers the requests that wait for it.
+      ignoreFetchAbort: true,
+      fetchMethod: (_key, _stale, { context: range }) => this.#buildSiteDirectory(backend, range)
+    })
+    this.#siteDirectory = directories(1)
+    this.#rangeDirectories = directories(RANGE_DIRECTORIES)
     this.#rangeSummaries = new LRUCache({
       max: RANGE_SUMMARIES,
       maxSize: Math.max(1, Math.floor(options.cacheMaxBytes / 4)),
@@ -291,16 +305,10 @@ export class SessionService {
    * In a time range, the sites with sessions in it, each summarized from its table.
    */
   siteDirectory (range: TimeRange): Promise<SiteDirectory> {
-    const backend = this.#ready()
-    const key = rangeKey(range)
-    let directory = this.#siteDirectories.get(key)
-    if (directory === undefined) {
-      directory = this.#buildSiteDirectory(backend, range)
-      this.#siteDirectories.set(key, directory)
-      // A failed build (the backend out of reach) is not kept: the next request tries again.
-      directory.catch(() => this.#siteDirectories.delete(key))
-    }
-    return directory
+    this.#ready()
+    const directories = isWholeData(range) ? this.#siteDirectory : this.#rangeDirectories
+    // fetchMethod always returns a sites table, or rejects, so fetch cannot resolve to undefined.
+    return directories.fetch(rangeKey(range), { context: range }) as Promise<SiteDirectory>
   }
 
   async #buildSiteDirectory (backend: SessionBackend, range: TimeRange): Promise<SiteDirectory> {
@@ -385,7 +393,8 @@ export class SessionService {
     await this.#backend.close()
     this.#cache.clear()
     this.#rangeSummaries.clear()
-    this.#siteDirectories.clear()
+    this.#siteDirectory.clear()
+    this.#rangeDirectories.clear()
   }
 }
 
