@@ -104,6 +104,7 @@ export function loadConfig (env: Env = process.env): Config {
     clickhousePassword: env.CLICKHOUSE_PASSWORD ?? '',
     clickhouseCluster: identifier(env, 'CLICKHOUSE_CLUSTER', 'sessionizer'),
     cacheTtlSeconds: integer(env, 'CACHE_TTL_SECONDS', 60, 1, 365 * 86_400),
+    clickhouseQueryTimeoutSeconds: integer(env, 'CLICKHOUSE_QUERY_TIMEOUT_SECONDS', 30, 1, 86_400),
     port: integer(env, 'PORT', 5000, 0, 65535),
     host: host(env, 'HOST', '127.0.0.1'),
     dataDir: resolve(env.DATA_DIR || 'data'),

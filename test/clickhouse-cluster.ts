@@ -1,6 +1,6 @@
 // A local ClickHouse cluster for a test file, started with the project's own script and stopped by its pids.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -18,6 +18,8 @@ export interface Cluster {
   /** Starts the cluster (again). */
   up: () => void
   down: () => void
+  /** Sends a signal to every shard's server, by its recorded pid. */
+  signal: (signal: NodeJS.Signals) => void
   /**
    * A database of its own for a test; clustered, with each shard's tables created as `npm run clickhouse:up`
    * creates them (a server used alone gets its tables from the service).
@@ -43,6 +45,9 @@ export function startCluster (t: Test, shards: number, offset: number): Cluster 
     shardUrls,
     up: () => script('up', '--shards', String(shards), '--http-port', String(base)),
     down: () => script('down'),
+    signal: signal => {
+      for (let shard = 0; shard < shards; shard++) process.kill(Number(readFileSync(join(home, `shard-${shard}`, 'pid'), 'utf8')), signal)
+    },
     database: async clustered => {
       const name = `test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
       for (const url of clustered ? shardUrls : []) {

@@ -13,6 +13,7 @@ t.test('defaults', async t => {
     clickhousePassword: '',
     clickhouseCluster: 'sessionizer',
     cacheTtlSeconds: 60,
+    clickhouseQueryTimeoutSeconds: 30,
     port: 5000,
     host: '127.0.0.1',
     dataDir: resolve('data'),
@@ -38,6 +39,7 @@ t.test('every variable is read', async t => {
     CLICKHOUSE_PASSWORD: 'p@ss word',
     CLICKHOUSE_CLUSTER: 'main',
     CACHE_TTL_SECONDS: '5',
+    CLICKHOUSE_QUERY_TIMEOUT_SECONDS: '7',
     PORT: '8080',
     HOST: '0.0.0.0',
     DATA_DIR: '/srv/logs',
@@ -59,6 +61,7 @@ t.test('every variable is read', async t => {
     clickhousePassword: 'p@ss word',
     clickhouseCluster: 'main',
     cacheTtlSeconds: 5,
+    clickhouseQueryTimeoutSeconds: 7,
     port: 8080,
     host: '0.0.0.0',
     dataDir: '/srv/logs',
@@ -99,7 +102,8 @@ t.test('a bad value names its variable', async t => {
     [{ CLICKHOUSE_URL: 'ftp://host' }, /^CLICKHOUSE_URL/],
     [{ CLICKHOUSE_DATABASE: 'a;DROP TABLE x' }, /^CLICKHOUSE_DATABASE must be letters, digits and underscores/],
     [{ CLICKHOUSE_CLUSTER: '1st' }, /^CLICKHOUSE_CLUSTER must be letters/],
-    [{ CACHE_TTL_SECONDS: '0' }, /^CACHE_TTL_SECONDS must be an integer from 1/]
+    [{ CACHE_TTL_SECONDS: '0' }, /^CACHE_TTL_SECONDS must be an integer from 1/],
+    [{ CLICKHOUSE_QUERY_TIMEOUT_SECONDS: 'never' }, /^CLICKHOUSE_QUERY_TIMEOUT_SECONDS must be an integer from 1 to 86400/]
   ]
   for (const [env, message] of cases) t.throws(() => loadConfig(env), { name: 'ConfigError', message })
   for (const host of ['localhost', '::1', '10.0.0.1', 'db-1.example.org']) t.equal(loadConfig({ HOST: host }).host, host)

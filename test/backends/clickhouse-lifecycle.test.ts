@@ -169,6 +169,26 @@ if (!CLICKHOUSE_INSTALLED) {
     t.equal((await get(server, '/num_sessions', { site_url: 'one.example' })).statusCode, 200, 'what does not need that table still answers')
   })
 
+  t.test('ClickHouse that stops answering: a question for a request is a 503 after CLICKHOUSE_QUERY_TIMEOUT_SECONDS, not a hang', async t => {
+    const server = await buildLoaded(t, options(cluster, await cluster.database(true), twoFiles(t), { clickhouseQueryTimeoutSeconds: 1 }))
+    cluster.signal('SIGSTOP')
+    try {
+      const started = performance.now()
+      const answers = await Promise.all([get(server, '/num_sessions', { site_url: 'not-cached.example' }),
+        get(server, '/num_unique_visited_sites', { visitor_id: 'v1' }), get(server, '/site_pages', { site_url: 'one.example' })])
+      const seconds = (performance.now() - started) / 1000
+      t.ok(seconds >= 1 && seconds < 5, `answered in ${seconds.toFixed(1)} s`)
+      for (const answer of answers) {
+        t.equal(answer.statusCode, 503)
+        t.equal(answer.body, `ClickHouse at ${cluster.url} did not answer within 1 s; retry shortly`)
+      }
+      t.equal((await get(server, '/num_sessions', { site_url: 'one.example' })).statusCode, 200, 'a cached answer needs no query')
+    } finally {
+      cluster.signal('SIGCONT')
+    }
+    t.equal((await get(server, '/num_unique_visited_sites', { visitor_id: 'v1' })).body, 'Num of unique sites for v1 = 2', 'answers again once it resumes')
+  })
+
   t.test('ClickHouse out of reach: at start, a message naming CLICKHOUSE_URL; while serving, 503 until it is back', async t => {
     const unreachable = await build(t, { ...options(cluster, 'sessionizer', twoFiles(t)), clickhouseUrl: 'http://127.0.0.1:9' })
     await t.rejects(unreachable.sessions.loaded, { message: /^cannot reach ClickHouse at CLICKHOUSE_URL=http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/ })

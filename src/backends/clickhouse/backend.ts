@@ -20,6 +20,8 @@ export interface ClickHouseOptions {
   clickhouseCluster: string
   /** How long answers are kept before ClickHouse is asked again: rows other producers insert show up within it. */
   cacheTtlSeconds: number
+  /** How long a question asked for one request may take: past it, a 503, not a request that hangs. */
+  clickhouseQueryTimeoutSeconds: number
   sessionTimeoutSeconds: number
   strictCsv: boolean
   csvFastPath: boolean
@@ -185,14 +187,22 @@ export class ClickHouseBackend implements SessionBackend {
     }
   }
 
-  /** Runs a query; ClickHouse out of reach is a 503 that names it, anything else a fault. */
-  async #query<Row> (query: string, settings: ClickHouseSettings = {}): Promise<Row[]> {
+  /**
+   * Runs a query; ClickHouse out of reach, or a question for one request (`forRequest`) that outlasts
+   * CLICKHOUSE_QUERY_TIMEOUT_SECONDS, is a 503 that names it; anything else a fault. Loading and warm-up take
+   * as long as they take.
+   */
+  async #query<Row> (query: string, settings: ClickHouseSettings = {}, forRequest = false): Promise<Row[]> {
+    const timeoutSeconds = this.#options.clickhouseQueryTimeoutSeconds
+    const deadline = forRequest ? AbortSignal.timeout(timeoutSeconds * 1000) : undefined
     try {
-      const result = await this.#client.query({ query, format: 'JSONEachRow', clickhouse_settings: settings })
+      const result = await this.#client.query({ query, format: 'JSONEachRow', clickhouse_settings: settings, abort_signal: deadline })
       return await result.json<Row>()
     } catch (error) {
+      const url = this.#options.clickhouseUrl
+      if (deadline?.aborted) throw new BackendUnavailableError(`ClickHouse at ${url} did not answer within ${timeoutSeconds} s`)
       const { code } = error as NodeJS.ErrnoException
-      if (UNREACHABLE.has(String(code))) throw new BackendUnavailableError(`ClickHouse at ${this.#options.clickhouseUrl} cannot be reached (${code})`)
+      if (UNREACHABLE.has(String(code))) throw new BackendUnavailableError(`ClickHouse at ${url} cannot be reached (${code})`)
       throw error
     }
   }
@@ -228,10 +238,12 @@ export class ClickHouseBackend implements SessionBackend {
     return this.#siteUrls.urls
   }
 
+  /** Summaries of the sites listed; one site is a question for one request, many are warm-up or a sites table. */
   async #summaries (siteUrls: readonly string[], range: TimeRange): Promise<Map<string, SiteTable>> {
     const tables = new Map<string, SiteTable>()
     for (const list of batches(siteUrls)) {
-      const rows = await this.#query<SummaryRow>(siteSummariesQuery(this.#pageViews, list, this.#options.sessionTimeoutSeconds, range), SESSION_QUERY_SETTINGS)
+      const rows = await this.#query<SummaryRow>(siteSummariesQuery(this.#pageViews, list, this.#options.sessionTimeoutSeconds, range),
+        SESSION_QUERY_SETTINGS, siteUrls.length === 1)
       for (const row of rows) tables.set(row.site_url, summaryOf(row))
     }
     return tables
@@ -248,20 +260,20 @@ export class ClickHouseBackend implements SessionBackend {
 
   async visitedSites (visitorId: string): Promise<number | undefined> {
     const [row] = await this.#query<{ sites: string }>(`SELECT uniqExact(site_url) AS sites FROM ${this.#visitorSites}
-      WHERE visitor_id = ${quote(visitorId)}`)
+      WHERE visitor_id = ${quote(visitorId)}`, {}, true)
     const sites = Number(row.sites)
     return sites === 0 ? undefined : sites
   }
 
   async siteTimeline (table: SiteTable, range: TimeRange): Promise<SiteTimeline> {
     const days = await this.#query<{ day: string, sessions: string, page_views: string }>(
-      siteDaysQuery(this.#pageViews, table.siteUrl, this.#options.sessionTimeoutSeconds, range), SESSION_QUERY_SETTINGS)
+      siteDaysQuery(this.#pageViews, table.siteUrl, this.#options.sessionTimeoutSeconds, range), SESSION_QUERY_SETTINGS, true)
     return timelineOfDays(table.siteUrl, days.map(day => ({ day: Number(day.day), sessions: Number(day.sessions), pageViews: Number(day.page_views) })))
   }
 
   async sitePages (table: SiteTable, range: TimeRange, limit: number): Promise<SitePages> {
     const [pages] = await this.#query<{ sessions: string, page_views: string, distinct_pages: string, top_pages: [string, string][], entry_pages: [string, string][] }>(
-      sitePagesQuery(this.#pageViews, table.siteUrl, this.#options.sessionTimeoutSeconds, range, limit), SESSION_QUERY_SETTINGS)
+      sitePagesQuery(this.#pageViews, table.siteUrl, this.#options.sessionTimeoutSeconds, range, limit), SESSION_QUERY_SETTINGS, true)
     return {
       site_url: table.siteUrl,
       num_sessions: Number(pages.sessions),
