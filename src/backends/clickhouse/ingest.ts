@@ -7,7 +7,7 @@ import { CsvFormatError, type BadRow } from '../../ingest/csv-range.js'
 import type { CsvFile, FileSummary, LoadProgress } from '../../ingest/dataset.js'
 import { streamFile } from '../../ingest/stream-file.js'
 import type { PageViewBatch } from '../../ingest/page-view-batch.js'
-import type { DictionaryKeys } from '../../domain/byte-interner.js'
+import { ByteInterner, type DictionaryKeys } from '../../domain/byte-interner.js'
 import { INGESTED_FILES, PAGE_VIEWS } from './schema.js'
 import { tabSeparatedField } from './sql.js'
 import type { BackendLog } from '../backend.js'
@@ -35,17 +35,10 @@ export interface IngestReport {
 
 interface FileRecord { file: string, bytes: string, mtime_ms: string, state: string, rows: string, skipped_rows: string }
 
-const decoder = new TextDecoder()
-
 /** A dictionary's keys as TabSeparated fields, in id order. */
 function fields (keys: DictionaryKeys): string[] {
-  const values = new Array<string>(keys.ends.length)
-  let start = 0
-  for (let id = 0; id < keys.ends.length; id++) {
-    values[id] = tabSeparatedField(decoder.decode(keys.bytes.subarray(start, keys.ends[id])))
-    start = keys.ends[id]
-  }
-  return values
+  const dictionary = ByteInterner.adopt(keys)
+  return Array.from({ length: dictionary.size }, (_, id) => tabSeparatedField(dictionary.keyOf(id)))
 }
 
 /** A batch as TabSeparated text in page_views' column order. */
