@@ -3,7 +3,6 @@
 // warm-up, cached-query throughput and latency, DuckDB's time and RSS for the same answers, whether the answers
 // agree, and the ratios against the targets; then the same service on a local ClickHouse cluster of 1 and 2 shards
 // (when clickhouse-server is installed): ingest rows/s, time to ready, first-answer latency, cached throughput.
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +10,7 @@ import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from '../src/project-root.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
 import { compareAnswers } from './lib/duckdb-sessions.js'
+import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
   childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
   startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded,
@@ -127,8 +127,6 @@ async function cachedThroughput (server: ServerProcess, site: string, throughput
 
 type Result = Awaited<ReturnType<typeof benchmark>>
 
-const CLICKHOUSE_SCRIPT = join(PROJECT_ROOT, 'scripts', 'clickhouse.sh')
-
 /**
  * The same data through the ClickHouse backend on a local cluster of `shards` (a folder and ports of its own,
  * stopped by its pids after): `npm start` ingests and warms; then the answers against the memory backend's, cached
@@ -137,11 +135,7 @@ const CLICKHOUSE_SCRIPT = join(PROJECT_ROOT, 'scripts', 'clickhouse.sh')
 async function benchmarkClickHouse (memory: Result, shards: number, throughputSeconds: number) {
   const home = mkdtempSync(join(tmpdir(), 'sessionizer-bench-clickhouse-'))
   const httpPort = 12_000 + shards * 300
-  const cluster = (...args: string[]) => {
-    const result = spawnSync('bash', [CLICKHOUSE_SCRIPT, ...args], { env: { ...process.env, CLICKHOUSE_HOME: home }, encoding: 'utf8' })
-    if (result.status !== 0) throw new Error(`clickhouse.sh ${args.join(' ')}: ${result.stderr}`)
-  }
-  cluster('up', '--shards', String(shards), '--http-port', String(httpPort))
+  clickhouseScriptOrThrow(home, 'up', '--shards', String(shards), '--http-port', String(httpPort))
   try {
     const env = { BACKEND: 'clickhouse', CLICKHOUSE_URL: `http://127.0.0.1:${httpPort}`, DATA_DIR: memory.dir, CACHE_DIR: '' }
     const start = async (more: Record<string, string> = {}) => {
@@ -162,7 +156,7 @@ async function benchmarkClickHouse (memory: Result, shards: number, throughputSe
     await restart.server.stop()
     return { shards, readyMs: cold.readyMs, ingestMs: health.load_ms, warmMs: health.warm_ms, restartMs: restart.readyMs, firstAnswer, ours, bareThroughput, cpu, problems }
   } finally {
-    cluster('down')
+    clickhouseScriptOrThrow(home, 'down')
     rmSync(home, { recursive: true, force: true })
   }
 }
@@ -231,8 +225,7 @@ const { values } = parseArgs({
     'clickhouse-shards': { type: 'string', default: '1,2' }
   }
 })
-const clickhouseInstalled = spawnSync('bash', ['-c', 'command -v clickhouse-server']).status === 0
-const shardCounts = clickhouseInstalled ? values['clickhouse-shards'].split(',').map(Number).filter(count => count > 0) : []
+const shardCounts = CLICKHOUSE_INSTALLED ? values['clickhouse-shards'].split(',').map(Number).filter(count => count > 0) : []
 const sizes = values.sizes?.split(',')
 const chosen = values.quick ? DATASETS.slice(0, 1) : DATASETS.filter(dataset => !sizes || sizes.includes(dataset.name))
 console.log(`Sessionizer benchmark: ${availableParallelism()} cores, Node ${process.version}; ` +
@@ -249,5 +242,5 @@ for (const dataset of chosen) {
   if (onClickHouse.some(r => r.problems.length > 0)) process.exitCode = 1
 }
 if (results.length > 1) growthTable(results)
-if (!clickhouseInstalled) console.log('\n(no ClickHouse rows: clickhouse-server is not installed; bash scripts/clickhouse.sh install)')
+if (!CLICKHOUSE_INSTALLED) console.log('\n(no ClickHouse rows: clickhouse-server is not installed; bash scripts/clickhouse.sh install)')
 if (results.some(r => r.problems.length > 0)) process.exitCode = 1

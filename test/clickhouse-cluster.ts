@@ -1,15 +1,27 @@
 // A local ClickHouse cluster for a test file, started with the project's own script and stopped by its pids.
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { createClient, ClickHouseLogLevel } from '@clickhouse/client'
-import type { Test } from 'tap'
-import { PROJECT_ROOT } from '../src/project-root.js'
+import t, { type Test } from 'tap'
+import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from '../scripts/lib/local-cluster.js'
 import { run as runStatements, shardStatements } from '../src/backends/clickhouse/schema.js'
 
-export const CLICKHOUSE_INSTALLED = spawnSync('bash', ['-c', 'command -v clickhouse-server']).status === 0
+export { CLICKHOUSE_INSTALLED }
+
+/**
+ * Whether a test file's requirement is met. When it is not, the file says why and runs nothing: a failure under
+ * CI, which must not skip it silently, a skip elsewhere.
+ */
+export function requires (met: boolean, test: string, why: string): boolean {
+  if (met) return true
+  if (process.env.CI) t.fail(`${test}: ${why}; CI must not skip it`)
+  else t.plan(0, `${test}: ${why}`)
+  return false
+}
+
+export const NEEDS_CLICKHOUSE = 'needs clickhouse-server (npm test installs it as root: scripts/clickhouse.sh install)'
 
 export interface Cluster {
   url: string
@@ -34,11 +46,7 @@ export function startCluster (t: Test, shards: number, offset: number): Cluster 
   // Shard i listens on base + i, + 100 + i and + 200 + i: clusters whose offsets differ by 10 or more share no
   // port. Below the script test's ports, and below Linux's ephemeral ports, which connections may hold.
   const base = 10_000 + (process.pid % 45) * 300 + offset
-  const script = (...args: string[]): void => {
-    const result = spawnSync('bash', [join(PROJECT_ROOT, 'scripts', 'clickhouse.sh'), ...args],
-      { env: { ...process.env, CLICKHOUSE_HOME: home }, encoding: 'utf8' })
-    if (result.status !== 0) throw new Error(`clickhouse.sh ${args.join(' ')}: ${result.stderr}`)
-  }
+  const script = (...args: string[]): void => clickhouseScriptOrThrow(home, ...args)
   const shardUrls = Array.from({ length: shards }, (_, i) => `http://127.0.0.1:${base + i}`)
   const cluster: Cluster = {
     url: shardUrls[0],
