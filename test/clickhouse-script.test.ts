@@ -8,7 +8,6 @@ import { CLICKHOUSE_INSTALLED, clickhouseScript } from '../scripts/lib/local-clu
 import { NEEDS_CLICKHOUSE, requires } from './clickhouse-cluster.js'
 import { compiled } from './helper.js'
 
-
 async function query (port: number, sql: string): Promise<string> {
   // Once more on a network error: a kept-alive connection to a node that has since been restarted is dead.
   const post = () => fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: sql })

@@ -8,7 +8,7 @@ import type { TimeRange } from '../../domain/time-range.js'
 import { BackendUnavailableError } from '../../errors.js'
 import type { BackendLog, CacheFileStatus, DataSource, LoadedData, SessionBackend, SiteTable } from '../backend.js'
 import { ingestFiles } from './ingest.js'
-import { clusterShards, entryStatements, PAGE_VIEWS, run, shardStatements, VISITOR_SITES } from './schema.js'
+import { entryStatements, PAGE_VIEWS, run, shardCount, shardStatements, shardsWithTable, VISITOR_SITES } from './schema.js'
 import { quote, SESSION_QUERY_SETTINGS, siteDaysQuery, sitePagesQuery, siteSummariesQuery } from './sql.js'
 
 export interface ClickHouseOptions {
@@ -153,22 +153,22 @@ export class ClickHouseBackend implements SessionBackend {
 
   async #createSchema (): Promise<void> {
     const { clickhouseCluster: cluster } = this.#options
-    const shards = await clusterShards(this.#client, this.#database, cluster)
-    this.#clustered = shards !== null
+    const shards = await shardCount(this.#client, cluster)
+    this.#clustered = shards > 0
     await run(this.#client, shardStatements(this.#database, this.#clustered))
     await run(this.#client, entryStatements(this.#database, this.#clustered ? cluster : null))
-    if (shards === null) {
+    if (!this.#clustered) {
       this.#log.info(`ClickHouse has no cluster ${cluster}: page views are kept on the one server`)
       return
     }
-    const { withTable } = (await clusterShards(this.#client, this.#database, cluster))!
-    if (withTable < shards.shards) {
-      throw new Error(`${shards.shards - withTable} of the ${shards.shards} shards of ClickHouse cluster ${cluster} (CLICKHOUSE_CLUSTER) ` +
+    const withTable = await shardsWithTable(this.#client, this.#database, cluster)
+    if (withTable < shards) {
+      throw new Error(`${shards - withTable} of the ${shards} shards of ClickHouse cluster ${cluster} (CLICKHOUSE_CLUSTER) ` +
         `have no table ${this.#database}.page_views_local: create it on each shard with ` +
         `npm run clickhouse:schema -- --database ${this.#database} URL… (every shard's HTTP URL)`)
     }
     this.#visitorSites = `cluster(${cluster}, ${this.#database}, ${VISITOR_SITES})`
-    this.#log.info(`page views are kept on the ${shards.shards} shards of ClickHouse cluster ${cluster}`)
+    this.#log.info(`page views are kept on the ${shards} shards of ClickHouse cluster ${cluster}`)
   }
 
   /** The database's rows, sites, visitors and time span, for /health. */

@@ -48,13 +48,15 @@ export async function run (client: ClickHouseClient, statements: readonly string
   for (const query of statements) await client.command({ query })
 }
 
-/** How many shards a cluster has, and how many of them hold the page-view table; null for no such cluster. */
-export async function clusterShards (client: ClickHouseClient, database: string, cluster: string): Promise<{ shards: number, withTable: number } | null> {
-  const shards = Number(await single(client, `SELECT uniqExact(shard_num) AS value FROM system.clusters WHERE cluster = ${quote(cluster)}`))
-  if (shards === 0) return null
-  const withTable = Number(await single(client, `SELECT count() AS value FROM cluster(${cluster}, system, tables)
+/** How many shards a cluster has: 0 when the server has no cluster of that name. */
+export async function shardCount (client: ClickHouseClient, cluster: string): Promise<number> {
+  return Number(await single(client, `SELECT uniqExact(shard_num) AS value FROM system.clusters WHERE cluster = ${quote(cluster)}`))
+}
+
+/** How many of a cluster's shards hold the page-view table. */
+export async function shardsWithTable (client: ClickHouseClient, database: string, cluster: string): Promise<number> {
+  return Number(await single(client, `SELECT count() AS value FROM cluster(${cluster}, system, tables)
     WHERE database = ${quote(database)} AND name = ${quote(PAGE_VIEWS_LOCAL)}`))
-  return { shards, withTable }
 }
 
 async function single (client: ClickHouseClient, query: string): Promise<string> {
