@@ -3,27 +3,15 @@ import { availableParallelism } from 'node:os'
 import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 import { PROJECT_ROOT } from './project-root.js'
-import { BACKENDS, type BackendName } from './backends/backend.js'
+import { BACKENDS } from './backends/backend.js'
 import { IDENTIFIER } from './backends/clickhouse/schema.js'
-import type { ClickHouseOptions } from './backends/clickhouse/backend.js'
+import type { SessionsOptions } from './plugins/sessions.js'
 
-/** The ClickHouse backend's settings are its own (CLICKHOUSE_*, CACHE_TTL_SECONDS), read here with the rest. */
-export interface Config extends ClickHouseOptions {
-  /** Where page views live: this process's memory, or a ClickHouse server or cluster. */
-  backend: BackendName
+/** What the app needs (the sessions plugin's options, with each backend's), and the server's own settings. */
+export interface Config extends SessionsOptions {
   port: number
   host: string
-  dataDir: string
-  sessionTimeoutSeconds: number
-  cacheMaxBytes: number
-  cacheMaxSites: number
   logLevel: LogLevel
-  strictCsv: boolean
-  csvFastPath: boolean
-  loadWorkers: number
-  warmCache: boolean
-  /** Where the loaded data is saved for the next start; null (CACHE_DIR empty or 0) saves nothing. */
-  cacheDir: string | null
   /** Log every request (two lines each, at info): off by default, it halves a cached query's throughput. */
   accessLog: boolean
 }

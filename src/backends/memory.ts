@@ -1,11 +1,10 @@
 // The memory backend: the data folder's CSV files parsed into one columnar store in this process, saved to
 // the cache folder for the next start, and every answer computed from the store.
 import { loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../ingest/dataset.js'
-import type { PageViewStore } from '../domain/page-view-store.js'
+import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import { sessionizeSite, summarizeRange, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
-import { siteRowCount } from '../domain/page-view-store.js'
 import type { TimeRange } from '../domain/time-range.js'
 import type { BackendLog, CacheFileStatus, DataSource, LoadedData, SessionBackend } from './backend.js'
 

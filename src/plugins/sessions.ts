@@ -12,25 +12,17 @@ import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
 import type { BackendName, CacheFileStatus, DataSource, SessionBackend, SiteTable } from '../backends/backend.js'
-import { MemoryBackend } from '../backends/memory.js'
+import { MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
 import { ClickHouseBackend, type ClickHouseOptions } from '../backends/clickhouse/backend.js'
 import { BackendUnavailableError, LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
-export interface SessionsOptions extends ClickHouseOptions {
+/** What the plugin needs besides each backend's own settings (the memory backend's, less what it is given here). */
+export interface SessionsOptions extends ClickHouseOptions, Omit<MemoryBackendOptions, 'maxBadRowExamples'> {
   backend: BackendName
-  dataDir: string
-  sessionTimeoutSeconds: number
   cacheMaxBytes: number
   cacheMaxSites: number
-  strictCsv: boolean
-  /** Take the byte-level path for plain CSV lines (papaparse still parses every quoted line). */
-  csvFastPath: boolean
-  /** Worker threads to parse on; 0 parses on the main thread. */
-  loadWorkers: number
   /** Compute every site's session table (as many as the cache holds, busiest first) before answering. */
   warmCache: boolean
-  /** Where the memory backend saves its loaded store and warm session tables for the next start; null saves nothing. */
-  cacheDir: string | null
 }
 
 export interface CacheStats {
