@@ -52,6 +52,18 @@ function datasetDir (dataset: Dataset): string {
   return options.out
 }
 
+/**
+ * Runs `npm start` as a user does (npm, the check that the build is up to date, then the server) on a free port,
+ * and waits for /health 200: with WARM_CACHE (the default), every site's session table is built by then.
+ */
+async function startReady (env: Record<string, string>) {
+  const port = await freePort()
+  const started = performance.now()
+  const server = await startNpmStart({ ...env, PORT: String(port) }, port, '/health')
+  await waitUntilLoaded(server.baseUrl)
+  return { server, started, readyMs: performance.now() - started }
+}
+
 async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel: string | undefined) {
   const dir = datasetDir(dataset)
   const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)
@@ -60,17 +72,8 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   // A cache folder of this run's own: the first start is cold, the second restarts from what the first saved.
   const cacheDir = mkdtempSync(join(tmpdir(), 'sessionizer-bench-'))
   const env = { DATA_DIR: dir, CACHE_DIR: cacheDir, ...(logLevel !== undefined && { LOG_LEVEL: logLevel }) }
-  const start = async () => {
-    const port = await freePort()
-    const started = performance.now()
-    // From `npm start`, as a user starts it: npm, the check that the build is up to date, then the server.
-    const server = await startNpmStart({ ...env, PORT: String(port) }, port, '/health')
-    // With WARM_CACHE (the default), /health turns 200 only once every site's session table is built.
-    await waitUntilLoaded(server.baseUrl)
-    return { server, started, readyMs: performance.now() - started }
-  }
 
-  const cold = await start()
+  const cold = await startReady(env)
   const siteAnswers = await collectSiteAnswers(cold.server.baseUrl)
   const warmUpMs = performance.now() - cold.started - cold.readyMs
   const withVisitors = { sites: siteAnswers, visitors: await collectVisitorAnswers(cold.server.baseUrl, sample) }
@@ -80,7 +83,7 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   await cold.server.stop()
   const cacheBytes = readdirSync(cacheDir).reduce((sum, name) => sum + statSync(join(cacheDir, name)).size, 0)
 
-  const restart = await start()
+  const restart = await startReady(env)
   const readyMs = cold.readyMs
   const restartMs = restart.readyMs
   const server = restart.server
@@ -92,9 +95,7 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   const { ours, bareThroughput, cpu } = await cachedThroughput(server, firstSite, throughputSeconds)
   await server.stop()
   // Every site's first answer with nothing cached: the store read back, no warm-up.
-  const unwarmedPort = await freePort()
-  const unwarmed = await startNpmStart({ ...env, PORT: String(unwarmedPort), WARM_CACHE: '0' }, unwarmedPort, '/health')
-  await waitUntilLoaded(unwarmed.baseUrl)
+  const { server: unwarmed } = await startReady({ ...env, WARM_CACHE: '0' })
   const firstAnswer = await firstAnswerLatency(unwarmed.baseUrl, [...siteAnswers.keys()])
   await unwarmed.stop()
   rmSync(cacheDir, { recursive: true })
@@ -138,20 +139,13 @@ async function benchmarkClickHouse (memory: Result, shards: number, throughputSe
   clickhouseScriptOrThrow(home, 'up', '--shards', String(shards), '--http-port', String(httpPort))
   try {
     const env = { BACKEND: 'clickhouse', CLICKHOUSE_URL: `http://127.0.0.1:${httpPort}`, DATA_DIR: memory.dir, CACHE_DIR: '' }
-    const start = async (more: Record<string, string> = {}) => {
-      const port = await freePort()
-      const started = performance.now()
-      const server = await startNpmStart({ ...env, ...more, PORT: String(port) }, port, '/health')
-      await waitUntilLoaded(server.baseUrl)
-      return { server, readyMs: performance.now() - started }
-    }
-    const cold = await start()
+    const cold = await startReady(env)
     const health = await (await fetch(`${cold.server.baseUrl}/health`)).json() as { load_ms: number, warm_ms: number, rows: number }
     const problems = compareAnswers(memory.withVisitors, await collectSessionizerAnswers(cold.server.baseUrl, memory.sample), memory.sample)
     if (health.rows !== memory.dataset.rows) problems.push(`ClickHouse holds ${health.rows} rows, not ${memory.dataset.rows}`)
     const { ours, bareThroughput, cpu } = await cachedThroughput(cold.server, [...memory.withVisitors.sites.keys()][0], throughputSeconds)
     await cold.server.stop()
-    const restart = await start({ WARM_CACHE: '0' })
+    const restart = await startReady({ ...env, WARM_CACHE: '0' })
     const firstAnswer = await firstAnswerLatency(restart.server.baseUrl, [...memory.withVisitors.sites.keys()])
     await restart.server.stop()
     return { shards, readyMs: cold.readyMs, ingestMs: health.load_ms, warmMs: health.warm_ms, restartMs: restart.readyMs, firstAnswer, ours, bareThroughput, cpu, problems }
