@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CLICKHOUSE_INSTALLED, clickhouseScript } from '../scripts/lib/local-cluster.js'
+import { CLICKHOUSE_INSTALLED, clickhouseScript, clickhouseScriptOrThrow } from '../scripts/lib/local-cluster.js'
 import { NEEDS_CLICKHOUSE, requires } from './clickhouse-cluster.js'
 import { compiled } from './helper.js'
 
@@ -75,6 +75,8 @@ if (requires(CLICKHOUSE_INSTALLED, 'ClickHouse script test', NEEDS_CLICKHOUSE)) 
     t.match(clickhouseScript(home, 'up', '--verbose'), { status: 2, stderr: /usage: clickhouse\.sh up/ })
     t.match(clickhouseScript(home, 'sideways'), { status: 2, stderr: /usage/ })
     t.match(clickhouseScript(home, 'down'), { status: 0 }, 'down with nothing running is fine')
+    t.throws(() => clickhouseScriptOrThrow(home, 'up', '--shards', '0'), { message: /^clickhouse\.sh up --shards 0: clickhouse: --shards must be 1 to 99, got 0/ },
+      'the bench and the tests stop at a failed start, with what the script said')
     const schema = (...args: string[]) => spawnSync(process.execPath, [compiled('scripts/clickhouse-schema.ts'), ...args], { encoding: 'utf8' })
     t.match(schema(), { status: 1, stderr: /usage: clickhouse:schema -- \[--database DB\] URL…/ })
     t.match(schema('--database', 'a;b', 'http://127.0.0.1:9'), { status: 1, stderr: /--database must be letters, digits and underscores, got "a;b"/ })
