@@ -1,7 +1,8 @@
-// Starts the process: config → Fastify → app → listen; exits non-zero when the data cannot be loaded.
-import Fastify, { LogController } from 'fastify'
-import app, { serverOptions } from './app.js'
+// Starts the process: config → the cache files' read-ahead → Fastify → app → listen; exits non-zero when
+// the data cannot be loaded.
 import { loadConfig, type Config } from './config.js'
+import { CacheReadAhead } from './domain/cache-read-ahead.js'
+import { cacheFilePaths } from './domain/store-cache.js'
 
 function readConfig (): Config {
   try {
@@ -12,7 +13,23 @@ function readConfig (): Config {
   }
 }
 
+/**
+ * The memory backend's cache files, read on a worker from now on. The session tables too, even without
+ * warm-up, which does not use them: there are none then unless an earlier start saved them.
+ */
+function readCacheFilesAhead ({ backend, cacheDir, dataDir }: Config): CacheReadAhead | undefined {
+  if (backend !== 'memory' || cacheDir === null) return undefined
+  const { store, tables } = cacheFilePaths(cacheDir, dataDir)
+  return new CacheReadAhead([store, tables])
+}
+
 const config = readConfig()
+// Before anything else: the cache files are read on a worker while this thread imports Fastify and the app
+// (imported statically, they would all be loaded before this line ran).
+const readAhead = readCacheFilesAhead(config)
+const { default: Fastify, LogController } = await import('fastify')
+const { default: app, serverOptions } = await import('./app.js')
+
 // Requests are logged only with ACCESS_LOG (and a level of info or below): it halves a cached query's
 // throughput. Without it every request shares the root logger instead of making a child logger each, which
 // alone costs a fifth. Silent means no logger at all, which is the fastest, as a bare Fastify.
@@ -55,7 +72,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 try {
-  await server.register(app, config)
+  await server.register(app, { ...config, readAhead })
   await server.listen({ port: config.port, host: config.host })
   server.sessions.loaded.catch((error: Error) => fail(`cannot load data: ${error.message}`))
 } catch (error) {

@@ -6,6 +6,7 @@ import { sessionizeSite, summarizeRange, type SessionSummary, type SessionTable 
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
+import type { CacheReadAhead } from '../domain/cache-read-ahead.js'
 import type { BackendLog, CacheFileStatus, DataSource, LoadedData, SessionBackend } from './backend.js'
 
 export interface MemoryBackendOptions {
@@ -20,6 +21,8 @@ export interface MemoryBackendOptions {
   warmCache: boolean
   /** Where the loaded store and warm session tables are saved for the next start; null saves nothing. */
   cacheDir: string | null
+  /** The cache files, already being read since the process started (server.ts); read here otherwise. */
+  readAhead?: CacheReadAhead
   maxBadRowExamples: number
 }
 
@@ -45,6 +48,19 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   }
 
   async load (onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<LoadedData> {
+    // A stop ends a read still under way; what the read-ahead holds that nobody took (a store that did not
+    // match, say) is let go before parsing.
+    const stopReadAhead = (): void => this.#options.readAhead?.close()
+    signal.addEventListener('abort', stopReadAhead)
+    try {
+      return await this.#load(onProgress, signal)
+    } finally {
+      signal.removeEventListener('abort', stopReadAhead)
+      stopReadAhead()
+    }
+  }
+
+  async #load (onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<LoadedData> {
     this.#signal = signal
     const { cacheDir } = this.#options
     // A pipe's contents cannot be told apart from one start to the next.

@@ -12,15 +12,17 @@ import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile, DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
+import type { CacheReadAhead, ChecksummedFile } from './cache-read-ahead.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
 const FORMAT = 2
 const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
 const ALIGN = 8
-/** Read in blocks this large, each checksummed while the next one is read. */
-const READ_BLOCK_BYTES = 16 * 1024 * 1024
 /** Written and checksummed in blocks this large, yielding between them so that requests go on meanwhile. */
 const WRITE_BLOCK_BYTES = 8 * 1024 * 1024
+
+/** Read on this thread in blocks this large, each checksummed while the next one is read. */
+const READ_BLOCK_BYTES = 16 * 1024 * 1024
 
 export const NO_CACHE_YET = 'there is none yet'
 
@@ -123,37 +125,6 @@ function processIsAlive (pid: number): boolean {
   }
 }
 
-/**
- * A whole file in a buffer of its own (so that typed arrays over it are aligned), with the CRC-32 of all but
- * its last 4 bytes, computed block by block while the next block is being read.
- */
-async function readChecksummed (path: string, blockBytes: number, signal: AbortSignal): Promise<{ bytes: Buffer<ArrayBuffer>, crc: number }> {
-  const handle = await open(path, 'r')
-  try {
-    const { size } = await handle.stat()
-    const bytes = Buffer.allocUnsafeSlow(size)
-    const checked = Math.max(size - 4, 0)
-    const readBlock = (start: number) => handle.read(bytes, start, Math.min(blockBytes, size - start), start)
-    let crc = 0
-    let start = 0
-    let reading = size > 0 ? readBlock(0) : undefined
-    while (reading) {
-      // A stop while a large store is read (a gigabyte takes seconds) ends the read between blocks.
-      signal.throwIfAborted()
-      const { bytesRead } = await reading
-      /* c8 ignore next: only another process cutting the file short while it is read gets here */
-      if (bytesRead === 0) throw new Error('the file shrank while it was read')
-      const end = start + bytesRead
-      reading = end < size ? readBlock(end) : undefined
-      crc = crc32(bytes.subarray(Math.min(start, checked), Math.min(end, checked)), crc)
-      start = end
-    }
-    return { bytes, crc }
-  } finally {
-    await handle.close()
-  }
-}
-
 interface FileIdentity { name: string, bytes: number, mtimeMs: number }
 
 /** What a file was written for: the program, and the data and settings its contents depend on. */
@@ -187,15 +158,48 @@ function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): strin
 }
 
 /**
+ * A whole file in a buffer of its own (so that typed arrays over it are aligned), with the CRC-32 of all but
+ * its last 4 bytes, computed block by block while the next block is being read: on this thread, when no
+ * read-ahead began (tests, embedders), yielding between blocks so that the server answers meanwhile.
+ */
+async function readChecksummed (path: string, blockBytes: number, signal: AbortSignal): Promise<ChecksummedFile> {
+  const handle = await open(path, 'r')
+  try {
+    const { size } = await handle.stat()
+    const bytes = Buffer.allocUnsafeSlow(size)
+    const checked = Math.max(size - 4, 0)
+    const readBlock = (start: number) => handle.read(bytes, start, Math.min(blockBytes, size - start), start)
+    let crc = 0
+    let start = 0
+    let reading = size > 0 ? readBlock(0) : undefined
+    while (reading) {
+      // A stop while a large store is read (a gigabyte takes seconds) ends the read between blocks.
+      signal.throwIfAborted()
+      const { bytesRead } = await reading
+      /* c8 ignore next: only another process cutting the file short while it is read gets here */
+      if (bytesRead === 0) throw new Error('the file shrank while it was read')
+      const end = start + bytesRead
+      reading = end < size ? readBlock(end) : undefined
+      crc = crc32(bytes.subarray(Math.min(start, checked), Math.min(end, checked)), crc)
+      start = end
+    }
+    return { bytes, crc }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
  * Reads a file that writeSectionsFile wrote for `expectedKey`. The checksum is checked first: a file that
  * passes it is whole and as this format's writer wrote it, so its header and layout can be trusted.
  */
 async function readSectionsFile<Meta> (
-  path: string, expectedKey: CacheKey, blockBytes: number, signal: AbortSignal
+  path: string, expectedKey: CacheKey, blockBytes: number | undefined, signal: AbortSignal, readAhead?: CacheReadAhead
 ): Promise<{ meta: Meta, sections: Map<string, Section> }> {
-  let file: { bytes: Buffer<ArrayBuffer>, crc: number }
+  signal.throwIfAborted()
+  let file: ChecksummedFile
   try {
-    file = await readChecksummed(path, blockBytes, signal)
+    file = await (readAhead?.take(path) ?? readChecksummed(path, blockBytes ?? READ_BLOCK_BYTES, signal))
   } catch (error) {
     signal.throwIfAborted()
     const code = (error as NodeJS.ErrnoException).code
@@ -249,6 +253,14 @@ export interface StoreCacheOptions {
   signal: AbortSignal
   /** The cache files are read in blocks this large; tests shrink it. */
   readBlockBytes?: number
+  /** Reads of the cache files begun when the process started, taken instead of reading them again. */
+  readAhead?: CacheReadAhead
+}
+
+/** Where the cache files of a data folder are: one folder's files never overwrite another's. */
+export function cacheFilePaths (cacheDir: string, dataDir: string): { store: string, tables: string } {
+  const folder = createHash('sha256').update(dataDir).digest('hex').slice(0, 16)
+  return { store: join(cacheDir, `${folder}.store`), tables: join(cacheDir, `${folder}.sessions`) }
 }
 
 interface StoreMeta {
@@ -291,9 +303,9 @@ export class StoreCache {
 
   constructor (options: StoreCacheOptions, files: readonly CsvFile[]) {
     this.#options = options
-    const folder = createHash('sha256').update(options.dataDir).digest('hex').slice(0, 16)
-    this.#storePath = join(options.cacheDir, `${folder}.store`)
-    this.#tablesPath = join(options.cacheDir, `${folder}.sessions`)
+    const paths = cacheFilePaths(options.cacheDir, options.dataDir)
+    this.#storePath = paths.store
+    this.#tablesPath = paths.tables
     this.#storeKey = {
       program: options.program,
       strictCsv: options.strictCsv,
@@ -301,16 +313,12 @@ export class StoreCache {
     }
   }
 
-  get #readBlockBytes (): number {
-    return this.#options.readBlockBytes ?? READ_BLOCK_BYTES
-  }
-
   get storePath (): string {
     return this.#storePath
   }
 
   async readStore (): Promise<{ store: PageViewStore, summary: DatasetSummary, storeId: string }> {
-    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#readBlockBytes, this.#options.signal)
+    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#options.readBlockBytes, this.#options.signal, this.#options.readAhead)
     const siteUrls = meta.siteUrls
     const store: PageViewStore = {
       siteUrls,
@@ -360,7 +368,7 @@ export class StoreCache {
 
   /** The saved session tables of a store, in the order they were saved (busiest site first). */
   async readSessionTables (store: PageViewStore, storeId: string): Promise<{ siteId: number, table: SessionTable }[]> {
-    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal)
+    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#options.readBlockBytes, this.#options.signal, this.#options.readAhead)
     const numbers = sections.get('tableNumbers') as Float64Array
     const lengths = sections.get('sessionLengths') as Float64Array
     const rows = sections.get('sessionRows') as Uint32Array

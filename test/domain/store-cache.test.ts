@@ -4,7 +4,8 @@ import { readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFil
 import { join } from 'node:path'
 import { listCsvFiles, loadDataset } from '../../src/ingest/dataset.js'
 import { sessionizeSite } from '../../src/domain/sessions.js'
-import { CacheMismatch, programFingerprint, StoreCache, type StoreCacheOptions } from '../../src/domain/store-cache.js'
+import { cacheFilePaths, CacheMismatch, NO_CACHE_YET, programFingerprint, StoreCache, type StoreCacheOptions } from '../../src/domain/store-cache.js'
+import { CacheReadAhead } from '../../src/domain/cache-read-ahead.js'
 import { csv } from '../helper.js'
 import { contents, onThisThread } from '../ingest/load-options.js'
 
@@ -106,6 +107,36 @@ t.test('a damaged, truncated or foreign file is never used', async t => {
   await t.rejects(cache.readStore(), { message: /damaged/ })
   writeFileSync(path, original)
   t.ok(await cache.readStore(), 'and the intact file reads again')
+})
+
+t.test('files read ahead on a worker are taken as read here: the same store and tables, the same checks', async t => {
+  const { store, summary, cache, options, files } = await setUp(t)
+  const storeId = await cache.saveStore(store, summary, neverAborted)
+  const tables = [{ siteId: 0, table: await sessionizeSite(store, 0, 1800) }]
+  await cache.saveSessionTables(storeId, tables, neverAborted)
+  const { store: storePath, tables: tablesPath } = cacheFilePaths(options.cacheDir, options.dataDir)
+  t.equal(storePath, cache.storePath)
+  const readAhead = new CacheReadAhead([storePath, tablesPath])
+  t.teardown(() => readAhead.close())
+  const aheadCache = new StoreCache({ ...options, readAhead }, files)
+  const read = await aheadCache.readStore()
+  t.same(contents(t, read.store), contents(t, store))
+  t.same(await aheadCache.readSessionTables(read.store, read.storeId), tables)
+  t.equal(readAhead.take(storePath), undefined, 'each file was taken from the read-ahead')
+  t.ok(await aheadCache.readStore(), 'and a second read reads the file itself')
+
+  const damaged = readFileSync(storePath)
+  damaged[damaged.length - 20] ^= 1
+  writeFileSync(storePath, damaged)
+  const damagedAhead = new CacheReadAhead([storePath])
+  t.teardown(() => damagedAhead.close())
+  await t.rejects(new StoreCache({ ...options, readAhead: damagedAhead }, files).readStore(), { name: 'CacheMismatch', message: /checksum mismatch/ })
+  const noCacheDir = join(options.cacheDir, 'none')
+  const noneAhead = new CacheReadAhead([cacheFilePaths(noCacheDir, options.dataDir).store])
+  t.teardown(() => noneAhead.close())
+  const noStore = new StoreCache({ ...options, cacheDir: noCacheDir, readAhead: noneAhead }, files)
+  await t.rejects(noStore.readStore(), { name: 'CacheMismatch', message: NO_CACHE_YET })
+  t.equal(noneAhead.take(noStore.storePath), undefined, 'taken from the read-ahead, which found no file')
 })
 
 t.test('a stop while a store is read ends the read, as a stop and not as a mismatch', async t => {
