@@ -19,6 +19,9 @@ t.test('npm start runs the file tsc compiles src/server.ts to, after checking th
   t.equal(main, built)
   t.notOk(scripts.prestart, 'no second process before the server')
   t.equal(scripts.prepare, 'npm run build', 'npm install builds')
+  // tsc alone leaves its build info untouched when it has nothing to write (sources checked out anew): the next
+  // npm start would compile again.
+  t.equal(scripts.build, 'node scripts/ensure-built.mjs .', 'every build is the one npm start checks, and marks itself checked')
   t.match(scripts.test, /lint.*typecheck.*tap/)
 })
 
