@@ -1,7 +1,7 @@
 // Reads cache files on a worker thread. Begun as the process starts (server.ts), a restart's largest piece
 // of I/O and checksumming runs while the main thread imports and starts the server, instead of after it;
 // on the worker, blocking reads are the fastest, and a stop is a terminate, whatever the worker is doing.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
@@ -21,11 +21,20 @@ const READ_BLOCK_BYTES = 4 * 1024 * 1024
 // The worker is a sibling module: cache-read-worker.ts under test, cache-read-worker.js once built.
 const WORKER_URL = new URL(`./cache-read-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url)
 
+/**
+ * Opening a named pipe for reading waits for a writer, for ever, and no stop can interrupt a thread waiting
+ * in open(): without waiting, the open returns at once, and what is opened is checked to be a file.
+ */
+export const OPEN_WITHOUT_WAITING = constants.O_RDONLY | constants.O_NONBLOCK
+export const NOT_A_FILE = 'not a regular file'
+
 /** Reads a whole file into a buffer of its own (so that typed arrays over it are aligned), with its CRC. */
 export function readChecksummedFile (path: string, blockBytes: number): ChecksummedFile {
-  const fd = openSync(path, 'r')
+  const fd = openSync(path, OPEN_WITHOUT_WAITING)
   try {
-    const { size } = fstatSync(fd)
+    const info = fstatSync(fd)
+    if (!info.isFile()) throw new Error(NOT_A_FILE)
+    const { size } = info
     const bytes = Buffer.allocUnsafeSlow(size)
     const checked = Math.max(size - 4, 0)
     let crc = 0

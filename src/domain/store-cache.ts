@@ -12,7 +12,7 @@ import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile, DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
-import type { CacheReadAhead, ChecksummedFile } from './cache-read-ahead.js'
+import { NOT_A_FILE, OPEN_WITHOUT_WAITING, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
 const FORMAT = 2
@@ -163,9 +163,11 @@ function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): strin
  * read-ahead began (tests, embedders), yielding between blocks so that the server answers meanwhile.
  */
 async function readChecksummed (path: string, blockBytes: number, signal: AbortSignal): Promise<ChecksummedFile> {
-  const handle = await open(path, 'r')
+  const handle = await open(path, OPEN_WITHOUT_WAITING)
   try {
-    const { size } = await handle.stat()
+    const info = await handle.stat()
+    if (!info.isFile()) throw new Error(NOT_A_FILE)
+    const { size } = info
     const bytes = Buffer.allocUnsafeSlow(size)
     const checked = Math.max(size - 4, 0)
     const readBlock = (start: number) => handle.read(bytes, start, Math.min(blockBytes, size - start), start)

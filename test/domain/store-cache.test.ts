@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { listCsvFiles, loadDataset } from '../../src/ingest/dataset.js'
@@ -154,6 +154,16 @@ t.test('a file that cannot be read is a mismatch, not a failure', async t => {
   writeFileSync(join(options.cacheDir, 'sub'), '')
   const unreadable = new StoreCache({ ...options, cacheDir: join(options.cacheDir, 'sub') }, files)
   await t.rejects(unreadable.readStore(), { name: 'CacheMismatch', message: /^it cannot be read: ENOTDIR/ })
+})
+
+t.test('a named pipe where a cache file belongs is a mismatch at once, read here or ahead: opening it never waits for a writer', async t => {
+  const { options, files } = await setUp(t)
+  const { store } = cacheFilePaths(options.cacheDir, options.dataDir)
+  execFileSync('mkfifo', [store])
+  await t.rejects(new StoreCache(options, files).readStore(), { name: 'CacheMismatch', message: 'it cannot be read: not a regular file' })
+  const readAhead = new CacheReadAhead([store])
+  t.teardown(() => readAhead.close())
+  await t.rejects(new StoreCache({ ...options, readAhead }, files).readStore(), { name: 'CacheMismatch', message: 'it cannot be read: not a regular file' })
 })
 
 t.test('a write is whole or absent: an aborted one leaves the previous file and no temporary file', async t => {
