@@ -1,4 +1,5 @@
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
@@ -21,6 +22,13 @@ t.test('a file is read whole, with the CRC of all but its last 4 bytes, in block
   t.equal(readChecksummedFile(path, 2).crc, 0, 'a file shorter than its CRC sums nothing')
   writeFileSync(path, '')
   t.same(readChecksummedFile(path, 2), { bytes: Buffer.alloc(0), crc: 0 })
+})
+
+t.test('only a regular file is read: a named pipe or a folder fails at once, without waiting for a writer', async t => {
+  const root = t.testdir({ folder: {} })
+  execFileSync('mkfifo', [join(root, 'pipe')])
+  t.throws(() => readChecksummedFile(join(root, 'pipe'), 4), { message: 'not a regular file' })
+  t.throws(() => readChecksummedFile(join(root, 'folder'), 4), { message: 'not a regular file' })
 })
 
 t.test('the read-ahead hands over each file once, read on its worker, and reports a missing one with its code', async t => {
