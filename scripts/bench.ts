@@ -60,8 +60,20 @@ async function startReady (env: Record<string, string>) {
   const port = await freePort()
   const started = performance.now()
   const server = await startNpmStart({ ...env, PORT: String(port) }, port, '/health')
+  const listeningMs = performance.now() - started
   await waitUntilLoaded(server.baseUrl)
-  return { server, started, readyMs: performance.now() - started }
+  const readyMs = performance.now() - started
+  const health = await (await fetch(`${server.baseUrl}/health`)).json() as StartTimes
+  return { server, started, readyMs, times: { ...health, listeningMs } }
+}
+
+/** Where a start's time went: /health's own figures, and when the server first answered at all. */
+interface StartTimes { listeningMs: number, load_ms: number, parse_ms: number, build_ms: number, warm_ms: number }
+
+/** The load runs beside the server's own start-up: it begins when the sessions plugin registers, before listening. */
+function timeGoes ({ listeningMs, load_ms: load, parse_ms: parse, build_ms: build, warm_ms: warm }: StartTimes): string {
+  const parts = parse + build > 0 ? ` (parse ${seconds(parse)}, build ${seconds(build)})` : ' (read from the cache folder)'
+  return `answering at ${seconds(listeningMs)} (npm, Node, imports, plugins), data loaded in ${seconds(load)}${parts}, warm-up ${seconds(warm)}`
 }
 
 async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel: string | undefined) {
@@ -107,6 +119,7 @@ async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel:
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
   return {
     dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, cpu,
+    coldTimes: cold.times, restartTimes: restart.times,
     firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
 }
@@ -184,6 +197,7 @@ function report (r: Result): void {
     `/site_stats answered over HTTP in ${seconds(r.warmUpMs)}`)
   console.log(`restart      ready ${seconds(r.restartMs)} from the cache folder (${mb(r.cacheBytes)}, saved ` +
     `${seconds(r.savedMs - r.readyMs)} after the cold start was ready), peak RSS ${mb(r.restartRss)}`)
+  console.log(`time goes    cold: ${timeGoes(r.coldTimes)}; restart: ${timeGoes(r.restartTimes)}`)
   console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
   console.log(r.problems.length === 0
     ? `answers      agree on all ${dataset.sites} sites and ${VISITOR_SAMPLE} sampled visitors (${r.sampleFound} present)`
