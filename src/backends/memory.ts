@@ -48,19 +48,6 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   }
 
   async load (onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<LoadedData> {
-    // A stop ends a read still under way; what the read-ahead holds that nobody took (a store that did not
-    // match, say) is let go before parsing.
-    const stopReadAhead = (): void => this.#options.readAhead?.close()
-    signal.addEventListener('abort', stopReadAhead)
-    try {
-      return await this.#load(onProgress, signal)
-    } finally {
-      signal.removeEventListener('abort', stopReadAhead)
-      stopReadAhead()
-    }
-  }
-
-  async #load (onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<LoadedData> {
     this.#signal = signal
     const { cacheDir } = this.#options
     // A pipe's contents cannot be told apart from one start to the next.
@@ -68,12 +55,11 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
       ? undefined
       : new StoreCache({ ...this.#options, cacheDir, program: programFingerprint(), signal }, this.#files)
     const started = performance.now()
-    const cached = this.#storeCache && await this.#readStore(this.#storeCache, signal)
+    const cached = await this.#readCache(signal)
     if (cached) {
-      const savedTables = this.#options.warmCache ? await this.#readSessionTables(this.#storeCache!, cached.store, signal) : undefined
       // What was read back, the store and the saved tables, is this start's load.
       this.#loaded = { store: cached.store, summary: { ...cached.summary, loadMs: Math.round(performance.now() - started) }, source: 'cache' }
-      return { savedTables }
+      return { savedTables: cached.savedTables }
     }
     const { store, summary } = await loadDataset(this.#files, {
       strict: this.#options.strictCsv,
@@ -85,6 +71,24 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     })
     this.#loaded = { store, summary, source: 'csv' }
     return {}
+  }
+
+  /** The store and the session tables saved by an earlier start, when they hold this data folder as it is now. */
+  async #readCache (signal: AbortSignal): Promise<(Omit<Loaded, 'source'> & LoadedData) | undefined> {
+    // A stop ends a read still under way on the read-ahead's worker.
+    const stopReadAhead = (): void => this.#options.readAhead?.close()
+    signal.addEventListener('abort', stopReadAhead)
+    try {
+      const storeCache = this.#storeCache
+      const cached = storeCache && await this.#readStore(storeCache, signal)
+      if (!cached) return undefined
+      const savedTables = this.#options.warmCache ? await this.#readSessionTables(storeCache, cached.store, signal) : undefined
+      return { ...cached, savedTables }
+    } finally {
+      signal.removeEventListener('abort', stopReadAhead)
+      // What the read-ahead holds that nobody took (the tables of a store that did not match) goes before any parse.
+      stopReadAhead()
+    }
   }
 
   /** The store saved by an earlier start, when it holds this data folder as it is now. */
