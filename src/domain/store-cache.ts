@@ -18,11 +18,10 @@ import { NOT_A_FILE, OPEN_WITHOUT_WAITING, type CacheReadAhead, type Checksummed
 const FORMAT = 2
 const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
 const ALIGN = 8
-/** Written and checksummed in blocks this large, yielding between them so that requests go on meanwhile. */
-const WRITE_BLOCK_BYTES = 8 * 1024 * 1024
-
 /** Read on this thread in blocks this large, each checksummed while the next one is read. */
 const READ_BLOCK_BYTES = 16 * 1024 * 1024
+/** Written and checksummed in blocks this large, yielding between them so that requests go on meanwhile. */
+const WRITE_BLOCK_BYTES = 8 * 1024 * 1024
 
 export const NO_CACHE_YET = 'there is none yet'
 
@@ -125,38 +124,6 @@ function processIsAlive (pid: number): boolean {
   }
 }
 
-interface FileIdentity { name: string, bytes: number, mtimeMs: number }
-
-/** What a file was written for: the program, and the data and settings its contents depend on. */
-interface CacheKey {
-  program: string
-  files?: FileIdentity[]
-  strictCsv?: boolean
-  storeId?: string
-  sessionTimeoutSeconds?: number
-}
-
-/** Why a file is not used, for each field of its key that differs from what this start expects. */
-const MISMATCHES: { [F in keyof CacheKey]-?: (saved: CacheKey[F], expected: CacheKey[F]) => string } = {
-  program: () => 'another version of Sessionizer wrote it',
-  files: (saved, expected) => `the data files changed (${describeFileChanges(saved!, expected!)})`,
-  strictCsv: saved => `STRICT_CSV was ${String(saved)} when it was written`,
-  storeId: () => 'it belongs to another store',
-  sessionTimeoutSeconds: saved => `SESSION_TIMEOUT_SECONDS was ${String(saved)} when it was written`
-}
-
-function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): string {
-  const savedByName = new Map(saved.map(file => [file.name, file]))
-  const nowNames = new Set(now.map(file => file.name))
-  const changes = [
-    ...now.filter(file => !savedByName.has(file.name)).map(file => `${file.name} is new`),
-    ...now.filter(file => savedByName.has(file.name) && JSON.stringify(savedByName.get(file.name)) !== JSON.stringify(file))
-      .map(file => `${file.name} changed`),
-    ...saved.filter(file => !nowNames.has(file.name)).map(file => `${file.name} is gone`)
-  ]
-  return changes.slice(0, 3).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '')
-}
-
 /**
  * A whole file in a buffer of its own (so that typed arrays over it are aligned), with the CRC-32 of all but
  * its last 4 bytes, computed block by block while the next block is being read: on this thread, when no
@@ -191,17 +158,49 @@ async function readChecksummed (path: string, blockBytes: number, signal: AbortS
   }
 }
 
+interface FileIdentity { name: string, bytes: number, mtimeMs: number }
+
+/** What a file was written for: the program, and the data and settings its contents depend on. */
+interface CacheKey {
+  program: string
+  files?: FileIdentity[]
+  strictCsv?: boolean
+  storeId?: string
+  sessionTimeoutSeconds?: number
+}
+
+/** Why a file is not used, for each field of its key that differs from what this start expects. */
+const MISMATCHES: { [F in keyof CacheKey]-?: (saved: CacheKey[F], expected: CacheKey[F]) => string } = {
+  program: () => 'another version of Sessionizer wrote it',
+  files: (saved, expected) => `the data files changed (${describeFileChanges(saved!, expected!)})`,
+  strictCsv: saved => `STRICT_CSV was ${String(saved)} when it was written`,
+  storeId: () => 'it belongs to another store',
+  sessionTimeoutSeconds: saved => `SESSION_TIMEOUT_SECONDS was ${String(saved)} when it was written`
+}
+
+function describeFileChanges (saved: FileIdentity[], now: FileIdentity[]): string {
+  const savedByName = new Map(saved.map(file => [file.name, file]))
+  const nowNames = new Set(now.map(file => file.name))
+  const changes = [
+    ...now.filter(file => !savedByName.has(file.name)).map(file => `${file.name} is new`),
+    ...now.filter(file => savedByName.has(file.name) && JSON.stringify(savedByName.get(file.name)) !== JSON.stringify(file))
+      .map(file => `${file.name} changed`),
+    ...saved.filter(file => !nowNames.has(file.name)).map(file => `${file.name} is gone`)
+  ]
+  return changes.slice(0, 3).join(', ') + (changes.length > 3 ? `, and ${changes.length - 3} more` : '')
+}
+
 /**
  * Reads a file that writeSectionsFile wrote for `expectedKey`. The checksum is checked first: a file that
  * passes it is whole and as this format's writer wrote it, so its header and layout can be trusted.
  */
 async function readSectionsFile<Meta> (
-  path: string, expectedKey: CacheKey, blockBytes: number | undefined, signal: AbortSignal, readAhead?: CacheReadAhead
+  path: string, expectedKey: CacheKey, blockBytes: number, signal: AbortSignal, readAhead?: CacheReadAhead
 ): Promise<{ meta: Meta, sections: Map<string, Section> }> {
   signal.throwIfAborted()
   let file: ChecksummedFile
   try {
-    file = await (readAhead?.take(path) ?? readChecksummed(path, blockBytes ?? READ_BLOCK_BYTES, signal))
+    file = await (readAhead?.take(path) ?? readChecksummed(path, blockBytes, signal))
   } catch (error) {
     signal.throwIfAborted()
     const code = (error as NodeJS.ErrnoException).code
@@ -315,12 +314,16 @@ export class StoreCache {
     }
   }
 
+  get #readBlockBytes (): number {
+    return this.#options.readBlockBytes ?? READ_BLOCK_BYTES
+  }
+
   get storePath (): string {
     return this.#storePath
   }
 
   async readStore (): Promise<{ store: PageViewStore, summary: DatasetSummary, storeId: string }> {
-    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#options.readBlockBytes, this.#options.signal, this.#options.readAhead)
+    const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
     const siteUrls = meta.siteUrls
     const store: PageViewStore = {
       siteUrls,
@@ -370,7 +373,7 @@ export class StoreCache {
 
   /** The saved session tables of a store, in the order they were saved (busiest site first). */
   async readSessionTables (store: PageViewStore, storeId: string): Promise<{ siteId: number, table: SessionTable }[]> {
-    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#options.readBlockBytes, this.#options.signal, this.#options.readAhead)
+    const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
     const numbers = sections.get('tableNumbers') as Float64Array
     const lengths = sections.get('sessionLengths') as Float64Array
     const rows = sections.get('sessionRows') as Uint32Array
