@@ -1,5 +1,5 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
-import { ByteInterner, type DictionaryKeys } from '../domain/byte-interner.js'
+import { ByteInterner, INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
 import { grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
@@ -30,6 +30,14 @@ export class PageViewBatchBuilder {
   #pageColumn: Uint32Array<ArrayBuffer>
   #timestampColumn: Float64Array<ArrayBuffer>
   #length = 0
+  /** Rows added with addPendingVisitor: their visitor's bytes (in #pendingBytes) and hash, and their row. */
+  #pendingBytes: Uint8Array | undefined
+  readonly #pendingStarts = new Uint32Array(INTERN_BLOCK)
+  readonly #pendingEnds = new Uint32Array(INTERN_BLOCK)
+  readonly #pendingHashes = new Int32Array(INTERN_BLOCK)
+  readonly #pendingIds = new Uint32Array(INTERN_BLOCK)
+  readonly #pendingRows = new Uint32Array(INTERN_BLOCK)
+  #pendingCount = 0
 
   /**
    * `expectedVisitors` sizes the visitor dictionary up front: growing it by doubling costs a rehash each time.
@@ -59,6 +67,37 @@ export class PageViewBatchBuilder {
     this.#timestampColumn[row] = timestamp
   }
 
+  /**
+   * Appends a row whose visitor is bytes[visitorStart, visitorEnd), hashed from the visitor dictionary's seed
+   * as `visitorHash`: its id is looked up later, with others (resolvePendingVisitors). The bytes are read
+   * until then, so they must not change before it is called.
+   */
+  addPendingVisitor (
+    bytes: Uint8Array, visitorStart: number, visitorEnd: number, visitorHash: number, siteId: number, pageId: number, timestamp: number
+  ): void {
+    if (bytes !== this.#pendingBytes) {
+      this.resolvePendingVisitors()
+      this.#pendingBytes = bytes
+    }
+    const pending = this.#pendingCount++
+    this.#pendingStarts[pending] = visitorStart
+    this.#pendingEnds[pending] = visitorEnd
+    this.#pendingHashes[pending] = visitorHash
+    this.#pendingRows[pending] = this.#length
+    this.addIds(0, siteId, pageId, timestamp)
+    if (this.#pendingCount === INTERN_BLOCK) this.resolvePendingVisitors()
+  }
+
+  /** Interns the visitors of the rows that wait for them; after it, their bytes may change. */
+  resolvePendingVisitors (): void {
+    const count = this.#pendingCount
+    if (count === 0) return
+    this.visitors.internMany(this.#pendingBytes!, this.#pendingStarts, this.#pendingEnds, this.#pendingHashes, 0, count, this.#pendingIds)
+    for (let i = 0; i < count; i++) this.#visitorColumn[this.#pendingRows[i]] = this.#pendingIds[i]
+    this.#pendingCount = 0
+    this.#pendingBytes = undefined
+  }
+
   add (visitorId: string, siteUrl: string, pageUrl: string, timestamp: number): void {
     this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), this.pages.internString(pageUrl), timestamp)
   }
@@ -69,6 +108,7 @@ export class PageViewBatchBuilder {
    * buffer, never written, takes no memory.
    */
   finish (): PageViewBatch {
+    this.resolvePendingVisitors()
     const length = this.#length
     const siteColumn = this.#siteColumn.subarray(0, length)
     const timestampColumn = this.#timestampColumn.subarray(0, length)

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ByteInterner, hashBytes } from '../../src/domain/byte-interner.js'
+import { ByteInterner, hashBytes, INTERN_BLOCK } from '../../src/domain/byte-interner.js'
 
 t.test('the same bytes get the same id, from bytes or from a string', async t => {
   const interner = new ByteInterner()
@@ -47,6 +47,34 @@ t.test('grows its table, arena and key list; merges another dictionary; exports 
   t.equal(adopted.find('newcomer'), 5000, 'finds keys through the adopted table')
   t.equal(adopted.internString('one more'), 5001, 'and grows past what it adopted')
   t.equal(adopted.keyOf(5001), 'one more')
+})
+
+t.test('interning many at once gives the ids one at a time would: new keys, known ones, repeats, collisions, growth', async t => {
+  // Keys repeat within a block and across blocks; some share a hash; there are enough to grow the table midway.
+  const keys = Array.from({ length: 3000 }, (_, i) => `v${(i * 7919) % 1300}`).concat('ab', 'ba', 'ab', 'é', '')
+  const text = Buffer.from(keys.join(','))
+  const starts = new Uint32Array(keys.length)
+  const ends = new Uint32Array(keys.length)
+  keys.reduce((at, key, i) => {
+    starts[i] = at
+    ends[i] = at + Buffer.byteLength(key)
+    return ends[i] + 1
+  }, 0)
+  const oneByOne = new ByteInterner(0, 777)
+  const hashes = Int32Array.from(keys, (key, i) => key === 'ab' || key === 'ba' ? 42 : hashBytes(text, starts[i], ends[i], 777))
+  const expected = Array.from(keys, (_, i) => oneByOne.intern(text, starts[i], ends[i], hashes[i]))
+
+  const many = new ByteInterner(0, 777)
+  const ids = new Uint32Array(keys.length)
+  for (let from = 0; from < keys.length; from += INTERN_BLOCK) many.internMany(text, starts, ends, hashes, from, Math.min(from + INTERN_BLOCK, keys.length), ids)
+  t.same([...ids], expected)
+  t.equal(many.size, oneByOne.size)
+  t.equal(many.keyOf(ids[keys.indexOf('ba')]), 'ba', 'a key that shares its hash keeps its own id')
+  t.equal(many.keyOf(ids[keys.length - 1]), '', 'and an empty key has one')
+
+  const none = new Uint32Array(1)
+  many.internMany(text, starts, ends, hashes, 5, 5, none)
+  t.same([...none], [0], 'an empty stretch writes nothing')
 })
 
 t.test('hashing is seeded: keys found to share a slot under one seed spread out under another', async t => {
