@@ -69,7 +69,8 @@ export class ByteInterner {
   #arena: Uint8Array = new Uint8Array(1 << 16)
   #ends: Uint32Array = new Uint32Array(1024)
   #size = 0
-  /** What internMany's look-ahead passes read; see there. */
+  /** What internMany's passes ahead read, only so that no compiler drops those reads as unused. */
+  // eslint-disable-next-line no-unused-private-class-members -- written and never read, on purpose: see above
   #touched = 0
 
   constructor (expectedKeys = 512, seed = randomSeed()) {
@@ -114,7 +115,6 @@ export class ByteInterner {
     const wrap = slots.length - 1
     const keyEnds = this.#ends
     const arena = this.#arena
-    // Each pass folds what it read into this, kept in a field: reads whose values go unused could be dropped.
     let touched = 0
     for (let i = from; i < to; i++) touched ^= slots[((mix(hashes[i]) << 1) & wrap) + 1]
     for (let i = from; i < to; i++) {
