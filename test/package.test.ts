@@ -1,6 +1,7 @@
 // The README's commands run what the build makes: npm start must start the compiled server.
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { PROJECT_ROOT } from '../src/project-root.js'
@@ -51,4 +52,10 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   t.match(ensureBuilt(), { stderr: /sources changed/ })
   t.ok(statSync(buildInfo).mtimeMs > Date.now() - 60_000, 'the build is marked as checked')
   t.match(ensureBuilt(), { stderr: '' }, 'and the next start compiles nothing')
+})
+
+t.test('Swagger UI serves its files with the project\'s own @fastify/static, not a second copy loaded at every start', async t => {
+  const fromProject = createRequire(join(PROJECT_ROOT, 'package.json'))
+  const fromSwaggerUi = createRequire(fromProject.resolve('@fastify/swagger-ui'))
+  t.equal(fromSwaggerUi.resolve('@fastify/static'), fromProject.resolve('@fastify/static'))
 })
