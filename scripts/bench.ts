@@ -1,11 +1,11 @@
-// npm run bench [-- --quick | --sizes 1M,10M] [--log-level silent] [--clickhouse-shards 1,2 | 0]: Sessionizer against
-// DuckDB and a bare Fastify route, on generated data. Prints, for each dataset, time to ready, peak RSS, rows/s,
+// npm run bench [-- --quick | --sizes 1M,10M | --data DIR,…] [--log-level silent] [--clickhouse-shards 1,2 | 0]:
+// Sessionizer against DuckDB and a bare Fastify route, on generated data or on folders of CSV files. Prints, for each dataset, time to ready, peak RSS, rows/s,
 // warm-up, cached-query throughput and latency, DuckDB's time and RSS for the same answers, whether the answers
 // agree, and the ratios against the targets; then the same service on a local ClickHouse cluster of 1 and 2 shards
 // (when clickhouse-server is installed): ingest rows/s, time to ready, first-answer latency, cached throughput.
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from '../src/project-root.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
@@ -13,13 +13,18 @@ import { compareAnswers } from './lib/duckdb-sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
   childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
-  startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded,
+  sampleVisitorIds, startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded,
   type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
+/** A set of the project's generator: its size and shape. */
+interface GeneratedSet { name: string, rows: number, sites: number, visitors: number, files: number }
+/** What a run benches: a folder of CSV files, and visitor ids to ask about (some may be absent). */
+interface BenchData { name: string, dir: string, visitorSample: string[] }
+/** A benched folder's size and shape, as the cold start's /health reports it. */
 interface Dataset { name: string, rows: number, sites: number, visitors: number, files: number }
 
-const DATASETS: Dataset[] = [
+const DATASETS: GeneratedSet[] = [
   { name: '1M', rows: 1_000_000, sites: 100, visitors: 70_000, files: 4 },
   { name: '10M', rows: 10_000_000, sites: 1_000, visitors: 700_000, files: 10 },
   { name: '30M', rows: 30_000_000, sites: 1_000, visitors: 2_100_000, files: 30 }
@@ -39,8 +44,8 @@ function medianCpu (rounds: Throughput[]): number {
   return rounds.map(round => round.cpuMicrosPerRequest!).sort((a, b) => a - b)[rounds.length >> 1]
 }
 
-/** The dataset's folder, generated with the project's generator the first time it is asked for. */
-function datasetDir (dataset: Dataset): string {
+/** The set's folder, generated with the project's generator the first time it is asked for. */
+function generatedDir (dataset: GeneratedSet): string {
   const options: GeneratorOptions = {
     ...DEFAULT_GENERATOR_OPTIONS, rows: dataset.rows, sites: dataset.sites, visitors: dataset.visitors,
     files: dataset.files, days: 30, seed: 1, out: join(PROJECT_ROOT, 'bench-data', `${dataset.name}-v${dataset.visitors}-s${dataset.sites}-f${dataset.files}`)
@@ -50,6 +55,18 @@ function datasetDir (dataset: Dataset): string {
     generatePageViews(options)
   }
   return options.out
+}
+
+/** A generated set, with visitor ids spread over its whole range (the generator names them visitor_1 up). */
+function generated (dataset: GeneratedSet): BenchData {
+  const visitorSample = Array.from({ length: VISITOR_SAMPLE }, (_, i) => `visitor_${1 + Math.floor((i * dataset.visitors) / VISITOR_SAMPLE)}`)
+  return { name: dataset.name, dir: generatedDir(dataset), visitorSample }
+}
+
+/** A folder of someone else's CSV files, with visitor ids read from places spread over its files. */
+async function folder (dir: string): Promise<BenchData> {
+  const files = readdirSync(dir).filter(name => name.toLowerCase().endsWith('.csv')).sort().map(name => join(dir, name))
+  return { name: basename(resolve(dir)), dir, visitorSample: await sampleVisitorIds(files, VISITOR_SAMPLE) }
 }
 
 /**
@@ -67,8 +84,11 @@ async function startReady (env: Record<string, string>) {
   return { server, started, readyMs, times: { ...health, listeningMs } }
 }
 
-/** Where a start's time went: /health's own figures, and when the server first answered at all. */
-interface StartTimes { listeningMs: number, load_ms: number, parse_ms: number, build_ms: number, warm_ms: number }
+/** Where a start's time went (/health's own figures, and when the server first answered at all), and what it loaded. */
+interface StartTimes {
+  listeningMs: number, load_ms: number, parse_ms: number, build_ms: number, warm_ms: number
+  rows: number, sites: number, visitors: number, files_total: number
+}
 
 /** The load runs beside the server's own start-up: it begins when the sessions plugin registers, before listening. */
 function timeGoes ({ listeningMs, load_ms: load, parse_ms: parse, build_ms: build, warm_ms: warm }: StartTimes): string {
@@ -76,16 +96,16 @@ function timeGoes ({ listeningMs, load_ms: load, parse_ms: parse, build_ms: buil
   return `answering at ${seconds(listeningMs)} (npm, Node, imports, plugins), data loaded in ${seconds(load)}${parts}, warm-up ${seconds(warm)}`
 }
 
-async function benchmark (dataset: Dataset, throughputSeconds: number, logLevel: string | undefined) {
-  const dir = datasetDir(dataset)
-  const bytes = readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0)
-  const sample = Array.from({ length: VISITOR_SAMPLE }, (_, i) => `visitor_${1 + Math.floor((i * dataset.visitors) / VISITOR_SAMPLE)}`)
+async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throughputSeconds: number, logLevel: string | undefined) {
+  const bytes = readdirSync(dir).reduce((sum, file) => sum + statSync(join(dir, file)).size, 0)
 
   // A cache folder of this run's own: the first start is cold, the second restarts from what the first saved.
   const cacheDir = mkdtempSync(join(tmpdir(), 'sessionizer-bench-'))
   const env = { DATA_DIR: dir, CACHE_DIR: cacheDir, ...(logLevel !== undefined && { LOG_LEVEL: logLevel }) }
 
   const cold = await startReady(env)
+  const { rows, sites, visitors, files_total: files } = cold.times
+  const dataset: Dataset = { name, rows, sites, visitors, files }
   const siteAnswers = await collectSiteAnswers(cold.server.baseUrl)
   const warmUpMs = performance.now() - cold.started - cold.readyMs
   const withVisitors = { sites: siteAnswers, visitors: await collectVisitorAnswers(cold.server.baseUrl, sample) }
@@ -229,19 +249,22 @@ const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     sizes: { type: 'string' },
+    data: { type: 'string' },
     'log-level': { type: 'string' },
     'clickhouse-shards': { type: 'string', default: '1,2' }
   }
 })
 const shardCounts = CLICKHOUSE_INSTALLED ? values['clickhouse-shards'].split(',').map(Number).filter(count => count > 0) : []
 const sizes = values.sizes?.split(',')
-const chosen = values.quick ? DATASETS.slice(0, 1) : DATASETS.filter(dataset => !sizes || sizes.includes(dataset.name))
+const chosen = values.data !== undefined
+  ? await Promise.all(values.data.split(',').map(folder))
+  : (values.quick ? DATASETS.slice(0, 1) : DATASETS.filter(dataset => !sizes || sizes.includes(dataset.name))).map(generated)
 console.log(`Sessionizer benchmark: ${availableParallelism()} cores, Node ${process.version}; ` +
   `Sessionizer with its defaults (LOAD_WORKERS=${availableParallelism()}, ` +
   `LOG_LEVEL=${values['log-level'] ?? 'info, no access log'}), DuckDB with ${availableParallelism()} threads`)
 const results: Result[] = []
-for (const dataset of chosen) {
-  const result = await benchmark(dataset, 2, values['log-level'])
+for (const data of chosen) {
+  const result = await benchmark(data, 2, values['log-level'])
   report(result)
   results.push(result)
   const onClickHouse = []

@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, startNpmStart, startProcess, waitUntilCacheSettled,
-  waitUntilLoaded
+  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess,
+  waitUntilCacheSettled, waitUntilLoaded
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, compiled } from './helper.js'
 
@@ -103,4 +103,23 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   const failing = await startProcess([compiled('src/server.ts')],
     { DATA_DIR: brokenDir, PORT: String(port), STRICT_CSV: '1', WARM_CACHE: 'nonsense' }, port, '/health').catch((error: Error) => error)
   t.match(failing, { message: /exited with 1/ })
+})
+
+t.test('visitor ids to ask about are sampled from places spread over someone else\'s files, read in part', async t => {
+  const line = (i: number) => `user-${i},site.example,site.example/p?q=${i},${1_700_000_000 + i}`
+  const dir = t.testdir({
+    'a.csv': ['visitor_id,site_url,page_view_url,timestamp', ...Array.from({ length: 400 }, (_, i) => line(i))].join('\r\n') + '\r\n',
+    'b.csv': Array.from({ length: 400 }, (_, i) => i % 2 === 0 ? `"quoted, ${i}",s,"u,1",5` : line(1000 + i)).join('\n') + '\n',
+    // One line longer than what is read at a place, and no line break at the end: nothing to take from either.
+    'c.csv': `${'x'.repeat(70_000)},s,u,1\nlast,s,u,2`
+  })
+  const files = ['a.csv', 'b.csv', 'c.csv'].map(name => join(dir, name))
+  const ids = await sampleVisitorIds(files, 100)
+  t.equal(ids.length, 100, 'as many as asked for')
+  t.equal(new Set(ids).size, 100, 'each once')
+  t.ok(ids.every(id => /^user-\d+$/.test(id) || /^quoted, \d+$/.test(id)), 'whole ids, quotes undone, no header, no carriage return')
+  t.ok(ids.some(id => Number(id.slice(5)) > 300 && Number(id.slice(5)) < 400), 'from the end of a file as well as its start')
+  t.ok(ids.some(id => id.startsWith('quoted')) && ids.some(id => Number(id.slice(5)) >= 1000), 'and from every file')
+  t.same(await sampleVisitorIds([join(dir, 'c.csv')], 10), [], 'a line too long, and a last line without a break, give none')
+  t.same(await sampleVisitorIds([], 10), [])
 })

@@ -2,8 +2,10 @@
 // HTTP throughput, and run the DuckDB peer in a process of its own.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
+import Papa from 'papaparse'
 import { PROJECT_ROOT } from '../../src/project-root.js'
 import type { DatasetAnswers } from './duckdb-sessions.js'
 
@@ -201,4 +203,39 @@ export async function firstAnswerLatency (baseUrl: string, sites: readonly strin
   times.sort((a, b) => a - b)
   const at = (p: number) => Math.round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] * 10) / 10
   return { p50Ms: at(50), p99Ms: at(99) }
+}
+
+/** The most bytes read at each place a visitor id is sampled from: a line longer than this is passed over. */
+const SAMPLE_WINDOW_BYTES = 64 * 1024
+
+/**
+ * Up to `count` distinct visitor ids of the files, for a bench to ask about: from lines at places spread evenly
+ * over each file (the first whole line at or after each place), so that a large folder is not read whole.
+ */
+export async function sampleVisitorIds (files: readonly string[], count: number): Promise<string[]> {
+  const ids = new Set<string>()
+  const placesPerFile = Math.ceil((count * 2) / Math.max(files.length, 1))
+  const window = Buffer.alloc(SAMPLE_WINDOW_BYTES)
+  for (const file of files) {
+    const handle = await open(file)
+    try {
+      const { size } = await handle.stat()
+      for (let place = 0; place < placesPerFile && ids.size < count; place++) {
+        const position = Math.floor((place * size) / placesPerFile)
+        const { bytesRead } = await handle.read(window, 0, SAMPLE_WINDOW_BYTES, position)
+        const text = window.toString('utf8', 0, bytesRead)
+        // A place inside a line starts the sample at the next one.
+        const lineStart = position === 0 ? 0 : text.indexOf('\n') + 1
+        const lineEnd = text.indexOf('\n', lineStart)
+        if (lineStart === 0 && position > 0) continue
+        if (lineEnd === -1) continue
+        const [fields] = Papa.parse<string[]>(text.slice(lineStart, lineEnd).replace(/\r$/, '')).data
+        const id = fields?.[0]
+        if (id && id !== 'visitor_id' && fields.length === 4) ids.add(id)
+      }
+    } finally {
+      await handle.close()
+    }
+  }
+  return [...ids]
 }

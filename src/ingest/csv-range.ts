@@ -297,8 +297,8 @@ export class RangeParser {
     }
     position = this.#scanLines(data, position)
     this.#flushSegment(data, position)
-    // Before the bytes move: fast lines leave their visitors to be interned together.
-    this.#builder.resolvePendingVisitors()
+    // Before the bytes move: fast lines leave their visitors and pages to be interned together.
+    this.#builder.resolvePendingRows()
     // Carry what is not parsed yet: a partial last line, or a record whose end is not read yet.
     this.#buffer.copy(this.#buffer, 0, position, this.#buffered)
     this.#buffered -= position
@@ -506,10 +506,8 @@ export class RangeParser {
       timestamp = timestamp * 10 + digit
     }
 
-    builder.addPendingVisitor(data, start, visitorEnd, visitorHash,
-      builder.sites.intern(data, siteStart, siteEnd, siteHash),
-      builder.pages.intern(data, pageStart, pageEnd, pageHash),
-      timestamp)
+    builder.addPendingRow(data, start, visitorEnd, visitorHash, builder.sites.intern(data, siteStart, siteEnd, siteHash),
+      pageStart, pageEnd, pageHash, timestamp)
     this.#rows++
     return true
   }

@@ -19,6 +19,26 @@ export interface PageViewBatch {
 
 const INITIAL_CAPACITY = 1024
 
+/** Keys of rows that wait for their ids: where each is in the bytes it was read from, and its hash. */
+class PendingKeys {
+  readonly #starts = new Uint32Array(INTERN_BLOCK)
+  readonly #ends = new Uint32Array(INTERN_BLOCK)
+  readonly #hashes = new Int32Array(INTERN_BLOCK)
+  readonly #ids = new Uint32Array(INTERN_BLOCK)
+
+  set (pending: number, start: number, end: number, hash: number): void {
+    this.#starts[pending] = start
+    this.#ends[pending] = end
+    this.#hashes[pending] = hash
+  }
+
+  /** Interns the first `count` keys, from `bytes`, and writes each one's id to column[rows[i]]. */
+  resolve (dictionary: ByteInterner, bytes: Uint8Array, count: number, rows: Uint32Array, column: Uint32Array): void {
+    dictionary.internMany(bytes, this.#starts, this.#ends, this.#hashes, 0, count, this.#ids)
+    for (let i = 0; i < count; i++) column[rows[i]] = this.#ids[i]
+  }
+}
+
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
   sites = new ByteInterner()
@@ -30,13 +50,11 @@ export class PageViewBatchBuilder {
   #pageColumn: Uint32Array<ArrayBuffer>
   #timestampColumn: Float64Array<ArrayBuffer>
   #length = 0
-  /** Rows added with addPendingVisitor: their visitor's bytes (in #pendingBytes) and hash, and their row. */
+  /** Rows added with addPendingRow: the bytes their keys are in, their rows, and their visitors' and pages' keys. */
   #pendingBytes: Uint8Array | undefined
-  readonly #pendingStarts = new Uint32Array(INTERN_BLOCK)
-  readonly #pendingEnds = new Uint32Array(INTERN_BLOCK)
-  readonly #pendingHashes = new Int32Array(INTERN_BLOCK)
-  readonly #pendingIds = new Uint32Array(INTERN_BLOCK)
   readonly #pendingRows = new Uint32Array(INTERN_BLOCK)
+  readonly #pendingVisitors = new PendingKeys()
+  readonly #pendingPages = new PendingKeys()
   #pendingCount = 0
 
   /**
@@ -68,32 +86,32 @@ export class PageViewBatchBuilder {
   }
 
   /**
-   * Appends a row whose visitor is bytes[visitorStart, visitorEnd), hashed from the visitor dictionary's seed
-   * as `visitorHash`: its id is looked up later, with others (resolvePendingVisitors). The bytes are read
-   * until then, so they must not change before it is called.
+   * Appends a row whose visitor is bytes[visitorStart, visitorEnd) and page bytes[pageStart, pageEnd), hashed from
+   * their dictionaries' seeds: their ids are looked up later, with other rows' (resolvePendingRows). The bytes are
+   * read until then, so they must not change before it is called.
    */
-  addPendingVisitor (
-    bytes: Uint8Array, visitorStart: number, visitorEnd: number, visitorHash: number, siteId: number, pageId: number, timestamp: number
+  addPendingRow (
+    bytes: Uint8Array, visitorStart: number, visitorEnd: number, visitorHash: number, siteId: number,
+    pageStart: number, pageEnd: number, pageHash: number, timestamp: number
   ): void {
     if (bytes !== this.#pendingBytes) {
-      this.resolvePendingVisitors()
+      this.resolvePendingRows()
       this.#pendingBytes = bytes
     }
     const pending = this.#pendingCount++
-    this.#pendingStarts[pending] = visitorStart
-    this.#pendingEnds[pending] = visitorEnd
-    this.#pendingHashes[pending] = visitorHash
     this.#pendingRows[pending] = this.#length
-    this.addIds(0, siteId, pageId, timestamp)
-    if (this.#pendingCount === INTERN_BLOCK) this.resolvePendingVisitors()
+    this.#pendingVisitors.set(pending, visitorStart, visitorEnd, visitorHash)
+    this.#pendingPages.set(pending, pageStart, pageEnd, pageHash)
+    this.addIds(0, siteId, 0, timestamp)
+    if (this.#pendingCount === INTERN_BLOCK) this.resolvePendingRows()
   }
 
-  /** Interns the visitors of the rows that wait for them; after it, their bytes may change. */
-  resolvePendingVisitors (): void {
+  /** Interns the visitors and pages of the rows that wait for them; after it, their bytes may change. */
+  resolvePendingRows (): void {
     const count = this.#pendingCount
     if (count === 0) return
-    this.visitors.internMany(this.#pendingBytes!, this.#pendingStarts, this.#pendingEnds, this.#pendingHashes, 0, count, this.#pendingIds)
-    for (let i = 0; i < count; i++) this.#visitorColumn[this.#pendingRows[i]] = this.#pendingIds[i]
+    this.#pendingVisitors.resolve(this.visitors, this.#pendingBytes!, count, this.#pendingRows, this.#visitorColumn)
+    this.#pendingPages.resolve(this.pages, this.#pendingBytes!, count, this.#pendingRows, this.#pageColumn)
     this.#pendingCount = 0
     this.#pendingBytes = undefined
   }
@@ -108,7 +126,7 @@ export class PageViewBatchBuilder {
    * buffer, never written, takes no memory.
    */
   finish (): PageViewBatch {
-    this.resolvePendingVisitors()
+    this.resolvePendingRows()
     const length = this.#length
     const siteColumn = this.#siteColumn.subarray(0, length)
     const timestampColumn = this.#timestampColumn.subarray(0, length)
