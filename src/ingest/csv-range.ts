@@ -211,6 +211,11 @@ export class RangeParser {
    * that stretch jumps ahead instead of walking it again, so a file of stray quotes is not read quadratically.
    */
   #closerSearch = { from: -1, to: -1, closer: -1 }
+  /** The last field #scanField read: where its text begins and ends, and its hash; and the line's bytes ORed. */
+  #fieldStart = 0
+  #fieldEnd = 0
+  #fieldHash = 0
+  #lineBytes = 0
 
   constructor (range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions) {
     this.#range = range
@@ -333,7 +338,8 @@ export class RangeParser {
         const recordEnd = this.#recordEnd(data, position)
         if (recordEnd === NEEDS_MORE_DATA) break
         this.#lines++
-        if (recordEnd >= 0 && recordEnd <= lineEnd) this.#addToSegment(position)
+        if (recordEnd === lineEnd && this.#takeQuotedLine(data, position, lineEnd)) this.#flushSegment(data, position)
+        else if (recordEnd >= 0 && recordEnd <= lineEnd) this.#addToSegment(position)
         else {
           this.#flushSegment(data, position)
           if (recordEnd >= 0 && this.#takeMultiLineRecord(data, position, recordEnd)) lineEnd = recordEnd
@@ -494,22 +500,92 @@ export class RangeParser {
       pageHash = Math.imul(pageHash ^ byte, FNV_PRIME)
       allBytes |= byte
     }
-    const pageEnd = at
-    // Text that is not valid UTF-8 takes papaparse's path, which decodes it as every other path does.
-    if ((allBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(start, pageEnd))) return false
-    const timestampStart = ++at
+    return this.#addFastRow(data, start, end, at + 1, allBytes,
+      start, visitorEnd, visitorHash, siteStart, siteEnd, siteHash, pageStart, at, pageHash)
+  }
+
+  /**
+   * Parses a line with quotes in place, when each quoted text field is quoted as CSV writers quote a field with
+   * a comma in it: a quote, text without quotes, a quote, then the comma. False for anything else, which goes
+   * to papaparse, and for a line that is not a valid page view.
+   */
+  #takeQuotedLine (data: Buffer, start: number, lineEnd: number): boolean {
+    if (!this.#options.fastPath) return false
+    const end = data[lineEnd - 1] === CARRIAGE_RETURN ? lineEnd - 1 : lineEnd
+    const builder = this.#builder
+    this.#lineBytes = 0
+    let at = this.#scanField(data, start, end, builder.visitors.seed)
+    const visitorStart = this.#fieldStart
+    const visitorEnd = this.#fieldEnd
+    const visitorHash = this.#fieldHash
+    if (at === -1 || at === end || visitorEnd === visitorStart) return false
+    at = this.#scanField(data, at + 1, end, builder.sites.seed)
+    const siteStart = this.#fieldStart
+    const siteEnd = this.#fieldEnd
+    const siteHash = this.#fieldHash
+    if (at === -1 || at === end || siteEnd === siteStart) return false
+    at = this.#scanField(data, at + 1, end, builder.pages.seed)
+    return at !== -1 && this.#addFastRow(data, start, end, at + 1, this.#lineBytes,
+      visitorStart, visitorEnd, visitorHash, siteStart, siteEnd, siteHash, this.#fieldStart, this.#fieldEnd, this.#fieldHash)
+  }
+
+  /**
+   * Adds a row the fast path read, its text fields found and hashed, once its timestamp (from `timestampStart`
+   * to `end`) is plain digits and its text valid UTF-8; false when it is not.
+   */
+  #addFastRow (
+    data: Buffer, lineStart: number, end: number, timestampStart: number, lineBytes: number,
+    visitorStart: number, visitorEnd: number, visitorHash: number, siteStart: number, siteEnd: number, siteHash: number,
+    pageStart: number, pageEnd: number, pageHash: number
+  ): boolean {
     if (timestampStart >= end || end - timestampStart > MAX_FAST_DIGITS) return false
     let timestamp = 0
-    for (; at < end; at++) {
+    for (let at = timestampStart; at < end; at++) {
       const digit = data[at] - ZERO
       if (digit < 0 || digit > 9) return false
       timestamp = timestamp * 10 + digit
     }
-
-    builder.addPendingRow(data, start, visitorEnd, visitorHash, builder.sites.intern(data, siteStart, siteEnd, siteHash),
+    // Text that is not valid UTF-8 takes papaparse's path, which decodes it as every other path does.
+    if ((lineBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(lineStart, pageEnd))) return false
+    const builder = this.#builder
+    builder.addPendingRow(data, visitorStart, visitorEnd, visitorHash, builder.sites.intern(data, siteStart, siteEnd, siteHash),
       pageStart, pageEnd, pageHash, timestamp)
     this.#rows++
     return true
+  }
+
+  /**
+   * Reads the text field of a line with quotes that starts at `from`, hashing it from `seed`: leaves its text's
+   * bounds (quotes left out) and hash in #fieldStart, #fieldEnd and #fieldHash, ORs its bytes into #lineBytes,
+   * and returns where it stops (its comma, or `end`); -1 when it is not quoted as #takeQuotedLine takes.
+   */
+  #scanField (data: Buffer, from: number, end: number, seed: number): number {
+    let hash = seed
+    let bytes = 0
+    let at = from
+    let textStart = from
+    if (data[at] === QUOTE) {
+      textStart = ++at
+      for (let byte; at < end && (byte = data[at]) !== QUOTE; at++) {
+        hash = Math.imul(hash ^ byte, FNV_PRIME)
+        bytes |= byte
+      }
+      // Unclosed, "" inside, or anything between the closing quote and the comma: papaparse's rules.
+      if (at === end || (at + 1 < end && data[at + 1] !== COMMA)) return -1
+      this.#fieldEnd = at++
+    } else {
+      for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
+        // A quote inside a field is papaparse's to read.
+        if (byte === QUOTE) return -1
+        hash = Math.imul(hash ^ byte, FNV_PRIME)
+        bytes |= byte
+      }
+      this.#fieldEnd = at
+    }
+    this.#fieldStart = textStart
+    this.#fieldHash = hash
+    this.#lineBytes |= bytes
+    return at
   }
 
   /**

@@ -45,6 +45,32 @@ t.test('page URLs are kept as written: quoted, with commas, quotes, non-ASCII, C
   t.same([...pages].sort(), ['/a?x=1', '/b,c "d"', '/é', '', ''].sort(), 'quoted lines are read in runs of their own, so in another order')
 })
 
+t.test('fields quoted as CSV writers quote a comma read the same on every path, and so does every other use of quotes', async t => {
+  const lines = [
+    '"v,1",s1,"s1/p?a=1,2",10', // quoted as a writer quotes a comma
+    'v2,"s,2",s2/b,20\r', // a quoted site, and CRLF
+    'v3,s1,"",30', // an empty quoted page
+    '"é",s1,"/ü",40', // text beyond ASCII inside quotes
+    '"v""5",s1,u,50', // a quote inside quotes: papaparse's
+    '"v6" ,s1,u,60', // a space after the closing quote: papaparse's, which drops it
+    ' "v7",s1,u,70', // a space before the opening quote: a plain character
+    'v"8,s1,u,80', // a quote inside a field
+    '"v9"x,s1,u,90', // text after the closing quote: bad
+    'v10,s1,u,"100"', // a quoted timestamp
+    '"",s1,u,110', // an empty quoted visitor: bad
+    'v12,"",u,120', // an empty quoted site: bad
+    '"v13",s1,u', // three fields
+    '"v14"' // one
+  ]
+  const { rows, pages, result } = await parse(t, lines.join('\n') + '\n')
+  const read = rows.map((row, i) => [...row, pages[i]]).sort((a, b) => Number(a[2]) - Number(b[2]))
+  t.same(read, [
+    ['v,1', 's1', 10, 's1/p?a=1,2'], ['v2', 's,2', 20, 's2/b'], ['v3', 's1', 30, ''], ['é', 's1', 40, '/ü'], ['v"5', 's1', 50, 'u'],
+    ['v6', 's1', 60, 'u'], [' "v7"', 's1', 70, 'u'], ['v"8', 's1', 80, 'u'], ['v10', 's1', 100, 'u']
+  ])
+  t.same(result.badRows.map(bad => bad.line), [9, 11, 12, 13, 14])
+})
+
 t.test('plain rows, no header, no final newline', async t => {
   const { rows, pages, result } = await parse(t, 'v1,s1,s1/a,10\nv2,s2,s2/b,20')
   t.same(rows, [['v1', 's1', 10], ['v2', 's2', 20]])
