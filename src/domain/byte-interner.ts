@@ -150,6 +150,18 @@ export class ByteInterner {
     return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size), slots: this.#slots, seed: this.seed }
   }
 
+  /**
+   * Makes room for `keys` more keys of `bytes` bytes in all, in one step for the key bytes and one for the key
+   * list. Merging big dictionaries into one otherwise grew them by doubling, and every doubling held the old
+   * copy and the new at once; room reserved and never written takes no memory. The table still grows as keys
+   * come: reserved, it would be written whole, keys shared between the dictionaries or not.
+   */
+  reserve (keys: number, bytes: number): void {
+    const used = this.#size === 0 ? 0 : this.#ends[this.#size - 1]
+    if (used + bytes > this.#arena.length) this.#arena = grown(this.#arena, used + bytes)
+    if (this.#size + keys > this.#ends.length) this.#ends = grown(this.#ends, this.#size + keys)
+  }
+
   /** Interns every key of another dictionary; returns the id here of each of its ids. */
   merge ({ bytes, ends }: DictionaryKeys): Uint32Array {
     const count = ends.length

@@ -1,6 +1,6 @@
 // The dataset in memory: interned ids and typed columns clustered by site, then visitor, then time.
 
-import { ByteInterner } from './byte-interner.js'
+import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { PageViewBatch } from '../ingest/page-view-batch.js'
 
 /**
@@ -136,16 +136,26 @@ export interface StorePlan {
   readonly lastTimestamp: number
 }
 
+/**
+ * One dictionary of the batches' dictionaries, and the id in it of each batch's ids. The first batch's, the
+ * largest part of the work, is taken over as it is, with room made at once for every key of the others (as
+ * if none were shared, the most there can be): a dictionary made afresh, or grown by doubling, held two copies
+ * of the keys at the build's busiest moment.
+ */
+function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: ByteInterner, idMaps: Uint32Array[] } {
+  const merged = ByteInterner.adopt(dictionaries[0])
+  const others = dictionaries.slice(1)
+  merged.reserve(others.reduce((sum, keys) => sum + keys.ends.length, 0), others.reduce((sum, keys) => sum + keys.bytes.length, 0))
+  const idMaps = [Uint32Array.from({ length: merged.size }, (_, id) => id), ...others.map(keys => merged.merge(keys))]
+  return { merged, idMaps }
+}
+
 /** Merges the batches' dictionaries and lays out the store. Parsing always yields at least one batch. */
 export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   const sites = new ByteInterner()
   const siteIdMaps = batches.map(batch => sites.merge(batch.sites))
-  // The first batch's visitor dictionary, the largest part of the work, is taken over as it is.
-  const visitors = ByteInterner.adopt(batches[0].visitors)
-  const visitorIdMaps = batches.map((batch, b) =>
-    b === 0 ? Uint32Array.from({ length: visitors.size }, (_, id) => id) : visitors.merge(batch.visitors))
-  const pages = new ByteInterner()
-  const pageIdMaps = batches.map(batch => pages.merge(batch.pages))
+  const { merged: visitors, idMaps: visitorIdMaps } = mergeDictionaries(batches.map(batch => batch.visitors))
+  const { merged: pages, idMaps: pageIdMaps } = mergeDictionaries(batches.map(batch => batch.pages))
   const siteCount = sites.size
 
   const siteRowStart = new Uint32Array(siteCount + 1)

@@ -77,6 +77,21 @@ t.test('interning many at once gives the ids one at a time would: new keys, know
   t.same([...none], [0], 'an empty stretch writes nothing')
 })
 
+t.test('room reserved ahead changes no id, and what it adopted it keeps', async t => {
+  const first = new ByteInterner(0, 5)
+  for (let i = 0; i < 3000; i++) first.internString(`key-${i}`)
+  const merged = ByteInterner.adopt(first.keys())
+  merged.reserve(0, 0)
+  merged.reserve(100_000, 10_000_000)
+  const other = new ByteInterner(0, 9)
+  for (let i = 2000; i < 7000; i++) other.internString(`key-${i}`)
+  const ids = merged.merge(other.keys())
+  t.equal(merged.size, 7000)
+  t.equal(ids[0], 2000, 'a shared key keeps the id it had')
+  t.equal(merged.keyOf(ids[4999]), 'key-6999')
+  t.equal(merged.find('key-0'), 0)
+})
+
 t.test('hashing is seeded: keys found to share a slot under one seed spread out under another', async t => {
   // Keys that take slot 0 of a new dictionary's 1,024 under seed 12345, found by trying, as an attacker who
   // knew the seed would.
