@@ -1,6 +1,7 @@
-// Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines take a
-// byte-level fast path that allocates nothing per row; every line holding a quote, and every line the fast
-// path does not accept, goes through papaparse, so quoting and the reasons for bad rows are papaparse's.
+// Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines, and lines
+// whose fields are quoted as CSV writers quote a comma, take a byte-level fast path that allocates nothing per
+// row; every other line holding a quote, and every line the fast path does not accept, goes through papaparse,
+// so quoting and the reasons for bad rows are papaparse's.
 // Where a record ends is found here, by papaparse's own quoting rules, so that a bad record spoils one line.
 import { isUtf8 } from 'node:buffer'
 import { constants, openSync } from 'node:fs'
@@ -34,7 +35,7 @@ export interface RangeParseOptions {
   strict: boolean
   /** How many bad rows to keep as examples; all are counted. */
   maxBadRowExamples: number
-  /** Take the byte-level path for plain lines; false sends every line through papaparse. */
+  /** Take the byte-level path for plain lines and simply quoted ones; false sends every line through papaparse. */
   fastPath: boolean
   /** Bytes read at a time (a longer line grows the buffer). */
   chunkBytes: number
