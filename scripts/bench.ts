@@ -8,6 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from '../src/project-root.js'
+import { listCsvFiles } from '../src/ingest/dataset.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
 import { compareAnswers } from './lib/duckdb-sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
@@ -63,9 +64,12 @@ function generated (dataset: GeneratedSet): BenchData {
   return { name: dataset.name, dir: generatedDir(dataset), visitorSample }
 }
 
-/** A folder of someone else's CSV files, with visitor ids read from places spread over its files. */
+/**
+ * A folder of someone else's CSV files, the ones the server reads, with visitor ids read from places spread over
+ * them (not from named pipes: what the sample read, the server would not see).
+ */
 async function folder (dir: string): Promise<BenchData> {
-  const files = readdirSync(dir).filter(name => name.toLowerCase().endsWith('.csv')).sort().map(name => join(dir, name))
+  const files = (await listCsvFiles(dir)).filter(file => !file.pipe).map(file => file.path)
   return { name: basename(resolve(dir)), dir, visitorSample: await sampleVisitorIds(files, VISITOR_SAMPLE) }
 }
 

@@ -226,8 +226,8 @@ export async function sampleVisitorIds (files: readonly string[], count: number)
         const text = window.toString('utf8', 0, bytesRead)
         // A place inside a line starts the sample at the next one.
         const lineStart = position === 0 ? 0 : text.indexOf('\n') + 1
-        const lineEnd = text.indexOf('\n', lineStart)
         if (lineStart === 0 && position > 0) continue
+        const lineEnd = text.indexOf('\n', lineStart)
         if (lineEnd === -1) continue
         const [fields] = Papa.parse<string[]>(text.slice(lineStart, lineEnd).replace(/\r$/, '')).data
         const id = fields?.[0]
