@@ -1,6 +1,6 @@
 // npm run bench [-- --quick | --sizes 1M,10M | --data DIR,…] [--log-level silent] [--clickhouse-shards 1,2 | 0]:
-// Sessionizer against DuckDB and a bare Fastify route, on generated data or on folders of CSV files. Prints, for each dataset, time to ready, peak RSS, rows/s,
-// warm-up, cached-query throughput and latency, DuckDB's time and RSS for the same answers, whether the answers
+// Sessionizer against DuckDB and a bare Fastify route, on generated data or on folders of CSV files. Prints, for
+// each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency, DuckDB's time and RSS for the same answers, whether the answers
 // agree, and the ratios against the targets; then the same service on a local ClickHouse cluster of 1 and 2 shards
 // (when clickhouse-server is installed): ingest rows/s, time to ready, first-answer latency, cached throughput.
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
@@ -18,14 +18,12 @@ import {
   type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
-/** A set of the project's generator: its size and shape. */
-interface GeneratedSet { name: string, rows: number, sites: number, visitors: number, files: number }
+/** A set's size and shape: what the generator is asked for, or what a benched folder's cold start reports. */
+interface Dataset { name: string, rows: number, sites: number, visitors: number, files: number }
 /** What a run benches: a folder of CSV files, and visitor ids to ask about (some may be absent). */
 interface BenchData { name: string, dir: string, visitorSample: string[] }
-/** A benched folder's size and shape, as the cold start's /health reports it. */
-interface Dataset { name: string, rows: number, sites: number, visitors: number, files: number }
 
-const DATASETS: GeneratedSet[] = [
+const DATASETS: Dataset[] = [
   { name: '1M', rows: 1_000_000, sites: 100, visitors: 70_000, files: 4 },
   { name: '10M', rows: 10_000_000, sites: 1_000, visitors: 700_000, files: 10 },
   { name: '30M', rows: 30_000_000, sites: 1_000, visitors: 2_100_000, files: 30 }
@@ -46,7 +44,7 @@ function medianCpu (rounds: Throughput[]): number {
 }
 
 /** The set's folder, generated with the project's generator the first time it is asked for. */
-function generatedDir (dataset: GeneratedSet): string {
+function generatedDir (dataset: Dataset): string {
   const options: GeneratorOptions = {
     ...DEFAULT_GENERATOR_OPTIONS, rows: dataset.rows, sites: dataset.sites, visitors: dataset.visitors,
     files: dataset.files, days: 30, seed: 1, out: join(PROJECT_ROOT, 'bench-data', `${dataset.name}-v${dataset.visitors}-s${dataset.sites}-f${dataset.files}`)
@@ -59,7 +57,7 @@ function generatedDir (dataset: GeneratedSet): string {
 }
 
 /** A generated set, with visitor ids spread over its whole range (the generator names them visitor_1 up). */
-function generated (dataset: GeneratedSet): BenchData {
+function generated (dataset: Dataset): BenchData {
   const visitorSample = Array.from({ length: VISITOR_SAMPLE }, (_, i) => `visitor_${1 + Math.floor((i * dataset.visitors) / VISITOR_SAMPLE)}`)
   return { name: dataset.name, dir: generatedDir(dataset), visitorSample }
 }
