@@ -1,8 +1,9 @@
 // npm run bench [-- --quick | --sizes 1M,10M | --data DIR,…] [--log-level silent] [--clickhouse-shards 1,2 | 0]:
 // Sessionizer against DuckDB and a bare Fastify route, on generated data or on folders of CSV files. Prints, for
-// each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency, DuckDB's time and RSS for the same answers, whether the answers
-// agree, and the ratios against the targets; then the same service on a local ClickHouse cluster of 1 and 2 shards
-// (when clickhouse-server is installed): ingest rows/s, time to ready, first-answer latency, cached throughput.
+// each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency, DuckDB's time and
+// RSS for the same answers, whether the answers agree, and the ratios against the targets; then the same service
+// on a local ClickHouse cluster of 1 and 2 shards (when clickhouse-server is installed): ingest rows/s, time to
+// ready, first-answer latency, cached throughput.
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
