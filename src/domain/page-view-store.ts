@@ -137,8 +137,8 @@ export interface StorePlan {
 }
 
 /**
- * One dictionary of the batches' dictionaries, and the id in it of each batch's ids. The first batch's, the
- * largest part of the work, is taken over as it is, with room made at once for every key of the others (as
+ * One dictionary of the batches' dictionaries, and the id in it of each batch's ids. The first batch's (for
+ * visitors, the largest part of the work) is taken over as it is, with room made at once for every key of the others (as
  * if none were shared, the most there can be): a dictionary made afresh, or grown by doubling, held two copies
  * of the keys at the build's busiest moment.
  */
@@ -152,8 +152,7 @@ function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: 
 
 /** Merges the batches' dictionaries and lays out the store. Parsing always yields at least one batch. */
 export function planStore (batches: readonly PageViewBatch[]): StorePlan {
-  const sites = new ByteInterner()
-  const siteIdMaps = batches.map(batch => sites.merge(batch.sites))
+  const { merged: sites, idMaps: siteIdMaps } = mergeDictionaries(batches.map(batch => batch.sites))
   const { merged: visitors, idMaps: visitorIdMaps } = mergeDictionaries(batches.map(batch => batch.visitors))
   const { merged: pages, idMaps: pageIdMaps } = mergeDictionaries(batches.map(batch => batch.pages))
   const siteCount = sites.size
