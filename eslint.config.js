@@ -4,7 +4,8 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.tap/', 'bench-data/', 'coverage/', '.tools/'] },
+  // assembly/ is AssemblyScript, which its own compiler checks.
+  { ignores: ['dist/', 'node_modules/', '.tap/', 'bench-data/', 'coverage/', '.tools/', 'assembly/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

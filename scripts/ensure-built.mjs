@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 
@@ -23,13 +23,21 @@ export function ensureBuilt (root) {
   // tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
   const buildInfo = join(root, 'dist', '.tsbuildinfo')
   const builtAt = latest(buildInfo)
-  const sourcesAt = Math.max(latest(join(root, 'src')), latest(join(root, 'scripts')), latest(join(root, 'tsconfig.json')))
+  const sourcesAt = Math.max(...['src', 'scripts', 'assembly', 'tsconfig.json'].map(path => latest(join(root, path))))
   if (sourcesAt <= builtAt) return
   console.error(builtAt === 0
     ? 'sessionizer: no build yet: compiling first'
     : 'sessionizer: sources changed since the last build: compiling first')
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
-  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
+  const resolve = createRequire(import.meta.url).resolve
+  // The WebAssembly first: tsc's build info, written last, marks the whole build as done.
+  if (existsSync(join(root, 'assembly'))) {
+    const asc = join(dirname(resolve('assemblyscript/package.json')), 'bin', 'asc.js')
+    for (const name of readdirSync(join(root, 'assembly')).filter(name => name.endsWith('.ts'))) {
+      execFileSync(process.execPath, [asc, join('assembly', name), '-O3', '--runtime', 'stub', '--noAssert',
+        '--outFile', join('dist', 'assembly', name.replace(/\.ts$/, '.wasm'))], { cwd: root, stdio: 'inherit' })
+    }
+  }
+  execFileSync(process.execPath, [resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
   // tsc leaves its build info alone when no output changed (a source saved as it was): mark the build as
   // checked now, so that the next start does not compile again.
   const now = new Date()

@@ -8,8 +8,15 @@ export const FNV_PRIME = 0x01000193
  * A dictionary's hash seed, drawn at random: ids come from data anyone can write, and with a known hash a
  * file of ids that all land in one slot would make every lookup walk them all (hash flooding).
  */
-function randomSeed (): number {
+export function randomSeed (): number {
   return randomInt(2 ** 32) | 0
+}
+
+/** The slots a table starts with for `expectedKeys` keys: a power of two, at least twice as many. */
+export function initialSlots (expectedKeys: number): number {
+  let slots = 1024
+  while (slots < expectedKeys * 2) slots *= 2
+  return slots
 }
 
 /**
@@ -76,9 +83,7 @@ export class ByteInterner {
 
   constructor (expectedKeys = 512, seed = randomSeed()) {
     this.seed = seed
-    let slots = 1024
-    while (slots < expectedKeys * 2) slots *= 2
-    this.#slots = new Int32Array(slots * SLOT_WIDTH)
+    this.#slots = new Int32Array(initialSlots(expectedKeys) * SLOT_WIDTH)
   }
 
   /** A dictionary that takes over exported keys and their table as they are (and goes on to modify them). */

@@ -1,5 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
 import { ByteInterner, INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
+import { WasmInterner } from '../domain/wasm-interner.js'
 import { grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
@@ -33,7 +34,7 @@ class PendingKeys {
   }
 
   /** Interns the first `count` keys, from `bytes`, and writes each one's id to column[rows[i]]. */
-  resolve (dictionary: ByteInterner, bytes: Uint8Array, count: number, rows: Uint32Array, column: Uint32Array): void {
+  resolve (dictionary: WasmInterner, bytes: Uint8Array, count: number, rows: Uint32Array, column: Uint32Array): void {
     dictionary.internMany(bytes, this.#starts, this.#ends, this.#hashes, 0, count, this.#ids)
     for (let i = 0; i < count; i++) column[rows[i]] = this.#ids[i]
   }
@@ -42,8 +43,8 @@ class PendingKeys {
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
   sites = new ByteInterner()
-  visitors: ByteInterner
-  pages = new ByteInterner()
+  visitors: WasmInterner
+  pages = new WasmInterner()
 
   #siteColumn: Uint32Array<ArrayBuffer>
   #visitorColumn: Uint32Array<ArrayBuffer>
@@ -63,7 +64,7 @@ export class PageViewBatchBuilder {
    * largest moment of a load's memory. Too many costs nothing: the end of a column never written takes no memory.
    */
   constructor (expectedVisitors?: number, expectedRows = INITIAL_CAPACITY) {
-    this.visitors = new ByteInterner(expectedVisitors)
+    this.visitors = new WasmInterner(expectedVisitors)
     const capacity = Math.max(INITIAL_CAPACITY, expectedRows)
     this.#siteColumn = new Uint32Array(capacity)
     this.#visitorColumn = new Uint32Array(capacity)
@@ -160,8 +161,8 @@ export class PageViewBatchBuilder {
   drain (): PageViewBatch {
     const batch = this.finish()
     this.sites = new ByteInterner()
-    this.visitors = new ByteInterner()
-    this.pages = new ByteInterner()
+    this.visitors = new WasmInterner()
+    this.pages = new WasmInterner()
     this.#length = 0
     return batch
   }

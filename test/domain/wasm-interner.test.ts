@@ -1,0 +1,60 @@
+// The WebAssembly dictionary must build the very table ByteInterner builds (the store adopts a parse's
+// tables as they are), for any keys in any order, growing through every size.
+import t from 'tap'
+import { ByteInterner, hashBytes } from '../../src/domain/byte-interner.js'
+import { WasmInterner } from '../../src/domain/wasm-interner.js'
+
+/** Keys with repeats, collisions of length, multi-byte characters, an empty key, and keys longer than the arena's start. */
+function keysToIntern (count: number): string[] {
+  let state = 7
+  const next = (): number => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state }
+  return Array.from({ length: count }, (_, i) => {
+    if (i === 10) return ''
+    if (i % 997 === 0) return `long-${i}-${'y'.repeat(70_000)}`
+    return `visitor_${next() % 4000}${i % 3 === 0 ? '-é' : ''}`
+  })
+}
+
+t.test('interns as ByteInterner does: the same ids, keys, key ends and hash table, block after block', async t => {
+  const names = keysToIntern(20_000)
+  const text = Buffer.from(names.join(','))
+  const starts = new Uint32Array(names.length)
+  const ends = new Uint32Array(names.length)
+  let at = 0
+  names.forEach((name, i) => { starts[i] = at; ends[i] = at + Buffer.byteLength(name); at = ends[i] + 1 })
+  for (const expectedKeys of [undefined, 50_000]) {
+    const reference = new ByteInterner(expectedKeys, 12345)
+    const wasm = new WasmInterner(expectedKeys, 12345)
+    const hashes = Int32Array.from(names, (_, i) => hashBytes(text, starts[i], ends[i], wasm.seed))
+    const expected = new Uint32Array(names.length)
+    const ids = new Uint32Array(names.length)
+    // Blocks of every size from 1 to 64, and one block given its keys in reverse order.
+    for (let from = 0, size = 1; from < names.length; from += size, size = size % 64 + 1) {
+      const to = Math.min(from + size, names.length)
+      reference.internMany(text, starts, ends, hashes, from, to, expected)
+      wasm.internMany(text, starts, ends, hashes, from, to, ids)
+    }
+    const reversed = Uint32Array.from({ length: 64 }, (_, i) => 63 - i)
+    const pick = <T extends Uint32Array | Int32Array>(column: T): T => column.map((_, i) => i < 64 ? column[reversed[i]] : 0) as T
+    reference.internMany(text, pick(starts), pick(ends), pick(hashes), 0, 64, expected)
+    wasm.internMany(text, pick(starts), pick(ends), pick(hashes), 0, 64, ids)
+    t.same(ids, expected, `ids (expecting ${expectedKeys ?? 'the default'})`)
+    t.equal(wasm.size, reference.size)
+    const [got, want] = [wasm.keys(), reference.keys()]
+    t.ok(Buffer.from(got.bytes).equals(Buffer.from(want.bytes)), 'key bytes')
+    t.same(got.ends, want.ends, 'key ends')
+    t.same(got.slots, want.slots, 'hash table')
+    t.equal(got.seed, 12345)
+  }
+})
+
+t.test('interns strings, gives each id its string back, and its table serves ByteInterner', async t => {
+  const wasm = new WasmInterner()
+  t.equal(wasm.internString('visitor_1'), 0)
+  t.equal(wasm.internString('ça-é'), 1)
+  t.equal(wasm.internString(''), 2)
+  t.equal(wasm.internString('visitor_1'), 0)
+  t.same([wasm.keyOf(0), wasm.keyOf(1), wasm.keyOf(2)], ['visitor_1', 'ça-é', ''])
+  const adopted = ByteInterner.adopt(wasm.keys())
+  t.same([adopted.find('ça-é'), adopted.find('visitor_1'), adopted.find('nobody')], [1, 0, -1])
+})
