@@ -1,25 +1,24 @@
-// AssemblyScript, compiled to WebAssembly by `npm run build`: the hash table of src/domain/byte-interner.ts
-// (the same slots, probing, growth and seedless mixing, so that its exported table is ByteInterner's to
-// adopt), for the one place where it is hottest: parsing, where it interns each row's visitor and page.
-// Compiled, a lookup costs about half what the JavaScript one does, in small tables and in large.
+// AssemblyScript, compiled to WebAssembly by `npm run build`: a parse's dictionaries (sites, visitors, pages),
+// each the hash table of src/domain/byte-interner.ts (the same slots, probing, growth and mixing, so that its
+// exported table is ByteInterner's to adopt), and the reading of plain CSV lines into rows. Parsing is where
+// a dictionary is hottest: here a lookup costs about half what it does in JavaScript, and a line a fifth.
 //
-// Memory: regions taken from the top as needed (slots, key ends, key bytes, and a scratch region the caller
-// writes keys into); a region that grows moves to the top and its old place is left unused. An interner
-// lives for one parse, and what it leaves behind is at most what it holds.
+// Memory: regions taken from the top as needed; a region that grows moves to the top, and its old place is
+// left unused. An instance lives for one parse, and what it leaves behind is at most what it holds.
+
+const NEWLINE: u8 = 10
+const CARRIAGE_RETURN: u8 = 13
+const QUOTE: u8 = 34
+const COMMA: u8 = 44
+const ZERO: u8 = 48
+const FNV_PRIME: u32 = 0x01000193
+/** As csv-range.ts: 15 digits always fit a double exactly; longer timestamps are left to it. */
+const MAX_DIGITS: u32 = 15
 
 let top: usize = 0
-let slots: usize = 0
-let slotCount: u32 = 0
-let ends: usize = 0
-let endsCapacity: u32 = 0
-let arena: usize = 0
-let arenaCapacity: u32 = 0
-let size: u32 = 0
-let used: u32 = 0
-let scratch: usize = 0
-let scratchCapacity: u32 = 0
 
 function allocate (bytes: usize): usize {
+  if (top == 0) top = __heap_base
   const start = (top + 63) & ~(<usize>63)
   const end = start + bytes
   const have = <usize>memory.size() << 16
@@ -32,37 +31,63 @@ function allocate (bytes: usize): usize {
   return start
 }
 
-/** Starts an empty dictionary whose table has `initialSlots` slots (a power of two). */
-export function init (initialSlots: u32): void {
-  top = __heap_base
-  slotCount = initialSlots
-  slots = allocate(<usize>slotCount << 3)
-  endsCapacity = 1024
-  ends = allocate(<usize>endsCapacity << 2)
-  arenaCapacity = 1 << 16
-  arena = allocate(arenaCapacity)
-  scratchCapacity = 0
-  size = 0
-  used = 0
+@unmanaged class Dictionary {
+  seed: u32
+  slots: usize
+  slotCount: u32
+  ends: usize
+  endsCapacity: u32
+  arena: usize
+  arenaCapacity: u32
+  size: u32
+  used: u32
 }
 
-/** A region of at least `bytes` for the caller to write keys and their positions into. */
-export function scratchOf (bytes: u32): usize {
-  if (bytes > scratchCapacity) {
-    scratchCapacity = max(bytes, scratchCapacity << 1)
-    scratch = allocate(scratchCapacity)
-  }
-  return scratch
-}
-
-export function keyCount (): u32 { return size }
-export function keyBytes (): u32 { return used }
-export function slotsAt (): usize { return slots }
-export function slotsLength (): u32 { return slotCount << 1 }
-export function endsAt (): usize { return ends }
-export function arenaAt (): usize { return arena }
+// Static data, not StaticArrays: with no runtime, objects would be allocated where allocate() starts.
+const dictionaries = memory.data(3 * sizeof<usize>(), 8)
+/** readLines' own region, for a block of rows' keys. */
+let block: usize = 0
+/** Regions the caller writes into and reads from: keys to intern (0), lines to read (1), rows read (2). */
+const regions = memory.data(3 * sizeof<usize>(), 8)
+const capacities = memory.data(3 * sizeof<u32>(), 8)
 
 // @ts-ignore: a decorator AssemblyScript knows
+@inline function dictionary (index: u32): Dictionary { return changetype<Dictionary>(load<usize>(dictionaries + (<usize>index << alignof<usize>()))) }
+
+/** Starts dictionary `index` (0 sites, 1 visitors, 2 pages), empty, with a table of `initialSlots` slots. */
+export function init (index: u32, initialSlots: u32, seed: u32): void {
+  const d = changetype<Dictionary>(allocate(offsetof<Dictionary>()))
+  d.seed = seed
+  d.slotCount = initialSlots
+  d.slots = allocate(<usize>initialSlots << 3)
+  d.endsCapacity = 1024
+  d.ends = allocate(<usize>d.endsCapacity << 2)
+  d.arenaCapacity = 1 << 16
+  d.arena = allocate(d.arenaCapacity)
+  d.size = 0
+  d.used = 0
+  store<usize>(dictionaries + (<usize>index << alignof<usize>()), changetype<usize>(d))
+}
+
+/** Region `kind`, at least `bytes` long: moved, its contents lost, when it grows; the others stay as they are. */
+export function regionOf (kind: u32, bytes: u32): usize {
+  const capacity = capacities + (<usize>kind << 2)
+  const region = regions + (<usize>kind << alignof<usize>())
+  if (bytes > load<u32>(capacity)) {
+    store<u32>(capacity, max(bytes, load<u32>(capacity) << 1))
+    store<usize>(region, allocate(load<u32>(capacity)))
+  }
+  return load<usize>(region)
+}
+
+export function keyCount (index: u32): u32 { return dictionary(index).size }
+export function keyBytes (index: u32): u32 { return dictionary(index).used }
+export function slotsAt (index: u32): usize { return dictionary(index).slots }
+export function slotsLength (index: u32): u32 { return dictionary(index).slotCount << 1 }
+export function endsAt (index: u32): usize { return dictionary(index).ends }
+export function arenaAt (index: u32): usize { return dictionary(index).arena }
+
+// @ts-ignore
 @inline function mix (hash: u32): u32 {
   let mixed = hash ^ (hash >> 16)
   mixed *= 0x85ebca6b
@@ -72,10 +97,7 @@ export function arenaAt (): usize { return arena }
 }
 
 // @ts-ignore
-@inline function slotAt (slot: u32): usize { return slots + (<usize>slot << 3) }
-
-// @ts-ignore
-@inline function keyStart (id: u32): u32 { return id == 0 ? 0 : load<u32>(ends + (<usize>(id - 1) << 2)) }
+@inline function slotAt (d: Dictionary, slot: u32): usize { return d.slots + (<usize>slot << 3) }
 
 function grownTo (from: usize, bytes: usize, capacity: usize): usize {
   const to = allocate(capacity)
@@ -83,88 +105,201 @@ function grownTo (from: usize, bytes: usize, capacity: usize): usize {
   return to
 }
 
-function rehash (): void {
-  const oldSlots = slots
-  const oldCount = slotCount
-  slotCount = oldCount << 1
-  slots = allocate(<usize>slotCount << 3)
-  const mask = slotCount - 1
+function rehash (d: Dictionary): void {
+  const oldSlots = d.slots
+  const oldCount = d.slotCount
+  d.slotCount = oldCount << 1
+  d.slots = allocate(<usize>d.slotCount << 3)
+  const mask = d.slotCount - 1
   for (let from: u32 = 0; from < oldCount; from++) {
     const at = oldSlots + (<usize>from << 3)
     const idPlusOne = load<u32>(at, 4)
     if (idPlusOne == 0) continue
     const hash = load<u32>(at)
     let slot = hash & mask
-    while (load<u32>(slotAt(slot), 4) != 0) slot = (slot + 1) & mask
-    store<u32>(slotAt(slot), hash)
-    store<u32>(slotAt(slot), idPlusOne, 4)
+    while (load<u32>(slotAt(d, slot), 4) != 0) slot = (slot + 1) & mask
+    store<u32>(slotAt(d, slot), hash)
+    store<u32>(slotAt(d, slot), idPlusOne, 4)
   }
 }
 
-function insert (at: usize, key: usize, length: u32, hash: u32): u32 {
-  const id = size++
-  if (used + length > arenaCapacity) {
-    arenaCapacity = max(arenaCapacity << 1, used + length)
-    arena = grownTo(arena, used, arenaCapacity)
+function insert (d: Dictionary, at: usize, key: usize, length: u32, hash: u32): u32 {
+  const id = d.size++
+  if (d.used + length > d.arenaCapacity) {
+    d.arenaCapacity = max(d.arenaCapacity << 1, d.used + length)
+    d.arena = grownTo(d.arena, d.used, d.arenaCapacity)
   }
-  if (id == endsCapacity) {
-    endsCapacity <<= 1
-    ends = grownTo(ends, <usize>id << 2, <usize>endsCapacity << 2)
+  if (id == d.endsCapacity) {
+    d.endsCapacity <<= 1
+    d.ends = grownTo(d.ends, <usize>id << 2, <usize>d.endsCapacity << 2)
   }
-  memory.copy(arena + used, key, length)
-  used += length
-  store<u32>(ends + (<usize>id << 2), used)
+  memory.copy(d.arena + d.used, key, length)
+  d.used += length
+  store<u32>(d.ends + (<usize>id << 2), d.used)
   store<u32>(at, hash)
   store<u32>(at, id + 1, 4)
   // At most half full, so that probes stay short.
-  if (size << 1 > slotCount) rehash()
+  if (d.size << 1 > d.slotCount) rehash(d)
   return id
 }
 
-function keyIs (id: u32, key: usize, length: u32): bool {
-  const start = keyStart(id)
-  if (load<u32>(ends + (<usize>id << 2)) - start != length) return false
-  return memory.compare(arena + start, key, length) == 0
+function keyIs (d: Dictionary, id: u32, key: usize, length: u32): bool {
+  const start: u32 = id == 0 ? 0 : load<u32>(d.ends + (<usize>(id - 1) << 2))
+  if (load<u32>(d.ends + (<usize>id << 2)) - start != length) return false
+  return memory.compare(d.arena + start, key, length) == 0
+}
+
+/** The id of the key [key, key + length), whose unmixed hash is `hash`; a new id when first seen. */
+function intern (d: Dictionary, key: usize, length: u32, hash: u32): u32 {
+  const mixed = mix(hash)
+  const mask = d.slotCount - 1
+  let slot = mixed & mask
+  while (true) {
+    const at = slotAt(d, slot)
+    const idPlusOne = load<u32>(at, 4)
+    if (idPlusOne == 0) return insert(d, at, key, length, mixed)
+    if (load<u32>(at) == mixed && keyIs(d, idPlusOne - 1, key, length)) return idPlusOne - 1
+    slot = (slot + 1) & mask
+  }
+}
+
+/** Reads ahead what interning each key will read: every key's slot, then every stored key those lead to. */
+function touchAhead (d: Dictionary, hashes: usize, count: u32): u32 {
+  const mask = d.slotCount - 1
+  let touched: u32 = 0
+  for (let i: u32 = 0; i < count; i++) touched ^= load<u32>(slotAt(d, mix(load<u32>(hashes + (<usize>i << 2))) & mask), 4)
+  for (let i: u32 = 0; i < count; i++) {
+    const idPlusOne = load<u32>(slotAt(d, mix(load<u32>(hashes + (<usize>i << 2))) & mask), 4)
+    if (idPlusOne > 1) touched ^= load<u8>(d.arena + <usize>load<u32>(d.ends + (<usize>(idPlusOne - 2) << 2)))
+  }
+  return touched
 }
 
 /**
- * Interns `count` keys, key i being [keys + starts[i], keys + ends[i]) with (unmixed) hash hashes[i], and
- * writes each one's id to ids[i]. As in ByteInterner.internMany, a first pass reads every key's slot and a
- * second every stored key those lead to, reads that do not wait for each other, before the keys are interned.
+ * Interns `count` keys into dictionary `index`, key i being [keys + starts[i], keys + ends[i]) with unmixed hash
+ * hashes[i], and writes each one's id to ids[i]. As in ByteInterner.internMany, the reads ahead do not wait for
+ * each other, and the interning after them finds what it reads in the caches.
  */
-export function internMany (keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): u32 {
-  const mask = slotCount - 1
-  let touched: u32 = 0
+export function internMany (index: u32, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): u32 {
+  const d = dictionary(index)
+  const touched = touchAhead(d, hashes, count)
   for (let i: u32 = 0; i < count; i++) {
-    touched ^= load<u32>(slotAt(mix(load<u32>(hashes + (<usize>i << 2))) & mask), 4)
-  }
-  for (let i: u32 = 0; i < count; i++) {
-    const idPlusOne = load<u32>(slotAt(mix(load<u32>(hashes + (<usize>i << 2))) & mask), 4)
-    if (idPlusOne > 1) touched ^= load<u8>(arena + <usize>load<u32>(ends + (<usize>(idPlusOne - 2) << 2)))
-  }
-  for (let i: u32 = 0; i < count; i++) {
-    const hash = mix(load<u32>(hashes + (<usize>i << 2)))
     const start = load<u32>(starts + (<usize>i << 2))
-    const length = load<u32>(keyEnds + (<usize>i << 2)) - start
-    const key = keys + start
-    // The table may have grown with the last key: its mask with it.
-    const slotMask = slotCount - 1
-    let slot = hash & slotMask
-    let id: u32 = 0
-    while (true) {
-      const at = slotAt(slot)
-      const idPlusOne = load<u32>(at, 4)
-      if (idPlusOne == 0) {
-        id = insert(at, key, length, hash)
-        break
-      }
-      if (load<u32>(at) == hash && keyIs(idPlusOne - 1, key, length)) {
-        id = idPlusOne - 1
-        break
-      }
-      slot = (slot + 1) & slotMask
-    }
+    const id = intern(d, keys + start, load<u32>(keyEnds + (<usize>i << 2)) - start, load<u32>(hashes + (<usize>i << 2)))
     store<u32>(ids + (<usize>i << 2), id)
   }
   return touched
 }
+
+// What readLines left: how many lines it read, and how many of them were rows.
+let linesRead: u32 = 0
+let rowsRead: u32 = 0
+export function lastLines (): u32 { return linesRead }
+export function lastRows (): u32 { return rowsRead }
+
+/** Rows of a block of lines, kept until their visitors and pages are interned together. */
+const BLOCK: u32 = 64
+
+/**
+ * Reads the lines of [data, data + length), each ending with a line break, into rows: site, visitor and page
+ * ids and timestamp, at rows + 24 * i (3 ids, then the timestamp as a double). A line is read here only when
+ * csv-range.ts's fast path would read it the same way without looking at its bytes' encoding: plain text
+ * fields (no quote, ASCII), non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an
+ * empty line is read as no row. Stops before the first line that is anything else (or longer than `maxLine`
+ * bytes), for csv-range.ts to read; returns where it stopped, relative to `data`.
+ */
+export function readLines (data: usize, length: u32, maxLine: u32, rows: usize): u32 {
+  const sites = dictionary(0)
+  const visitors = dictionary(1)
+  const pages = dictionary(2)
+  if (block == 0) block = allocate(BLOCK * 7 * 4)
+  // Per row of the block: visitor start, end and hash, then page start, end and hash, as internMany takes them.
+  const visitorStarts = block
+  const visitorEnds = block + BLOCK * 4
+  const visitorHashes = block + BLOCK * 8
+  const pageStarts = block + BLOCK * 12
+  const pageEnds = block + BLOCK * 16
+  const pageHashes = block + BLOCK * 20
+  linesRead = 0
+  rowsRead = 0
+  let pending: u32 = 0
+  let at: u32 = 0
+  while (at < length) {
+    const lineStart = at
+    let end = lineStart
+    let bytes: u32 = 0
+    while (end < length && load<u8>(data + end) != NEWLINE) { bytes |= load<u8>(data + end); end++ }
+    if (end == length || end - lineStart > maxLine || (bytes & 0x80) != 0) break
+    const next = end + 1
+    if (end > lineStart && load<u8>(data + end - 1) == CARRIAGE_RETURN) end--
+    if (end == lineStart) {
+      linesRead++
+      at = next
+      continue
+    }
+    let p = lineStart
+    let visitorHash = visitors.seed
+    for (let byte = load<u8>(data + p); p < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++p)) visitorHash = (visitorHash ^ byte) * FNV_PRIME
+    if (p == lineStart || p == end || load<u8>(data + p) != COMMA) break
+    const visitorEnd = p
+    const siteStart = ++p
+    let siteHash = sites.seed
+    for (let byte = load<u8>(data + p); p < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++p)) siteHash = (siteHash ^ byte) * FNV_PRIME
+    if (p == siteStart || p == end || load<u8>(data + p) != COMMA) break
+    const siteEnd = p
+    const pageStart = ++p
+    let pageHash = pages.seed
+    for (let byte = load<u8>(data + p); p < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++p)) pageHash = (pageHash ^ byte) * FNV_PRIME
+    if (p == end || load<u8>(data + p) != COMMA) break
+    const pageEnd = p
+    const timestampStart = ++p
+    if (timestampStart >= end || end - timestampStart > MAX_DIGITS) break
+    let timestamp: f64 = 0
+    let digits = true
+    for (; p < end; p++) {
+      const digit = <u32>load<u8>(data + p) - ZERO
+      if (digit > 9) { digits = false; break }
+      timestamp = timestamp * 10 + <f64>digit
+    }
+    if (!digits) break
+    const row = rows + (<usize>(rowsRead + pending) * 24)
+    store<u32>(row, intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
+    store<f64>(row, timestamp, 16)
+    store<u32>(visitorStarts + (<usize>pending << 2), lineStart)
+    store<u32>(visitorEnds + (<usize>pending << 2), visitorEnd)
+    store<u32>(visitorHashes + (<usize>pending << 2), visitorHash)
+    store<u32>(pageStarts + (<usize>pending << 2), pageStart)
+    store<u32>(pageEnds + (<usize>pending << 2), pageEnd)
+    store<u32>(pageHashes + (<usize>pending << 2), pageHash)
+    linesRead++
+    at = next
+    if (++pending == BLOCK) {
+      resolveBlock(visitors, pages, data, block, pending, rows + (<usize>rowsRead * 24))
+      rowsRead += pending
+      pending = 0
+    }
+  }
+  resolveBlock(visitors, pages, data, block, pending, rows + (<usize>rowsRead * 24))
+  rowsRead += pending
+  return at
+}
+
+function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, block: usize, count: u32, rows: usize): void {
+  const ids = block + BLOCK * 24
+  internAll(visitors, data, block, block + BLOCK * 4, block + BLOCK * 8, count, ids)
+  for (let i: u32 = 0; i < count; i++) store<u32>(rows + (<usize>i * 24), load<u32>(ids + (<usize>i << 2)), 4)
+  internAll(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, ids)
+  for (let i: u32 = 0; i < count; i++) store<u32>(rows + (<usize>i * 24), load<u32>(ids + (<usize>i << 2)), 8)
+}
+
+let sink: u32 = 0
+
+function internAll (d: Dictionary, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): void {
+  sink ^= touchAhead(d, hashes, count)
+  for (let i: u32 = 0; i < count; i++) {
+    const start = load<u32>(starts + (<usize>i << 2))
+    store<u32>(ids + (<usize>i << 2), intern(d, keys + start, load<u32>(keyEnds + (<usize>i << 2)) - start, load<u32>(hashes + (<usize>i << 2))))
+  }
+}
+
+export function touchedSink (): u32 { return sink }

@@ -30,6 +30,7 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   // A project of its own, so that compiling touches neither this project's dist/ nor the tests that use it.
   const dir = t.testdir({
     src: { 'a.ts': 'export const a: number = 1\n' },
+    assembly: { 'b.ts': 'export function b (): i32 { return 7 }\n' },
     'tsconfig.json': JSON.stringify({
       compilerOptions: { rootDir: '.', outDir: 'dist', incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' },
       include: ['src/**/*.ts']
@@ -41,6 +42,8 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
 
   t.match(ensureBuilt(), { status: 0, stderr: /no build yet: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 1/)
+  const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'dist', 'assembly', 'b.wasm')))
+  t.equal((instance.exports.b as () => number)(), 7, 'and the WebAssembly, from assembly/')
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
 
   writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 2\n')

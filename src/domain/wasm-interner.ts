@@ -1,6 +1,7 @@
-// The dictionaries a parse interns each row's visitor and page into: ByteInterner's hash table, compiled to
-// WebAssembly (assembly/interner.ts), where a lookup costs about half what it does in JavaScript. Keys are
-// copied into the module's memory a block at a time: one copy of the bytes the block's keys lie in.
+// A parse's dictionaries (sites, visitors, pages) and its reading of plain lines, in WebAssembly
+// (assembly/interner.ts): each dictionary is ByteInterner's very hash table, built where a lookup costs
+// about half what it does in JavaScript. Bytes are copied into the module's memory to be read there: a
+// copy is a fraction of what reading them costs.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../project-root.js'
@@ -13,17 +14,20 @@ interface WebAssemblyApi {
 }
 const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly
 
-interface InternerExports {
+interface ParseExports {
   memory: { buffer: ArrayBuffer }
-  init: (slots: number) => void
-  scratchOf: (bytes: number) => number
-  keyCount: () => number
-  keyBytes: () => number
-  slotsAt: () => number
-  slotsLength: () => number
-  endsAt: () => number
-  arenaAt: () => number
-  internMany: (keys: number, starts: number, ends: number, hashes: number, count: number, ids: number) => number
+  init: (index: number, slots: number, seed: number) => void
+  regionOf: (kind: number, bytes: number) => number
+  keyCount: (index: number) => number
+  keyBytes: (index: number) => number
+  slotsAt: (index: number) => number
+  slotsLength: (index: number) => number
+  endsAt: (index: number) => number
+  arenaAt: (index: number) => number
+  internMany: (index: number, keys: number, starts: number, ends: number, hashes: number, count: number, ids: number) => number
+  readLines: (data: number, length: number, maxLine: number, rows: number) => number
+  lastLines: () => number
+  lastRows: () => number
 }
 
 // Compiled once per thread, by `npm run build` before this runs, from src/ or from dist/ alike.
@@ -31,25 +35,52 @@ const MODULE = new Module(readFileSync(join(PROJECT_ROOT, 'dist', 'assembly', 'i
 const IMPORTS = {
   env: {
     // Only a failed memory.grow gets here: the module has no assertion of its own.
-    abort: () => { throw new RangeError('the dictionary cannot grow: out of memory') }
+    /* c8 ignore next */
+    abort: () => { throw new RangeError('a dictionary cannot grow: out of memory') }
   }
 }
+const SITES = 0
+const VISITORS = 1
+const PAGES = 2
+/** The module's regions for what is passed in and out: keys to intern, lines to read, and rows read. */
+const KEYS_REGION = 0
+const LINES_REGION = 1
+const ROWS_REGION = 2
+/** The shortest line with a row: `v,s,,1\n`. */
+const SHORTEST_ROW_LINE = 7
+/** Per row read: site, visitor and page ids, 4 bytes unused, then the timestamp as a double. */
+const ROW_BYTES = 24
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
+/** Rows readLines read, as flat arrays over the module's memory: only until the module is next called. */
+export interface ReadRows {
+  /** Where reading stopped: the first line it left for the caller, or the end. */
+  end: number
+  lines: number
+  rows: number
+  /** Row i's ids at ids[6 * i] (site), ids[6 * i + 1] (visitor) and ids[6 * i + 2] (page). */
+  ids: Uint32Array
+  /** Row i's timestamp at timestamps[3 * i + 2]. */
+  timestamps: Float64Array
+}
+
+/** One dictionary of a parse, interning as ByteInterner does. */
 export class WasmInterner {
   /** What callers that hash bytes themselves start hashBytes from. */
   readonly seed: number
-  readonly #wasm: InternerExports
+  readonly #wasm: ParseExports
+  readonly #index: number
 
-  constructor (expectedKeys = 512, seed = randomSeed()) {
+  constructor (wasm: ParseExports, index: number, expectedKeys: number, seed: number) {
+    this.#wasm = wasm
+    this.#index = index
     this.seed = seed
-    this.#wasm = new Instance(MODULE, IMPORTS).exports as InternerExports
-    this.#wasm.init(initialSlots(expectedKeys))
+    wasm.init(index, initialSlots(expectedKeys), seed)
   }
 
   get size (): number {
-    return this.#wasm.keyCount()
+    return this.#wasm.keyCount(this.#index)
   }
 
   /** As ByteInterner.internMany: the keys from <= i < to, each bytes[starts[i], ends[i]) hashed `hashes[i]`. */
@@ -64,7 +95,7 @@ export class WasmInterner {
     }
     // Scratch: the bytes the keys lie in, then each key's start, end and hash, then room for the ids.
     const numbersAt = (last - first + 3) & ~3
-    const scratch = wasm.scratchOf(numbersAt + count * 16)
+    const scratch = wasm.regionOf(KEYS_REGION, numbersAt + count * 16)
     new Uint8Array(wasm.memory.buffer, scratch, last - first).set(bytes.subarray(first, last))
     const numbers = new Uint32Array(wasm.memory.buffer, scratch + numbersAt, count * 3)
     for (let i = 0; i < count; i++) {
@@ -73,35 +104,89 @@ export class WasmInterner {
       numbers[2 * count + i] = hashes[from + i]
     }
     const idsAt = scratch + numbersAt + count * 12
-    wasm.internMany(scratch, scratch + numbersAt, scratch + numbersAt + count * 4, scratch + numbersAt + count * 8, count, idsAt)
+    wasm.internMany(this.#index, scratch, scratch + numbersAt, scratch + numbersAt + count * 4, scratch + numbersAt + count * 8, count, idsAt)
     // A view made after the call: growing the memory detaches every view made before.
     ids.set(new Uint32Array(wasm.memory.buffer, idsAt, count), from)
+  }
+
+  /** The id of bytes[start, end), whose hashBytes() from this dictionary's seed is `hash`; a new id when first seen. */
+  intern (bytes: Uint8Array, start: number, end: number, hash: number): number {
+    const ids = new Uint32Array(1)
+    this.internMany(bytes, Uint32Array.of(start), Uint32Array.of(end), Int32Array.of(hash), 0, 1, ids)
+    return ids[0]
   }
 
   /** The id of a string, interning it when new. */
   internString (value: string): number {
     const bytes = encoder.encode(value)
-    const ids = new Uint32Array(1)
-    this.internMany(bytes, Uint32Array.of(0), Uint32Array.of(bytes.length), Int32Array.of(hashBytes(bytes, 0, bytes.length, this.seed)), 0, 1, ids)
-    return ids[0]
+    return this.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, this.seed))
   }
 
   /** The string of an id. */
   keyOf (id: number): string {
-    const wasm = this.#wasm
-    const ends = new Uint32Array(wasm.memory.buffer, wasm.endsAt(), wasm.keyCount())
-    return decoder.decode(new Uint8Array(wasm.memory.buffer, wasm.arenaAt() + (id === 0 ? 0 : ends[id - 1]), ends[id] - (id === 0 ? 0 : ends[id - 1])))
+    const { ends, bytes } = this.#views()
+    return decoder.decode(bytes.subarray(id === 0 ? 0 : ends[id - 1], ends[id]))
   }
 
   /** The keys in id order and the table over them, as ByteInterner.keys() gives them, in buffers of their own. */
   keys (): DictionaryKeys {
     const wasm = this.#wasm
-    const { buffer } = wasm.memory
+    const { ends, bytes } = this.#views()
     return {
-      bytes: new Uint8Array(buffer, wasm.arenaAt(), wasm.keyBytes()).slice(),
-      ends: new Uint32Array(buffer, wasm.endsAt(), wasm.keyCount()).slice(),
-      slots: new Int32Array(buffer, wasm.slotsAt(), wasm.slotsLength()).slice(),
+      bytes: bytes.slice(),
+      ends: ends.slice(),
+      slots: new Int32Array(wasm.memory.buffer, wasm.slotsAt(this.#index), wasm.slotsLength(this.#index)).slice(),
       seed: this.seed
+    }
+  }
+
+  #views (): { ends: Uint32Array, bytes: Uint8Array } {
+    const wasm = this.#wasm
+    const index = this.#index
+    return {
+      ends: new Uint32Array(wasm.memory.buffer, wasm.endsAt(index), wasm.keyCount(index)),
+      bytes: new Uint8Array(wasm.memory.buffer, wasm.arenaAt(index), wasm.keyBytes(index))
+    }
+  }
+}
+
+/** A parse's three dictionaries, in one instance of the module, and its reading of plain lines into them. */
+export class ParseDictionaries {
+  readonly sites: WasmInterner
+  readonly visitors: WasmInterner
+  readonly pages: WasmInterner
+  readonly #wasm: ParseExports
+
+  constructor (expectedVisitors = 512, seeds: readonly number[] = [randomSeed(), randomSeed(), randomSeed()]) {
+    this.#wasm = new Instance(MODULE, IMPORTS).exports as ParseExports
+    this.sites = new WasmInterner(this.#wasm, SITES, 512, seeds[SITES])
+    this.visitors = new WasmInterner(this.#wasm, VISITORS, expectedVisitors, seeds[VISITORS])
+    this.pages = new WasmInterner(this.#wasm, PAGES, 512, seeds[PAGES])
+  }
+
+  /** Copies the bytes that readLines reads from, at once: a copy costs a fraction of what reading them does. */
+  setLines (data: Uint8Array): void {
+    const at = this.#wasm.regionOf(LINES_REGION, data.length)
+    new Uint8Array(this.#wasm.memory.buffer, at, data.length).set(data)
+  }
+
+  /**
+   * Reads lines [from, to) of the bytes setLines last gave into rows, as far as every line is plain (see
+   * readLines in assembly/interner.ts) and at most `maxLine` bytes long; `to` must follow a line break.
+   */
+  readLines (from: number, to: number, maxLine: number): ReadRows {
+    const wasm = this.#wasm
+    const length = to - from
+    // Before the lines' region is looked up: taking room for the rows may grow the memory, never move the lines.
+    const rowsAt = wasm.regionOf(ROWS_REGION, (Math.floor(length / SHORTEST_ROW_LINE) + 1) * ROW_BYTES)
+    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, rowsAt)
+    const rows = wasm.lastRows()
+    return {
+      end,
+      lines: wasm.lastLines(),
+      rows,
+      ids: new Uint32Array(wasm.memory.buffer, rowsAt, rows * (ROW_BYTES / 4)),
+      timestamps: new Float64Array(wasm.memory.buffer, rowsAt, rows * (ROW_BYTES / 8))
     }
   }
 }

@@ -318,9 +318,26 @@ export class RangeParser {
    */
   #scanLines (data: Buffer, from: number): number {
     const final = this.#final
+    const { fastPath, maxRecordBytes } = this.#options
+    if (fastPath) this.#builder.setPlainLines(data)
     let position = from
     let nextQuote = data.indexOf(QUOTE, position)
     while (position < data.length && !this.#strictFailure) {
+      if (fastPath) {
+        // The lines before the next quote's, read in WebAssembly as far as they are plain.
+        if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
+        const runEnd = data.lastIndexOf(NEWLINE, (nextQuote === -1 ? data.length : nextQuote) - 1) + 1
+        if (runEnd > position) {
+          const read = this.#builder.addPlainLines(position, runEnd, maxRecordBytes)
+          if (read.lines > 0) {
+            this.#flushSegment(data, position)
+            this.#lines += read.lines
+            this.#rows += read.rows
+            position = read.end
+            continue
+          }
+        }
+      }
       let lineEnd = data.indexOf(NEWLINE, position)
       if (lineEnd === -1) {
         if (!final) {

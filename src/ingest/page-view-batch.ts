@@ -1,6 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
-import { ByteInterner, INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
-import { WasmInterner } from '../domain/wasm-interner.js'
+import { INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
+import { ParseDictionaries, type WasmInterner } from '../domain/wasm-interner.js'
 import { grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
@@ -42,9 +42,7 @@ class PendingKeys {
 
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
-  sites = new ByteInterner()
-  visitors: WasmInterner
-  pages = new WasmInterner()
+  #dictionaries: ParseDictionaries
 
   #siteColumn: Uint32Array<ArrayBuffer>
   #visitorColumn: Uint32Array<ArrayBuffer>
@@ -64,7 +62,7 @@ export class PageViewBatchBuilder {
    * largest moment of a load's memory. Too many costs nothing: the end of a column never written takes no memory.
    */
   constructor (expectedVisitors?: number, expectedRows = INITIAL_CAPACITY) {
-    this.visitors = new WasmInterner(expectedVisitors)
+    this.#dictionaries = new ParseDictionaries(expectedVisitors)
     const capacity = Math.max(INITIAL_CAPACITY, expectedRows)
     this.#siteColumn = new Uint32Array(capacity)
     this.#visitorColumn = new Uint32Array(capacity)
@@ -74,6 +72,41 @@ export class PageViewBatchBuilder {
 
   get length (): number {
     return this.#length
+  }
+
+  get sites (): WasmInterner {
+    return this.#dictionaries.sites
+  }
+
+  get visitors (): WasmInterner {
+    return this.#dictionaries.visitors
+  }
+
+  get pages (): WasmInterner {
+    return this.#dictionaries.pages
+  }
+
+  /** Gives addPlainLines the bytes it reads, until the next call. */
+  setPlainLines (data: Uint8Array): void {
+    this.#dictionaries.setLines(data)
+  }
+
+  /**
+   * Appends the rows of lines [from, to) of the bytes setPlainLines gave, as far as each is plain
+   * (ParseDictionaries.readLines); returns where it stopped and how many lines and rows it read.
+   */
+  addPlainLines (from: number, to: number, maxLine: number): { end: number, lines: number, rows: number } {
+    const { end, lines, rows, ids, timestamps } = this.#dictionaries.readLines(from, to, maxLine)
+    while (this.#length + rows > this.#timestampColumn.length) this.#grow()
+    const first = this.#length
+    for (let i = 0; i < rows; i++) {
+      this.#siteColumn[first + i] = ids[6 * i]
+      this.#visitorColumn[first + i] = ids[6 * i + 1]
+      this.#pageColumn[first + i] = ids[6 * i + 2]
+      this.#timestampColumn[first + i] = timestamps[3 * i + 2]
+    }
+    this.#length += rows
+    return { end, lines, rows }
   }
 
   /** Appends a row whose ids were interned by the caller, straight from bytes. */
@@ -160,9 +193,7 @@ export class PageViewBatchBuilder {
    */
   drain (): PageViewBatch {
     const batch = this.finish()
-    this.sites = new ByteInterner()
-    this.visitors = new WasmInterner()
-    this.pages = new WasmInterner()
+    this.#dictionaries = new ParseDictionaries()
     this.#length = 0
     return batch
   }

@@ -2,7 +2,7 @@
 // tables as they are), for any keys in any order, growing through every size.
 import t from 'tap'
 import { ByteInterner, hashBytes } from '../../src/domain/byte-interner.js'
-import { WasmInterner } from '../../src/domain/wasm-interner.js'
+import { ParseDictionaries } from '../../src/domain/wasm-interner.js'
 
 /** Keys with repeats, collisions of length, multi-byte characters, an empty key, and keys longer than the arena's start. */
 function keysToIntern (count: number): string[] {
@@ -24,7 +24,7 @@ t.test('interns as ByteInterner does: the same ids, keys, key ends and hash tabl
   names.forEach((name, i) => { starts[i] = at; ends[i] = at + Buffer.byteLength(name); at = ends[i] + 1 })
   for (const expectedKeys of [undefined, 50_000]) {
     const reference = new ByteInterner(expectedKeys, 12345)
-    const wasm = new WasmInterner(expectedKeys, 12345)
+    const wasm = new ParseDictionaries(expectedKeys, [1, 12345, 2]).visitors
     const hashes = Int32Array.from(names, (_, i) => hashBytes(text, starts[i], ends[i], wasm.seed))
     const expected = new Uint32Array(names.length)
     const ids = new Uint32Array(names.length)
@@ -49,7 +49,7 @@ t.test('interns as ByteInterner does: the same ids, keys, key ends and hash tabl
 })
 
 t.test('interns strings, gives each id its string back, and its table serves ByteInterner', async t => {
-  const wasm = new WasmInterner()
+  const wasm = new ParseDictionaries().pages
   t.equal(wasm.internString('visitor_1'), 0)
   t.equal(wasm.internString('ça-é'), 1)
   t.equal(wasm.internString(''), 2)
