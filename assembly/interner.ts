@@ -17,6 +17,11 @@ const MAX_DIGITS: u32 = 15
 
 let top: usize = 0
 
+// @ts-ignore: a decorator AssemblyScript knows
+@external("env", "outOfMemory")
+/** Throws, in JavaScript: the memory cannot grow (WebAssembly's 4 GiB, or the machine's). */
+declare function outOfMemory (): void
+
 function allocate (bytes: usize): usize {
   if (top == 0) top = __heap_base
   const start = (top + 63) & ~(<usize>63)
@@ -25,7 +30,7 @@ function allocate (bytes: usize): usize {
   if (end > have) {
     const needed = <i32>((end - have + 0xffff) >> 16)
     // At least doubling, so that a parse grows the memory a few dozen times, not once per region.
-    if (memory.grow(max(needed, memory.size())) < 0 && memory.grow(needed) < 0) unreachable()
+    if (memory.grow(max(needed, memory.size())) < 0 && memory.grow(needed) < 0) outOfMemory()
   }
   top = end
   return start
@@ -163,6 +168,11 @@ function intern (d: Dictionary, key: usize, length: u32, hash: u32): u32 {
   }
 }
 
+/** The id in dictionary `index` of one key, as internMany gives it: for the keys read outside readLines. */
+export function internOne (index: u32, key: usize, length: u32, hash: u32): u32 {
+  return intern(dictionary(index), key, length, hash)
+}
+
 /** Reads ahead what interning each key will read: every key's slot, then every stored key those lead to. */
 function touchAhead (d: Dictionary, hashes: usize, count: u32): u32 {
   const mask = d.slotCount - 1
@@ -197,6 +207,41 @@ let rowsRead: u32 = 0
 export function lastLines (): u32 { return linesRead }
 export function lastRows (): u32 { return rowsRead }
 
+/** Whether [text, text + length) is UTF-8 as Node's isUtf8 has it: no overlong forms, surrogates or code points past U+10FFFF. */
+function isUtf8 (text: usize, length: u32): bool {
+  let at: u32 = 0
+  while (at < length) {
+    const lead = <u32>load<u8>(text + at)
+    if (lead < 0x80) {
+      at++
+      continue
+    }
+    let count: u32
+    // The first continuation byte's range depends on the lead (Unicode's table 3-7); the others are 80-BF.
+    let low: u32 = 0x80
+    let high: u32 = 0xbf
+    if (lead >= 0xc2 && lead <= 0xdf) count = 1
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      count = 2
+      if (lead == 0xe0) low = 0xa0
+      else if (lead == 0xed) high = 0x9f
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      count = 3
+      if (lead == 0xf0) low = 0x90
+      else if (lead == 0xf4) high = 0x8f
+    } else return false
+    if (at + count >= length) return false
+    const first = <u32>load<u8>(text + at + 1)
+    if (first < low || first > high) return false
+    for (let i: u32 = 2; i <= count; i++) {
+      const next = <u32>load<u8>(text + at + i)
+      if (next < 0x80 || next > 0xbf) return false
+    }
+    at += count + 1
+  }
+  return true
+}
+
 /** Rows of a block of lines, kept until their visitors and pages are interned together. */
 const BLOCK: u32 = 64
 
@@ -229,7 +274,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize):
     let end = lineStart
     let bytes: u32 = 0
     while (end < length && load<u8>(data + end) != NEWLINE) { bytes |= load<u8>(data + end); end++ }
-    if (end == length || end - lineStart > maxLine || (bytes & 0x80) != 0) break
+    if (end == length || end - lineStart > maxLine) break
     const next = end + 1
     if (end > lineStart && load<u8>(data + end - 1) == CARRIAGE_RETURN) end--
     if (end == lineStart) {
@@ -262,6 +307,8 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize):
       timestamp = timestamp * 10 + <f64>digit
     }
     if (!digits) break
+    // Text that is not valid UTF-8 is left to papaparse, which decodes it as every other path does.
+    if ((bytes & 0x80) != 0 && !isUtf8(data + lineStart, pageEnd - lineStart)) break
     const row = rows + (<usize>(rowsRead + pending) * 24)
     store<u32>(row, intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
     store<f64>(row, timestamp, 16)

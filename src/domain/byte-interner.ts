@@ -132,12 +132,6 @@ export class ByteInterner {
     for (let i = from; i < to; i++) ids[i] = this.intern(bytes, starts[i], ends[i], hashes[i])
   }
 
-  /** The id of a string, interning it when new. */
-  internString (value: string): number {
-    const bytes = encoder.encode(value)
-    return this.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, this.seed))
-  }
-
   /** The id of a string, or -1 when it was never interned. */
   find (value: string): number {
     const bytes = encoder.encode(value)

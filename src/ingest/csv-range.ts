@@ -322,11 +322,18 @@ export class RangeParser {
     if (fastPath) this.#builder.setPlainLines(data)
     let position = from
     let nextQuote = data.indexOf(QUOTE, position)
+    // Where the whole lines before the next quote end, and the quote (or data's end) that was worked out for.
+    let runLimit = -1
+    let runEnd = 0
     while (position < data.length && !this.#strictFailure) {
+      if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
       if (fastPath) {
         // The lines before the next quote's, read in WebAssembly as far as they are plain.
-        if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
-        const runEnd = data.lastIndexOf(NEWLINE, (nextQuote === -1 ? data.length : nextQuote) - 1) + 1
+        const limit = nextQuote === -1 ? data.length : nextQuote
+        if (limit !== runLimit) {
+          runLimit = limit
+          runEnd = data.lastIndexOf(NEWLINE, limit - 1) + 1
+        }
         if (runEnd > position) {
           const read = this.#builder.addPlainLines(position, runEnd, maxRecordBytes)
           if (read.lines > 0) {
@@ -349,7 +356,6 @@ export class RangeParser {
         }
         lineEnd = data.length
       }
-      if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
       if (lineEnd - position > this.#options.maxRecordBytes) {
         this.#skipLongLine(data, position)
       } else if (nextQuote !== -1 && nextQuote < lineEnd) {
@@ -566,8 +572,7 @@ export class RangeParser {
     // Text that is not valid UTF-8 takes papaparse's path, which decodes it as every other path does.
     if ((lineBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(lineStart, pageEnd))) return false
     const builder = this.#builder
-    builder.addPendingRow(data, visitorStart, visitorEnd, visitorHash, builder.sites.intern(data, siteStart, siteEnd, siteHash),
-      pageStart, pageEnd, pageHash, timestamp)
+    builder.addPendingRow(data, visitorStart, visitorEnd, visitorHash, siteStart, siteEnd, siteHash, pageStart, pageEnd, pageHash, timestamp)
     this.#rows++
     return true
   }

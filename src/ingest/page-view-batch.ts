@@ -49,9 +49,10 @@ export class PageViewBatchBuilder {
   #pageColumn: Uint32Array<ArrayBuffer>
   #timestampColumn: Float64Array<ArrayBuffer>
   #length = 0
-  /** Rows added with addPendingRow: the bytes their keys are in, their rows, and their visitors' and pages' keys. */
+  /** Rows added with addPendingRow: the bytes their keys are in, their rows, and their sites', visitors' and pages' keys. */
   #pendingBytes: Uint8Array | undefined
   readonly #pendingRows = new Uint32Array(INTERN_BLOCK)
+  readonly #pendingSites = new PendingKeys()
   readonly #pendingVisitors = new PendingKeys()
   readonly #pendingPages = new PendingKeys()
   #pendingCount = 0
@@ -120,13 +121,13 @@ export class PageViewBatchBuilder {
   }
 
   /**
-   * Appends a row whose visitor is bytes[visitorStart, visitorEnd) and page bytes[pageStart, pageEnd), hashed from
-   * their dictionaries' seeds: their ids are looked up later, with other rows' (resolvePendingRows). The bytes are
-   * read until then, so they must not change before it is called.
+   * Appends a row whose visitor is bytes[visitorStart, visitorEnd), site bytes[siteStart, siteEnd) and page
+   * bytes[pageStart, pageEnd), hashed from their dictionaries' seeds: their ids are looked up later, with other
+   * rows' (resolvePendingRows). The bytes are read until then, so they must not change before it is called.
    */
   addPendingRow (
-    bytes: Uint8Array, visitorStart: number, visitorEnd: number, visitorHash: number, siteId: number,
-    pageStart: number, pageEnd: number, pageHash: number, timestamp: number
+    bytes: Uint8Array, visitorStart: number, visitorEnd: number, visitorHash: number,
+    siteStart: number, siteEnd: number, siteHash: number, pageStart: number, pageEnd: number, pageHash: number, timestamp: number
   ): void {
     if (bytes !== this.#pendingBytes) {
       this.resolvePendingRows()
@@ -134,9 +135,10 @@ export class PageViewBatchBuilder {
     }
     const pending = this.#pendingCount++
     this.#pendingRows[pending] = this.#length
+    this.#pendingSites.set(pending, siteStart, siteEnd, siteHash)
     this.#pendingVisitors.set(pending, visitorStart, visitorEnd, visitorHash)
     this.#pendingPages.set(pending, pageStart, pageEnd, pageHash)
-    this.addIds(0, siteId, 0, timestamp)
+    this.addIds(0, 0, 0, timestamp)
     if (this.#pendingCount === INTERN_BLOCK) this.resolvePendingRows()
   }
 
@@ -144,6 +146,7 @@ export class PageViewBatchBuilder {
   resolvePendingRows (): void {
     const count = this.#pendingCount
     if (count === 0) return
+    this.#pendingSites.resolve(this.sites, this.#pendingBytes!, count, this.#pendingRows, this.#siteColumn)
     this.#pendingVisitors.resolve(this.visitors, this.#pendingBytes!, count, this.#pendingRows, this.#visitorColumn)
     this.#pendingPages.resolve(this.pages, this.#pendingBytes!, count, this.#pendingRows, this.#pageColumn)
     this.#pendingCount = 0

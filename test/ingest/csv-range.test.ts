@@ -14,7 +14,9 @@ async function parseRange (range: CsvRange, options: RangeParseOptions) {
   const rows = Array.from(batch.timestampColumn, (time, i) =>
     [builder.visitors.keyOf(batch.visitorColumn[i]), builder.sites.keyOf(batch.siteColumn[i]), time])
   const pages = Array.from(batch.pageColumn, page => builder.pages.keyOf(page))
-  return { rows, pages, result: parser.result() }
+  // Keys are bytes: two that decode to the same string would be two ids, which the strings above would not show.
+  const keys = [batch.visitors, batch.sites, batch.pages].map(({ ends }) => ends.length)
+  return { rows, pages, keys, result: parser.result() }
 }
 
 /**
@@ -33,6 +35,7 @@ async function parse (t: Test, content: string | Buffer, options: Partial<RangeP
   for (const run of runs.slice(1)) {
     const withPages = ({ rows, pages }: typeof run) => rows.map((row, i) => [...row, pages[i]])
     t.same(sorted(withPages(run)), sorted(withPages(runs[0])), 'every path reads the same rows, pages too')
+    t.same(run.keys, runs[0].keys, 'and the same distinct visitors, sites and pages')
     // A strict parse stops where it fails, so how many lines it saw depends on the chunk size.
     const comparable = ({ lines, ...rest }: typeof run.result) => rest.strictFailure ? rest : { lines, ...rest }
     t.same(comparable(run.result), comparable(runs[0].result), 'every path reports the same')
@@ -96,6 +99,9 @@ t.test('CRLF line ends, blank lines and trailing blank lines', async t => {
   t.same(rows, [['v1', 's1', 10], ['v2', 's1', 20]])
   t.equal(result.badRowCount, 0)
   t.equal(result.lines, 4)
+  const lastBlank = await parse(t, 'v1,s1,u,10\r\n\r')
+  t.same(lastBlank.rows, [['v1', 's1', 10]], 'a last line of a lone \\r, with no line break after it, is blank too')
+  t.equal(lastBlank.result.badRowCount, 0)
 })
 
 t.test('a file mixing \\n and \\r\\n line ends, quoted last fields included', async t => {
@@ -268,6 +274,30 @@ t.test('ids that are not valid UTF-8 read the same on every path: each bad byte 
     Buffer.from('",u,2\nv'), Buffer.from([0xc3]), Buffer.from(',s1,u,3\n')])
   const { rows } = await parse(t, content)
   t.same(rows.sort(), [['v1', 's\ufffd', 1], ['v1', 's\ufffd', 2], ['v\ufffd', 's1', 3]])
+})
+
+t.test('every form of UTF-8, valid or not, reads the same on every path, as Node\'s isUtf8 has it', async t => {
+  // The edges of each sequence length (Unicode's table 3-7), overlong forms, surrogates, past U+10FFFF, cut short.
+  const forms = [
+    [0xc2, 0x80], [0xdf, 0xbf], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0xa0, 0x80], [0xe0, 0x9f, 0xbf], [0xed, 0x9f, 0xbf],
+    [0xed, 0xa0, 0x80], [0xef, 0xbf, 0xbf], [0xf0, 0x90, 0x80, 0x80], [0xf0, 0x8f, 0xbf, 0xbf], [0xf4, 0x8f, 0xbf, 0xbf],
+    [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xff], [0x80], [0xbf], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3]
+  ]
+  let state = 11
+  const next = (bound: number): number => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % bound }
+  const lines: Buffer[] = []
+  for (let i = 0; i < 600; i++) {
+    const form = i < forms.length * 3 ? forms[i % forms.length] : [next(2) === 0 ? 0xc0 + next(64) : next(256), 0x80 + next(64), next(256)]
+    const text = Buffer.from(form.map(byte => byte === 10 || byte === 13 || byte === 34 || byte === 44 ? 0x41 : byte))
+    // Each form in the visitor, the site or the page, alone or between ASCII.
+    const fields = [Buffer.from(`v${i}`), Buffer.from('s'), Buffer.from('/p')]
+    fields[i % 3] = i % 2 === 0 ? text : Buffer.concat([fields[i % 3], text, Buffer.from('x')])
+    lines.push(Buffer.concat([fields[0], Buffer.from(','), fields[1], Buffer.from(','), fields[2], Buffer.from(`,${i}\n`)]))
+    // The same fields again on a line only papaparse reads: one more id anywhere would mean bytes kept as read.
+    lines.push(Buffer.concat([fields[0], Buffer.from(','), fields[1], Buffer.from(',"'), fields[2], Buffer.from(`""",${i}\n`)]))
+  }
+  const { rows, result } = await parse(t, Buffer.concat(lines))
+  t.equal(rows.length + result.badRowCount, 1200)
 })
 
 t.test('a file of stray quotes reads in linear time', async t => {
