@@ -246,14 +246,14 @@ function isUtf8 (text: usize, length: u32): bool {
 const BLOCK: u32 = 64
 
 /**
- * Reads the lines of [data, data + length), each ending with a line break, into rows: site, visitor and page
- * ids and timestamp, at rows + 24 * i (3 ids, then the timestamp as a double). A line is read here only when
- * csv-range.ts's fast path would read it the same way without looking at its bytes' encoding: plain text
- * fields (no quote, ASCII), non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an
- * empty line is read as no row. Stops before the first line that is anything else (or longer than `maxLine`
- * bytes), for csv-range.ts to read; returns where it stopped, relative to `data`.
+ * Reads the lines of [data, data + length), each ending with a line break (the last one, with `lastLineEnds`,
+ * perhaps with the data's end), into rows: site, visitor and page ids and timestamp, at rows + 24 * i (3 ids,
+ * then the timestamp as a double). This is the fast path for plain lines: text fields without quotes, in valid
+ * UTF-8, a non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an empty line is read as
+ * no row. Stops before the first line that is anything else (or longer than `maxLine` bytes), which
+ * csv-range.ts hands to papaparse; returns where it stopped, relative to `data`.
  */
-export function readLines (data: usize, length: u32, maxLine: u32, rows: usize): u32 {
+export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, lastLineEnds: bool): u32 {
   const sites = dictionary(0)
   const visitors = dictionary(1)
   const pages = dictionary(2)
@@ -274,7 +274,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize):
     let end = lineStart
     let bytes: u32 = 0
     while (end < length && load<u8>(data + end) != NEWLINE) { bytes |= load<u8>(data + end); end++ }
-    if (end == length || end - lineStart > maxLine) break
+    if ((end == length && !lastLineEnds) || end - lineStart > maxLine) break
     const next = end + 1
     if (end > lineStart && load<u8>(data + end - 1) == CARRIAGE_RETURN) end--
     if (end == lineStart) {
@@ -328,7 +328,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize):
   }
   resolveBlock(visitors, pages, data, block, pending, rows + (<usize>rowsRead * 24))
   rowsRead += pending
-  return at
+  return min(at, length)
 }
 
 function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, block: usize, count: u32, rows: usize): void {

@@ -26,7 +26,7 @@ interface ParseExports {
   arenaAt: (index: number) => number
   internMany: (index: number, keys: number, starts: number, ends: number, hashes: number, count: number, ids: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
-  readLines: (data: number, length: number, maxLine: number, rows: number) => number
+  readLines: (data: number, length: number, maxLine: number, rows: number, lastLineEnds: number) => number
   lastLines: () => number
   lastRows: () => number
 }
@@ -174,14 +174,15 @@ export class ParseDictionaries {
 
   /**
    * Reads lines [from, to) of the bytes setLines last gave into rows, as far as every line is plain (see
-   * readLines in assembly/interner.ts) and at most `maxLine` bytes long; `to` must follow a line break.
+   * readLines in assembly/interner.ts) and at most `maxLine` bytes long; `to` must follow a line break, or end
+   * the last line when `lastLineEnds`.
    */
-  readLines (from: number, to: number, maxLine: number): ReadRows {
+  readLines (from: number, to: number, maxLine: number, lastLineEnds: boolean): ReadRows {
     const wasm = this.#wasm
     const length = to - from
     // Before the lines' region is looked up: taking room for the rows may grow the memory, never move the lines.
     const rowsAt = wasm.regionOf(ROWS_REGION, (Math.floor(length / SHORTEST_ROW_LINE) + 1) * ROW_BYTES)
-    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, rowsAt)
+    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, rowsAt, lastLineEnds ? 1 : 0)
     const rows = wasm.lastRows()
     return {
       end,

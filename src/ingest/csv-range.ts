@@ -1,7 +1,7 @@
-// Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines, and lines
-// whose fields are quoted as CSV writers quote a comma, take a byte-level fast path that allocates nothing per
-// row; every other line holding a quote, and every line the fast path does not accept, goes through papaparse,
-// so quoting and the reasons for bad rows are papaparse's.
+// Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines take a
+// byte-level fast path in WebAssembly (assembly/interner.ts), and lines whose fields are quoted as CSV writers
+// quote a comma one here; neither allocates anything per row. Every other line holding a quote, and every line
+// a fast path does not accept, goes through papaparse, so quoting and the reasons for bad rows are papaparse's.
 // Where a record ends is found here, by papaparse's own quoting rules, so that a bad record spoils one line.
 import { isUtf8 } from 'node:buffer'
 import { constants, openSync } from 'node:fs'
@@ -332,10 +332,11 @@ export class RangeParser {
         const limit = nextQuote === -1 ? data.length : nextQuote
         if (limit !== runLimit) {
           runLimit = limit
-          runEnd = data.lastIndexOf(NEWLINE, limit - 1) + 1
+          // The range's last line needs no line break.
+          runEnd = final && limit === data.length ? limit : data.lastIndexOf(NEWLINE, limit - 1) + 1
         }
         if (runEnd > position) {
-          const read = this.#builder.addPlainLines(position, runEnd, maxRecordBytes)
+          const read = this.#builder.addPlainLines(position, runEnd, maxRecordBytes, final && runEnd === data.length)
           if (read.lines > 0) {
             this.#flushSegment(data, position)
             this.#lines += read.lines
@@ -370,10 +371,9 @@ export class RangeParser {
           else if (recordEnd < 0) this.#skipUnclosed(recordEnd)
         }
       } else {
+        // A line without quotes that the fast path left: papaparse says what is wrong with it.
         this.#lines++
-        // A fast line ends the run before it: the run is parsed (the fast line's row is counted already).
-        if (!this.#takeFastLine(data, position, lineEnd)) this.#addToSegment(position)
-        else this.#flushSegment(data, position)
+        this.#addToSegment(position)
       }
       position = lineEnd + 1
     }
@@ -489,43 +489,6 @@ export class RangeParser {
     this.#skip(this.#lines, why === UNCLOSED_AT_END
       ? 'a quoted field is not closed'
       : `a quoted field is not closed within ${this.#options.maxRecordBytes} bytes`)
-  }
-
-  /** Parses a plain line in place; false when it is not a plain, valid page view. */
-  #takeFastLine (data: Buffer, start: number, lineEnd: number): boolean {
-    if (!this.#options.fastPath) return false
-    let end = lineEnd
-    if (end > start && data[end - 1] === CARRIAGE_RETURN) end--
-    if (end === start) return true
-
-    const builder = this.#builder
-    let at = start
-    let visitorHash = builder.visitors.seed
-    let allBytes = 0
-    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
-      visitorHash = Math.imul(visitorHash ^ byte, FNV_PRIME)
-      allBytes |= byte
-    }
-    const visitorEnd = at
-    if (visitorEnd === start || at === end) return false
-
-    const siteStart = ++at
-    let siteHash = builder.sites.seed
-    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
-      siteHash = Math.imul(siteHash ^ byte, FNV_PRIME)
-      allBytes |= byte
-    }
-    const siteEnd = at
-    if (siteEnd === siteStart || at === end) return false
-
-    const pageStart = ++at
-    let pageHash = builder.pages.seed
-    for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
-      pageHash = Math.imul(pageHash ^ byte, FNV_PRIME)
-      allBytes |= byte
-    }
-    return this.#addFastRow(data, start, end, at + 1, allBytes,
-      start, visitorEnd, visitorHash, siteStart, siteEnd, siteHash, pageStart, at, pageHash)
   }
 
   /**

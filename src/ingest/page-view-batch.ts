@@ -94,10 +94,11 @@ export class PageViewBatchBuilder {
 
   /**
    * Appends the rows of lines [from, to) of the bytes setPlainLines gave, as far as each is plain
-   * (ParseDictionaries.readLines); returns where it stopped and how many lines and rows it read.
+   * (ParseDictionaries.readLines); returns where it stopped and how many lines and rows it read. With
+   * `lastLineEnds`, `to` ends a last line that has no line break.
    */
-  addPlainLines (from: number, to: number, maxLine: number): { end: number, lines: number, rows: number } {
-    const { end, lines, rows, ids, timestamps } = this.#dictionaries.readLines(from, to, maxLine)
+  addPlainLines (from: number, to: number, maxLine: number, lastLineEnds = false): { end: number, lines: number, rows: number } {
+    const { end, lines, rows, ids, timestamps } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds)
     while (this.#length + rows > this.#timestampColumn.length) this.#grow()
     const first = this.#length
     for (let i = 0; i < rows; i++) {
