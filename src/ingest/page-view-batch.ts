@@ -1,6 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
 import { INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
-import { ParseDictionaries, type WasmInterner } from '../domain/wasm-interner.js'
+import { ParseDictionaries, type WasmInterner } from './parse-dictionaries.js'
 import { grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */

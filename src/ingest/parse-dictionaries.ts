@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../project-root.js'
-import { hashBytes, initialSlots, randomSeed, type DictionaryKeys } from './byte-interner.js'
+import { hashBytes, initialSlots, randomSeed, type DictionaryKeys } from '../domain/byte-interner.js'
 
 /** The part of the WebAssembly API used here: TypeScript declares it only with the DOM's types. */
 interface WebAssemblyApi {

@@ -2,7 +2,7 @@
 // tables as they are), for any keys in any order, growing through every size.
 import t from 'tap'
 import { ByteInterner, hashBytes } from '../../src/domain/byte-interner.js'
-import { ParseDictionaries } from '../../src/domain/wasm-interner.js'
+import { ParseDictionaries } from '../../src/ingest/parse-dictionaries.js'
 
 /** Keys with repeats, collisions of length, multi-byte characters, an empty key, and keys longer than the arena's start. */
 function keysToIntern (count: number): string[] {
