@@ -13,6 +13,7 @@ import type { CsvFile, DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
 import { NOT_A_FILE, OPEN_WITHOUT_WAITING, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
+import { PROJECT_ROOT } from '../project-root.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
 const FORMAT = 2
@@ -234,10 +235,11 @@ export function programFingerprint (): string {
   // keeps busy, every time, and delay reading the store by as much.
   const here = dirname(fileURLToPath(import.meta.url))
   const hash = createHash('sha256').update(String(FORMAT))
-  // The domain's code, and the reading of CSV files into it: either can change what a store holds.
-  for (const folder of [here, join(here, '..', 'ingest')]) {
+  // The domain's code, and the reading of CSV files into it, partly compiled to WebAssembly: any can change
+  // what a store holds.
+  for (const [folder, pattern] of [[here, /\.[jt]s$/], [join(here, '..', 'ingest'), /\.[jt]s$/], [join(PROJECT_ROOT, 'dist', 'assembly'), /\.wasm$/]] as const) {
     for (const name of readdirSync(folder).sort()) {
-      if (/\.[jt]s$/.test(name)) hash.update(name).update(readFileSync(join(folder, name)))
+      if (pattern.test(name)) hash.update(name).update(readFileSync(join(folder, name)))
     }
   }
   return hash.digest('hex').slice(0, 32)
