@@ -1,7 +1,7 @@
 // AssemblyScript, compiled to WebAssembly by `npm run build`: a parse's dictionaries (sites, visitors, pages),
 // each the hash table of src/domain/byte-interner.ts (the same slots, probing, growth and mixing, so that its
 // exported table is ByteInterner's to adopt), and the reading of plain CSV lines into rows. Parsing is where
-// a dictionary is hottest: here a lookup costs about half what it does in JavaScript, and a line a fifth.
+// a dictionary is hottest: here a lookup costs about half what it does in JavaScript.
 //
 // Memory: regions taken from the top as needed. A region that grows grows in place when it is the top one;
 // otherwise it moves, and its old place is kept for a later region that fits in it. Memory touched once stays
@@ -18,8 +18,8 @@ const MAX_DIGITS: u32 = 15
 
 let top: usize = 0
 /** Places given back: (start, bytes) pairs, first fit. */
-const FREE_PLACES: u32 = 64
-const freePlaces = memory.data(64 * 2 * sizeof<usize>(), 8)
+const FREE_PLACES = 64
+const freePlaces = memory.data(FREE_PLACES * 2 * sizeof<usize>(), 8)
 let freeCount: u32 = 0
 
 // @ts-ignore: a decorator AssemblyScript knows
@@ -71,7 +71,7 @@ function release (start: usize, bytes: usize): void {
     top = start
     return
   }
-  if (freeCount == FREE_PLACES) return
+  if (freeCount == <u32>FREE_PLACES) return
   store<usize>(freePlace(freeCount), start)
   store<usize>(freePlace(freeCount), bytes, sizeof<usize>())
   freeCount++
