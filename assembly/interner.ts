@@ -249,12 +249,15 @@ function touchAhead (d: Dictionary, hashes: usize, count: u32): u32 {
  * each other, and the interning after them finds what it reads in the caches.
  */
 export function internMany (index: u32, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): u32 {
-  const d = dictionary(index)
+  return internKeys(dictionary(index), keys, starts, keyEnds, hashes, count, ids)
+}
+
+/** internMany's work, on a dictionary; returns what the reads ahead read, for the caller to keep. */
+function internKeys (d: Dictionary, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): u32 {
   const touched = touchAhead(d, hashes, count)
   for (let i: u32 = 0; i < count; i++) {
     const start = load<u32>(starts + (<usize>i << 2))
-    const id = intern(d, keys + start, load<u32>(keyEnds + (<usize>i << 2)) - start, load<u32>(hashes + (<usize>i << 2)))
-    store<u32>(ids + (<usize>i << 2), id)
+    store<u32>(ids + (<usize>i << 2), intern(d, keys + start, load<u32>(keyEnds + (<usize>i << 2)) - start, load<u32>(hashes + (<usize>i << 2))))
   }
   return touched
 }
@@ -300,6 +303,22 @@ function isUtf8 (text: usize, length: u32): bool {
   return true
 }
 
+// The hash of the field scanText read last.
+let fieldHash: u32 = 0
+
+/**
+ * Reads the unquoted text field at `from`, hashing it from `seed` into fieldHash; returns where it stops: its
+ * comma, a quote (which readLines leaves to csv-range.ts), or `end`.
+ */
+// @ts-ignore: a decorator AssemblyScript knows
+@inline function scanText (data: usize, from: u32, end: u32, seed: u32): u32 {
+  let hash = seed
+  let at = from
+  for (let byte = load<u8>(data + at); at < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++at)) hash = (hash ^ byte) * FNV_PRIME
+  fieldHash = hash
+  return at
+}
+
 /** Rows of a block of lines, kept until their visitors and pages are interned together. */
 const BLOCK: u32 = 64
 
@@ -340,21 +359,18 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
       at = next
       continue
     }
-    let p = lineStart
-    let visitorHash = visitors.seed
-    for (let byte = load<u8>(data + p); p < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++p)) visitorHash = (visitorHash ^ byte) * FNV_PRIME
-    if (p == lineStart || p == end || load<u8>(data + p) != COMMA) break
-    const visitorEnd = p
-    const siteStart = ++p
-    let siteHash = sites.seed
-    for (let byte = load<u8>(data + p); p < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++p)) siteHash = (siteHash ^ byte) * FNV_PRIME
-    if (p == siteStart || p == end || load<u8>(data + p) != COMMA) break
-    const siteEnd = p
-    const pageStart = ++p
-    let pageHash = pages.seed
-    for (let byte = load<u8>(data + p); p < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++p)) pageHash = (pageHash ^ byte) * FNV_PRIME
-    if (p == end || load<u8>(data + p) != COMMA) break
-    const pageEnd = p
+    const visitorEnd = scanText(data, lineStart, end, visitors.seed)
+    const visitorHash = fieldHash
+    if (visitorEnd == lineStart || visitorEnd == end || load<u8>(data + visitorEnd) != COMMA) break
+    const siteStart = visitorEnd + 1
+    const siteEnd = scanText(data, siteStart, end, sites.seed)
+    const siteHash = fieldHash
+    if (siteEnd == siteStart || siteEnd == end || load<u8>(data + siteEnd) != COMMA) break
+    const pageStart = siteEnd + 1
+    const pageEnd = scanText(data, pageStart, end, pages.seed)
+    const pageHash = fieldHash
+    if (pageEnd == end || load<u8>(data + pageEnd) != COMMA) break
+    let p = pageEnd
     const timestampStart = ++p
     if (timestampStart >= end || end - timestampStart > MAX_DIGITS) break
     let timestamp: f64 = 0
@@ -389,22 +405,14 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
   return min(at, length)
 }
 
+/** What resolveBlock's reads ahead read: exported, so that no optimizer drops those reads as unused. */
+let sink: u32 = 0
+export function touchedSink (): u32 { return sink }
+
 function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, block: usize, count: u32, rows: usize): void {
   const ids = block + BLOCK * 24
-  internAll(visitors, data, block, block + BLOCK * 4, block + BLOCK * 8, count, ids)
+  sink ^= internKeys(visitors, data, block, block + BLOCK * 4, block + BLOCK * 8, count, ids)
   for (let i: u32 = 0; i < count; i++) store<u32>(rows + (<usize>i * 24), load<u32>(ids + (<usize>i << 2)), 4)
-  internAll(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, ids)
+  sink ^= internKeys(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, ids)
   for (let i: u32 = 0; i < count; i++) store<u32>(rows + (<usize>i * 24), load<u32>(ids + (<usize>i << 2)), 8)
 }
-
-let sink: u32 = 0
-
-function internAll (d: Dictionary, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): void {
-  sink ^= touchAhead(d, hashes, count)
-  for (let i: u32 = 0; i < count; i++) {
-    const start = load<u32>(starts + (<usize>i << 2))
-    store<u32>(ids + (<usize>i << 2), intern(d, keys + start, load<u32>(keyEnds + (<usize>i << 2)) - start, load<u32>(hashes + (<usize>i << 2))))
-  }
-}
-
-export function touchedSink (): u32 { return sink }
