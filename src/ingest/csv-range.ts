@@ -303,7 +303,7 @@ export class RangeParser {
     }
     position = this.#scanLines(data, position)
     this.#flushSegment(data, position)
-    // Before the bytes move: fast lines leave their visitors and pages to be interned together.
+    // Before the bytes move: quoted fast lines leave their sites, visitors and pages to be interned together.
     this.#builder.resolvePendingRows()
     // Carry what is not parsed yet: a partial last line, or a record whose end is not read yet.
     this.#buffer.copy(this.#buffer, 0, position, this.#buffered)
@@ -371,7 +371,7 @@ export class RangeParser {
           else if (recordEnd < 0) this.#skipUnclosed(recordEnd)
         }
       } else {
-        // A line without quotes that the fast path left: papaparse says what is wrong with it.
+        // A line without quotes that the fast path did not take (every one, without the fast path): papaparse's.
         this.#lines++
         this.#addToSegment(position)
       }

@@ -97,7 +97,7 @@ export class PageViewBatchBuilder {
    * (ParseDictionaries.readLines); returns where it stopped and how many lines and rows it read. With
    * `lastLineEnds`, `to` ends a last line that has no line break.
    */
-  addPlainLines (from: number, to: number, maxLine: number, lastLineEnds = false): { end: number, lines: number, rows: number } {
+  addPlainLines (from: number, to: number, maxLine: number, lastLineEnds: boolean): { end: number, lines: number, rows: number } {
     const { end, lines, rows, ids, timestamps } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds)
     while (this.#length + rows > this.#timestampColumn.length) this.#grow()
     const first = this.#length
@@ -143,7 +143,7 @@ export class PageViewBatchBuilder {
     if (this.#pendingCount === INTERN_BLOCK) this.resolvePendingRows()
   }
 
-  /** Interns the visitors and pages of the rows that wait for them; after it, their bytes may change. */
+  /** Interns the sites, visitors and pages of the rows that wait for them; after it, their bytes may change. */
   resolvePendingRows (): void {
     const count = this.#pendingCount
     if (count === 0) return
