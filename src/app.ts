@@ -14,6 +14,7 @@ import queryRoutes from './routes/queries.js'
 import datasetRoutes from './routes/dataset.js'
 import { sendAnswer } from './routes/negotiation.js'
 import { PROJECT_ROOT } from './project-root.js'
+import { lazySchemaController } from './schema-compilers.js'
 
 export type AppOptions = SessionsOptions
 
@@ -67,7 +68,8 @@ export const serverOptions = {
   // Checking each route's schema against JSON Schema's meta-schema means compiling that meta-schema first: a
   // tenth of a second of every start, for schemas fixed in this code. Ajv's strict mode still refuses unknown
   // keywords and bad types when it compiles them, and the tests compile every route.
-  ajv: { customOptions: { validateSchema: false } }
+  ajv: { customOptions: { validateSchema: false } },
+  schemaController: lazySchemaController
 } as const
 
 /** Only the page's own files: no inline script or style, no frames, no other origin. */

@@ -1,0 +1,40 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { serverOptions } from '../src/app.js'
+
+/** A server with the app's options and one route: `n` defaults to 5, and the answer keeps only `n`. */
+async function serverWith (querySchema: object) {
+  const server = Fastify({ ...serverOptions, logger: false })
+  server.get<{ Querystring: { n: number } }>('/route', {
+    schema: {
+      querystring: querySchema,
+      response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } }
+    }
+  }, async request => ({ n: request.query.n, type: typeof request.query.n, internal: 'not for clients' }))
+  await server.ready()
+  return server
+}
+
+const QUERY = { type: 'object', properties: { n: { type: 'integer', minimum: 1, default: 5 } } }
+
+t.test('a route validates, coerces, fills defaults and serializes through its schemas as Fastify\'s own compilers do', async t => {
+  const server = await serverWith(QUERY)
+  t.teardown(() => server.close())
+  t.same((await server.inject('/route?n=7')).json(), { n: 7 }, 'coerced to a number, and only the schema\'s fields answered')
+  t.same((await server.inject('/route')).json(), { n: 5 }, 'the default filled in')
+  const bad = await server.inject('/route?n=0')
+  t.equal(bad.statusCode, 400)
+  t.match(bad.json().message, 'querystring/n must be >= 1', 'the error names the parameter')
+  const notNumber = await server.inject('/route?n=seven')
+  t.match(notNumber.json().message, 'querystring/n must be integer', 'each failed request has its own errors')
+  t.equal((await server.inject('/route?n=2')).statusCode, 200, 'a good request after bad ones passes')
+})
+
+t.test('schemas are compiled on the route\'s first request, not before the server is ready', async t => {
+  // Ajv's strict mode refuses an unknown keyword when it compiles the schema.
+  const server = await serverWith({ ...QUERY, properties: { n: { type: 'integer', notAKeyword: true } } })
+  t.teardown(() => server.close())
+  const first = await server.inject('/route?n=1')
+  t.equal(first.statusCode, 500, 'the server started; the route\'s first request meets the bad schema')
+  t.match(first.json().message, 'notAKeyword')
+})
