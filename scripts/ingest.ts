@@ -1,7 +1,8 @@
 // npm run ingest -- DIR: loads DIR's CSV files that the ClickHouse database does not hold yet, without serving.
 // ClickHouse is configured as for npm start (CLICKHOUSE_URL, CLICKHOUSE_DATABASE, …).
 import { loadConfig } from '../src/config.js'
-import { listCsvFiles, type LoadProgress } from '../src/ingest/dataset.js'
+import { listCsvFiles } from '../src/ingest/data-folder.js'
+import type { LoadProgress } from '../src/ingest/dataset.js'
 import { ClickHouseBackend } from '../src/backends/clickhouse/backend.js'
 
 const log = {

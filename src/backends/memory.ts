@@ -1,6 +1,7 @@
 // The memory backend: the data folder's CSV files parsed into one columnar store in this process, saved to
 // the cache folder for the next start, and every answer computed from the store.
-import { loadDataset, type CsvFile, type DatasetSummary, type LoadProgress } from '../ingest/dataset.js'
+import type { CsvFile } from '../ingest/data-folder.js'
+import type { DatasetSummary, LoadProgress } from '../ingest/dataset.js'
 import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
 import { sessionizeSite, summarizeRange, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
@@ -61,6 +62,9 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
       this.#loaded = { store: cached.store, summary: { ...cached.summary, loadMs: Math.round(performance.now() - started) }, source: 'cache' }
       return { savedTables: cached.savedTables }
     }
+    // Imported only now: a start that reads its data from the cache never parses, and the parse's modules
+    // (papaparse, the WebAssembly module) took some 30 ms of every restart.
+    const { loadDataset } = await import('../ingest/dataset.js')
     const { store, summary } = await loadDataset(this.#files, {
       strict: this.#options.strictCsv,
       maxBadRowExamples: this.#options.maxBadRowExamples,

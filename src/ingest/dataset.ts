@@ -1,19 +1,11 @@
-// Finds a data folder's CSV files and loads them into one PageViewStore — in parallel byte ranges on
-// worker threads when the data is large — with progress, bad-row reports and a summary.
-import { open, readdir, stat } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+// Loads a data folder's CSV files into one PageViewStore — in parallel byte ranges on worker threads when the
+// data is large — with progress, bad-row reports and a summary.
+import { open } from 'node:fs/promises'
+import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
-
-export interface CsvFile {
-  path: string
-  bytes: number
-  /** Its last modification, with its size what tells a cached store that the file is unchanged. */
-  mtimeMs: number
-  /** A named pipe: read once, in order, with no size known in advance. */
-  pipe: boolean
-}
+import type { CsvFile } from './data-folder.js'
 
 export interface LoadProgress {
   filesTotal: number
@@ -77,30 +69,6 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void
   /** Aborts the load: reading stops, workers are terminated, and the load rejects with the signal's reason. */
   signal?: AbortSignal
-}
-
-/** A data folder that is missing, unreadable or holds no CSV file. */
-export class DataDirError extends Error {
-  override name = 'DataDirError'
-}
-
-/** The `*.csv` files (or named pipes, such as a decompressor's output) directly in `dir`, sorted by name. */
-export async function listCsvFiles (dir: string): Promise<CsvFile[]> {
-  let names: string[]
-  try {
-    names = await readdir(dir)
-  } catch (error) {
-    throw new DataDirError(`cannot read data folder ${dir}: ${(error as Error).message}`)
-  }
-  const csvNames = names.filter(name => name.toLowerCase().endsWith('.csv')).sort()
-  const files: CsvFile[] = []
-  for (const name of csvNames) {
-    const path = join(dir, name)
-    const info = await stat(path)
-    if (info.isFile() || info.isFIFO()) files.push({ path, bytes: info.size, mtimeMs: info.mtimeMs, pipe: info.isFIFO() })
-  }
-  if (files.length === 0) throw new DataDirError(`no .csv file in data folder ${dir}`)
-  return files
 }
 
 const SPLIT_PROBE_BYTES = 64 * 1024

@@ -3,7 +3,7 @@
 import { basename } from 'node:path'
 import { RangeParser, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
-import type { CsvFile } from './dataset.js'
+import type { CsvFile } from './data-folder.js'
 
 export interface StreamOptions extends RangeParseOptions {
   /** Rows gathered before a batch is handed on (a chunk's rows may take it a little past). */

@@ -2,7 +2,8 @@
 import t from 'tap'
 import { writeFile } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { listCsvFiles, loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
+import { listCsvFiles } from '../../src/ingest/data-folder.js'
+import { loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../../scripts/lib/page-view-generator.js'
 import { contents, onThisThread, onWorkers } from './load-options.js'
 

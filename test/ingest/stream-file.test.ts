@@ -1,6 +1,6 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { listCsvFiles } from '../../src/ingest/dataset.js'
+import { listCsvFiles } from '../../src/ingest/data-folder.js'
 import { streamFile, type StreamOptions } from '../../src/ingest/stream-file.js'
 import { tabSeparated } from '../../src/backends/clickhouse/ingest.js'
 

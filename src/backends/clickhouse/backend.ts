@@ -1,7 +1,8 @@
 // The ClickHouse backend: page views live in a ClickHouse table (Distributed over shards, on a cluster), the
 // data folder's new files are loaded into it, and sessions are worked out there, many sites per query.
 import { createClient, ClickHouseLogLevel, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client'
-import type { CsvFile, DatasetSummary, LoadProgress } from '../../ingest/dataset.js'
+import type { CsvFile } from '../../ingest/data-folder.js'
+import type { DatasetSummary, LoadProgress } from '../../ingest/dataset.js'
 import { tableByteSize, type SessionSummary } from '../../domain/sessions.js'
 import { timelineOfDays, type SitePages, type SiteTimeline } from '../../domain/queries.js'
 import type { TimeRange } from '../../domain/time-range.js'
