@@ -37,6 +37,8 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   readonly #log: BackendLog
   #loaded: Loaded | undefined
   #storeCache: StoreCache | undefined
+  /** Session tables the load's workers computed as they built the store, until warm-up has taken them. */
+  #builtTables = new Map<string, SessionTable>()
   /** The id of the store read back from the cache folder: its session tables are saved under it. */
   #cachedStoreId: string | undefined
   #cacheFile: CacheFileStatus = 'off'
@@ -65,15 +67,17 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     // Imported only now: a start that reads its data from the cache never parses, and the parse's modules
     // (papaparse, the WebAssembly module) took some 30 ms of every restart.
     const { loadDataset } = await import('../ingest/dataset.js')
-    const { store, summary } = await loadDataset(this.#files, {
+    const { store, summary, sessionTables } = await loadDataset(this.#files, {
       strict: this.#options.strictCsv,
       maxBadRowExamples: this.#options.maxBadRowExamples,
       fastPath: this.#options.csvFastPath,
       workers: this.#options.loadWorkers,
+      ...(this.#options.warmCache && { sessionTimeoutSeconds: this.#options.sessionTimeoutSeconds }),
       onProgress,
       signal
     })
     this.#loaded = { store, summary, source: 'csv' }
+    this.#builtTables = new Map(sessionTables.map(table => [table.siteUrl, table]))
     return {}
   }
 
@@ -124,6 +128,8 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
 
   /** Saves a store read from CSV, and session tables computed by warm-up, for the next start. */
   async warmed (tables: readonly SessionTable[]): Promise<void> {
+    // What warm-up did not take (the cache was full) is not kept.
+    this.#builtTables.clear()
     const storeCache = this.#storeCache
     if (storeCache === undefined || (this.#cachedStoreId !== undefined && tables.length === 0)) return
     const { store, summary } = this.#loaded!
@@ -173,8 +179,11 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     const store = this.#store
     const tables = new Map<string, SessionTable>()
     for (const siteUrl of siteUrls) {
+      const built = this.#builtTables.get(siteUrl)
       const siteId = store.siteIdByUrl.get(siteUrl)
-      if (siteId !== undefined) tables.set(siteUrl, await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds))
+      // A built table is handed out once: the cache holds it from then on, or has let it go.
+      if (built) this.#builtTables.delete(siteUrl)
+      if (siteId !== undefined) tables.set(siteUrl, built ?? await sessionizeSite(store, siteId, this.#options.sessionTimeoutSeconds))
     }
     return tables
   }

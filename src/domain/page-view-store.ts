@@ -206,10 +206,13 @@ export function scatterRows (
   }
 }
 
-/** Groups the rows of sites [fromSite, toSite) by visitor, each visitor's views in time order. */
-export function groupSites (
+/**
+ * What groups one site's rows by visitor, each visitor's views in time order, for the sites of
+ * [fromSite, toSite): its scratch space is made once, for the largest of them.
+ */
+export function siteGrouper (
   siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number
-): void {
+): (site: number) => void {
   let largestSite = 0
   for (let site = fromSite; site < toSite; site++) largestSite = Math.max(largestSite, siteRowStart[site + 1] - siteRowStart[site])
   const scratch: GroupingScratch = {
@@ -221,9 +224,7 @@ export function groupSites (
     times: new Float64Array(largestSite)
   }
   const rows = { visitors: columns.visitorColumn, pages: columns.pageColumn, times: columns.timestampColumn }
-  for (let site = fromSite; site < toSite; site++) {
-    groupSiteRowsByVisitor(site, rows, siteRowStart[site], siteRowStart[site + 1], scratch)
-  }
+  return site => groupSiteRowsByVisitor(site, rows, siteRowStart[site], siteRowStart[site + 1], scratch)
 }
 
 /** The store, once every site's rows are in place and grouped: counts each visitor's distinct sites. */
@@ -263,6 +264,7 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
   const rowCount = plan.siteRowStart[plan.siteUrls.length]
   const columns = { visitorColumn: new Uint32Array(rowCount), pageColumn: new Uint32Array(rowCount), timestampColumn: new Float64Array(rowCount) }
   batches.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.pageIdMaps[b], plan.batchSiteCursors[b], columns))
-  groupSites(plan.siteRowStart, 0, plan.siteUrls.length, columns, plan.visitors.size)
+  const group = siteGrouper(plan.siteRowStart, 0, plan.siteUrls.length, columns, plan.visitors.size)
+  for (let site = 0; site < plan.siteUrls.length; site++) group(site)
   return finishStore(plan, columns)
 }

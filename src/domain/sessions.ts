@@ -28,6 +28,9 @@ export interface SessionTable extends SessionSummary {
   readonly byteSize: number
 }
 
+/** What sessionizing reads of a store: a build worker has these, before the store is whole. */
+export type SessionizedColumns = Pick<PageViewStore, 'siteUrls' | 'siteRowStart' | 'visitorColumn' | 'timestampColumn'>
+
 /** A rough fixed cost of a table besides its lengths: object, strings and numbers. */
 const TABLE_OVERHEAD_BYTES = 256
 
@@ -43,7 +46,7 @@ export const SLICE = 16_384
  * belong to one session. Relies on the store's (site, visitor, timestamp) clustering. A site larger than a
  * slice is computed in slices, yielding to the event loop between them.
  */
-export async function sessionizeSite (store: PageViewStore, siteId: number, timeoutSeconds: number): Promise<SessionTable> {
+export async function sessionizeSite (store: SessionizedColumns, siteId: number, timeoutSeconds: number): Promise<SessionTable> {
   const from = store.siteRowStart[siteId]
   const to = store.siteRowStart[siteId + 1]
   const visitorColumn = store.visitorColumn

@@ -5,6 +5,7 @@ import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
+import type { SessionTable } from '../domain/sessions.js'
 import type { CsvFile } from './data-folder.js'
 
 export interface LoadProgress {
@@ -65,6 +66,11 @@ export interface LoadOptions {
   fastPath: boolean
   /** Worker threads to parse on, at most; 0 parses on the main thread. */
   workers: number
+  /**
+   * Given, the workers that build the store also sessionize every site with this timeout, and the load returns
+   * the tables (warm-up's work, done in parallel); a load on the main thread leaves it to warm-up.
+   */
+  sessionTimeoutSeconds?: number
   tuning?: Partial<LoadTuning>
   onProgress?: (progress: LoadProgress) => void
   /** Aborts the load: reading stops, workers are terminated, and the load rejects with the signal's reason. */
@@ -141,7 +147,7 @@ function filesSplitInsideQuotes (byFile: ReturnType<typeof rangesByFile>): Set<s
 export async function loadDataset (
   files: readonly CsvFile[],
   options: LoadOptions
-): Promise<{ store: PageViewStore, summary: DatasetSummary }> {
+): Promise<{ store: PageViewStore, summary: DatasetSummary, sessionTables: SessionTable[] }> {
   const started = performance.now()
   const tuning = { ...DEFAULT_TUNING, ...options.tuning }
   const progress: LoadProgress = {
@@ -206,9 +212,9 @@ export async function loadDataset (
   }
 
   const parsedAt = performance.now()
-  const store = parsed.workers.length > 0
-    ? await buildOnWorkers(parsed.workers, parsed.batches, options.signal)
-    : buildPageViewStore(parsed.batches)
+  const { store, sessionTables } = parsed.workers.length > 0
+    ? await buildOnWorkers(parsed.workers, parsed.batches, options.sessionTimeoutSeconds, options.signal)
+    : { store: buildPageViewStore(parsed.batches), sessionTables: [] }
   const builtAt = performance.now()
   const summary: DatasetSummary = {
     files: fileSummaries,
@@ -224,5 +230,5 @@ export async function loadDataset (
     buildMs: Math.round(builtAt - parsedAt),
     workers
   }
-  return { store, summary }
+  return { store, summary, sessionTables }
 }

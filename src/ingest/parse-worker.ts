@@ -1,21 +1,26 @@
 // A worker thread: parses the CSV ranges it is sent into one batch and hands the batch back; then helps
-// build the store, scattering a batch's rows into shared columns and grouping a share of the sites.
+// build the store, scattering a batch's rows into shared columns and grouping a share of the sites (and
+// sessionizing each as it is grouped, when warm-up will want its table).
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
-import { groupSites, scatterRows, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import { scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
   | { type: 'finish' }
   | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdMap: Uint32Array, siteCursor: Uint32Array, columns: StoreColumns }
-  | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number }
+  | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
+/** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
+export interface SessionizeOptions { timeoutSeconds: number, siteUrls: readonly string[] }
+
 export type FromWorker =
   | { type: 'progress', bytes: number }
   | { type: 'parsed', result: RangeResult }
   | { type: 'batch', batch: PageViewBatch }
-  | { type: 'built' }
+  | { type: 'built', tables: SessionTable[] }
   | { type: 'failed', message: string }
 
 const options = workerData as WorkerOptions
@@ -49,10 +54,23 @@ port.on('message', (message: ToWorker) => {
     }
     case 'scatter':
       scatterRows(message.batch, message.visitorIdMap, message.pageIdMap, message.siteCursor, message.columns)
-      send({ type: 'built' })
+      send({ type: 'built', tables: [] })
       break
     case 'group':
-      groupSites(message.siteRowStart, message.fromSite, message.toSite, message.columns, message.visitorCount)
-      send({ type: 'built' })
+      // A failure here ends the worker with an error, which the build step waiting for this answer rejects with.
+      void group(message).then(tables => send({ type: 'built', tables },
+        tables.flatMap(table => [table.sessionLengths.buffer, table.sessionRows.buffer] as ArrayBuffer[])))
   }
 })
+
+async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<SessionTable[]> {
+  const { siteRowStart, fromSite, toSite, columns, sessionize } = message
+  const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, message.visitorCount)
+  const tables: SessionTable[] = []
+  const store = sessionize && { siteRowStart, ...columns, siteUrls: sessionize.siteUrls }
+  for (let site = fromSite; site < toSite; site++) {
+    groupSite(site)
+    if (store) tables.push(await sessionizeSite(store, site, sessionize!.timeoutSeconds))
+  }
+  return tables
+}

@@ -6,6 +6,7 @@ import { listCsvFiles } from '../../src/ingest/data-folder.js'
 import { loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS } from '../../scripts/lib/page-view-generator.js'
 import { contents, onThisThread, onWorkers } from './load-options.js'
+import { sessionizeSite } from '../../src/domain/sessions.js'
 
 t.test('worker threads and split files build the same store, with the same line numbers', async t => {
   const dir = t.testdir({})
@@ -60,4 +61,19 @@ t.test('a split that falls inside a quoted field is found, and the file is parse
     JSON.stringify(['s1', 'v1', [view(10, 'line\n'.repeat(2000))]]), JSON.stringify(['s1', 'v2', [view(20, 'u')]]),
     JSON.stringify(['s1', 'v3', [view(30, 'x\n'.repeat(3000))]])
   ], 'the quoted pages whole')
+})
+
+t.test('workers that build the store sessionize every site with the timeout given, as this thread would', async t => {
+  const dir = t.testdir({})
+  generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 8000, sites: 9, visitors: 400, files: 3, out: dir, seed: 5 })
+  const files = await listCsvFiles(dir)
+  for (const timeout of [1800, 60]) {
+    const { store, sessionTables } = await loadDataset(files, { ...onWorkers, sessionTimeoutSeconds: timeout })
+    t.same(sessionTables.map(table => table.siteUrl).sort(), [...store.siteUrls].sort(), 'one table for each site')
+    for (const table of sessionTables) {
+      t.same(table, await sessionizeSite(store, store.siteIdByUrl.get(table.siteUrl)!, timeout), `${table.siteUrl}, timeout ${timeout}`)
+    }
+  }
+  t.same((await loadDataset(files, onWorkers)).sessionTables, [], 'none without a timeout')
+  t.same((await loadDataset(files, { ...onThisThread, sessionTimeoutSeconds: 1800 })).sessionTables, [], 'none from this thread: warm-up computes them')
 })

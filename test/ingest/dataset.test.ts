@@ -114,7 +114,7 @@ t.test('an abort that comes before a step has begun stops it too (a stop during 
   await t.rejects(parseOnWorkers([file], options, 2, () => {}, aborted, COMPILED_WORKER), { name: 'AbortError' }, 'no worker is started')
   const parsed = await parseOnWorkers([file], options, 1, () => {}, undefined, COMPILED_WORKER)
   const exited = new Promise(resolve => parsed.workers[0].once('exit', resolve))
-  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, aborted), { name: 'AbortError' }, 'the build stops before it starts')
+  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
   t.equal(await exited, 1, 'and its workers are stopped')
 })
 

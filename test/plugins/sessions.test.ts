@@ -75,6 +75,22 @@ t.test('warming computes every site before the data counts as loaded, busiest fi
   t.match(fewBytes.sessions.cacheStats(), { sites_cached: 1, computations: 1 })
 })
 
+t.test('warm-up takes the tables the load\'s workers computed as they built the store, as far as the cache holds them', async t => {
+  const dataDir = t.testdir({})
+  // Enough data for the load to take worker threads.
+  generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 300_000, sites: 20, visitors: 20_000, files: 2, out: dataDir, seed: 9 })
+  const onThisThread = await buildLoaded(t, { dataDir, warmCache: true })
+  const onWorkers = await buildLoaded(t, { dataDir, warmCache: true, loadWorkers: 2, cacheMaxSites: 3 })
+  t.match(onWorkers.sessions.health(), { status: 'ready', load_workers: 2, sites: 20, cache: { sites_cached: 3, computations: 3 } })
+  // Session rows are places in a store, which the two loads lay out differently: the rest must agree.
+  const figures = ({ siteUrl, pageViews, visitors, sessionLengths, totalSessionLength, singleViewSessions }: SiteTable) =>
+    JSON.stringify({ siteUrl, pageViews, visitors, totalSessionLength, singleViewSessions, sessionLengths: [...sessionLengths].join() })
+  for (const site of Array.from({ length: 20 }, (_, i) => `www.s_${i + 1}.com`)) {
+    t.equal(figures(await onWorkers.sessions.sessionTable(site)), figures(await onThisThread.sessions.sessionTable(site)), `${site}: warmed, or computed later`)
+  }
+  t.match(onWorkers.sessions.cacheStats(), { computations: 20 }, 'the sites warm-up left out were computed when asked')
+})
+
 t.test('warming more sites than one batch warms them all, a batch at a time', async t => {
   const rows = Array.from({ length: 2_100 }, (_, i): [string, string, number] => ['v', `s${i}`, i])
   const server = await buildLoaded(t, { dataDir: t.testdir({ 'v.csv': csv(rows) }), warmCache: true, cacheMaxSites: 5_000 })
