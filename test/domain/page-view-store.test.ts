@@ -74,3 +74,29 @@ t.test('an empty dataset has no time range', async t => {
   t.equal(store.firstTimestamp, null)
   t.equal(store.lastTimestamp, null)
 })
+
+t.test('sites of many visitors and very different sizes group as a plain stable grouping does', async t => {
+  let seed = 42
+  const random = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n
+  const input: [string, string, string, number][] = []
+  // A large site first, so that the smaller ones after it reuse scratch space it has filled.
+  for (const [site, rows, visitors] of [['big', 20_000, 3_000], ['small', 40, 30], ['one', 1, 1], ['mid', 3_000, 2_500]] as const) {
+    for (let i = 0; i < rows; i++) input.push([`v${random(visitors)}`, site, `/p${random(50)}`, random(5_000)])
+  }
+  // Sites interleaved, as in a log.
+  input.sort(() => random(3) - 1)
+  const builder = new PageViewBatchBuilder()
+  for (const [visitor, site, page, time] of input) builder.add(visitor, site, page, time)
+  const expected: Record<string, [string, number, string][]> = {}
+  for (const site of ['big', 'small', 'one', 'mid']) {
+    const byVisitor = new Map<string, [string, number, string][]>()
+    for (const [visitor, rowSite, page, time] of input) {
+      if (rowSite === site) byVisitor.set(visitor, [...(byVisitor.get(visitor) ?? []), [visitor, time, page]])
+    }
+    expected[site] = [...byVisitor.values()].flatMap(views => views.sort((a, b) => a[1] - b[1]))
+  }
+  const actual = rowsBySite(buildPageViewStore([builder.finish()]))
+  for (const site of Object.keys(expected)) {
+    t.equal(JSON.stringify(actual[site]), JSON.stringify(expected[site]), `${site}: visitors in order of first view, each in time order, ties in order`)
+  }
+})
