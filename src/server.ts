@@ -1,8 +1,12 @@
-// Starts the process: config → the cache files' read-ahead → Fastify → app → listen; exits non-zero when
+// Starts the process: Node's tick records kept → config → the cache files' read-ahead → Fastify → app → listen; exits non-zero when
 // the data cannot be loaded.
 import { loadConfig, type Config } from './config.js'
 import { CacheReadAhead } from './domain/cache-read-ahead.js'
 import { cacheFilePaths } from './domain/store-cache.js'
+import { keepTickRecordShapes } from './tick-records.js'
+
+// First of all, before a load's garbage collections: see tick-records.ts.
+keepTickRecordShapes()
 
 function readConfig (): Config {
   try {
