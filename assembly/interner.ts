@@ -13,6 +13,9 @@ const QUOTE: u8 = 34
 const COMMA: u8 = 44
 const ZERO: u8 = 48
 const FNV_PRIME: u32 = 0x01000193
+/** A comma, and a quote, in each of a word's four bytes. */
+const COMMAS: u32 = <u32>COMMA * 0x01010101
+const QUOTES: u32 = <u32>QUOTE * 0x01010101
 /** As csv-range.ts: 15 digits always fit a double exactly; longer timestamps are left to it. */
 const MAX_DIGITS: u32 = 15
 
@@ -306,14 +309,28 @@ function isUtf8 (text: usize, length: u32): bool {
 // The hash of the field scanText read last.
 let fieldHash: u32 = 0
 
+/** Whether a 32-bit word holds a zero byte (the classic bit trick: a byte that was 0 borrows into its top bit). */
+// @ts-ignore: a decorator AssemblyScript knows
+@inline function hasZeroByte (word: u32): bool {
+  return ((word - 0x01010101) & ~word & 0x80808080) != 0
+}
+
 /**
- * Reads the unquoted text field at `from`, hashing it from `seed` into fieldHash; returns where it stops: its
- * comma, a quote (which readLines leaves to csv-range.ts), or `end`.
+ * Reads the unquoted text field at `from`, hashing it from `seed` into fieldHash as hashBytes does in
+ * byte-interner.ts (four bytes a step, then the last one to three one by one); returns where it stops: its
+ * comma, a quote (which readLines leaves to csv-range.ts), or `end`. Four bytes are taken at once while none of
+ * them is a comma or a quote.
  */
 // @ts-ignore: a decorator AssemblyScript knows
 @inline function scanText (data: usize, from: u32, end: u32, seed: u32): u32 {
   let hash = seed
   let at = from
+  while (at + 4 <= end) {
+    const word = load<u32>(data + at)
+    if (hasZeroByte(word ^ COMMAS) || hasZeroByte(word ^ QUOTES)) break
+    hash = (hash ^ word) * FNV_PRIME
+    at += 4
+  }
   for (let byte = load<u8>(data + at); at < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++at)) hash = (hash ^ byte) * FNV_PRIME
   fieldHash = hash
   return at

@@ -8,7 +8,7 @@ import { constants, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import Papa from 'papaparse'
-import { FNV_PRIME } from '../domain/byte-interner.js'
+import { hashBytes } from '../domain/byte-interner.js'
 import type { PageViewBatchBuilder } from './page-view-batch.js'
 
 /** A row that was skipped, where it was and why. Lines count from 1, as an editor shows them. */
@@ -546,16 +546,12 @@ export class RangeParser {
    * and returns where it stops (its comma, or `end`); -1 when it is not quoted as #takeQuotedLine takes.
    */
   #scanField (data: Buffer, from: number, end: number, seed: number): number {
-    let hash = seed
     let bytes = 0
     let at = from
     let textStart = from
     if (data[at] === QUOTE) {
       textStart = ++at
-      for (let byte; at < end && (byte = data[at]) !== QUOTE; at++) {
-        hash = Math.imul(hash ^ byte, FNV_PRIME)
-        bytes |= byte
-      }
+      for (let byte; at < end && (byte = data[at]) !== QUOTE; at++) bytes |= byte
       // Unclosed, "" inside, or anything between the closing quote and the comma: papaparse's rules.
       if (at === end || (at + 1 < end && data[at + 1] !== COMMA)) return -1
       this.#fieldEnd = at++
@@ -563,13 +559,12 @@ export class RangeParser {
       for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
         // A quote inside a field is papaparse's to read.
         if (byte === QUOTE) return -1
-        hash = Math.imul(hash ^ byte, FNV_PRIME)
         bytes |= byte
       }
       this.#fieldEnd = at
     }
     this.#fieldStart = textStart
-    this.#fieldHash = hash
+    this.#fieldHash = hashBytes(data, textStart, this.#fieldEnd, seed)
     this.#lineBytes |= bytes
     return at
   }

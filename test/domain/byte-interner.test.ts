@@ -124,3 +124,22 @@ function firstSlotShare (interner: ByteInterner): number {
   while (run * 2 < slots.length && slots[run * 2 + 1] !== 0) run++
   return run
 }
+
+t.test('a hash is FNV-1a over little-endian four-byte words, then the last bytes one by one, from the seed', async t => {
+  const FNV_PRIME = 0x01000193
+  /** The definition, written out plainly: what the WebAssembly parse must compute too. */
+  const reference = (bytes: number[], seed: number): number => {
+    let hash = seed
+    let i = 0
+    for (; i + 4 <= bytes.length; i += 4) hash = Math.imul(hash ^ new DataView(Uint8Array.from(bytes.slice(i, i + 4)).buffer).getUint32(0, true), FNV_PRIME)
+    for (; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i], FNV_PRIME)
+    return hash | 0
+  }
+  const text = Buffer.from('xx-a-ab-abc-abcd-abcde-www.s_1.com/page_17-visitor_123456-é€𝄞-yy')
+  for (let start = 0; start < 12; start++) {
+    for (let end = start; end <= text.length; end += 3) {
+      t.equal(hashBytes(text, start, end, 0x7f3a), reference([...text.subarray(start, end)], 0x7f3a), `bytes ${start} to ${end}`)
+    }
+  }
+  t.not(hashBytes(Buffer.from('abcd'), 0, 4, 1), hashBytes(Buffer.from('dcba'), 0, 4, 1), 'the order of the bytes in a word counts')
+})
