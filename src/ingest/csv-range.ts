@@ -493,8 +493,9 @@ export class RangeParser {
 
   /**
    * Parses a line with quotes in place, when each quoted text field is quoted as CSV writers quote a field with
-   * a comma in it: a quote, text without quotes, a quote, then the comma. False for anything else, which goes
-   * to papaparse, and for a line that is not a valid page view.
+   * a comma in it: a quote, text without quotes, a quote, then the comma; and its timestamp is plain digits and
+   * its text valid UTF-8. False for anything else, which goes to papaparse, and for a line that is not a valid
+   * page view.
    */
   #takeQuotedLine (data: Buffer, start: number, lineEnd: number): boolean {
     if (!this.#options.fastPath) return false
@@ -512,30 +513,19 @@ export class RangeParser {
     const siteHash = this.#fieldHash
     if (at === -1 || at === end || siteEnd === siteStart) return false
     at = this.#scanField(data, at + 1, end, builder.pages.seed)
-    return at !== -1 && this.#addFastRow(data, start, end, at + 1, this.#lineBytes,
-      visitorStart, visitorEnd, visitorHash, siteStart, siteEnd, siteHash, this.#fieldStart, this.#fieldEnd, this.#fieldHash)
-  }
-
-  /**
-   * Adds a row the fast path read, its text fields found and hashed, once its timestamp (from `timestampStart`
-   * to `end`) is plain digits and its text valid UTF-8; false when it is not.
-   */
-  #addFastRow (
-    data: Buffer, lineStart: number, end: number, timestampStart: number, lineBytes: number,
-    visitorStart: number, visitorEnd: number, visitorHash: number, siteStart: number, siteEnd: number, siteHash: number,
-    pageStart: number, pageEnd: number, pageHash: number
-  ): boolean {
+    if (at === -1) return false
+    const timestampStart = at + 1
     if (timestampStart >= end || end - timestampStart > MAX_FAST_DIGITS) return false
     let timestamp = 0
-    for (let at = timestampStart; at < end; at++) {
-      const digit = data[at] - ZERO
+    for (let digitAt = timestampStart; digitAt < end; digitAt++) {
+      const digit = data[digitAt] - ZERO
       if (digit < 0 || digit > 9) return false
       timestamp = timestamp * 10 + digit
     }
     // Text that is not valid UTF-8 takes papaparse's path, which decodes it as every other path does.
-    if ((lineBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(lineStart, pageEnd))) return false
-    const builder = this.#builder
-    builder.addPendingRow(data, visitorStart, visitorEnd, visitorHash, siteStart, siteEnd, siteHash, pageStart, pageEnd, pageHash, timestamp)
+    if ((this.#lineBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(start, this.#fieldEnd))) return false
+    builder.addPendingRow(data, visitorStart, visitorEnd, visitorHash, siteStart, siteEnd, siteHash,
+      this.#fieldStart, this.#fieldEnd, this.#fieldHash, timestamp)
     this.#rows++
     return true
   }
