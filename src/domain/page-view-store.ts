@@ -83,9 +83,12 @@ function sortRowsByTime (pages: Uint32Array, times: Float64Array, start: number,
   }
 }
 
-/** A power of two at least twice `keys` (and at least 16): a hash table that full finds a key in a probe or two. */
-function hashSlotsFor (keys: number): number {
-  return 2 ** Math.max(4, Math.ceil(Math.log2(keys * 2)))
+/**
+ * The bits of a slot's index in a hash table for `keys` keys: at least twice as many slots as keys (and at least
+ * 16), so that a table that full finds a key in a probe or two.
+ */
+function hashSlotBits (keys: number): number {
+  return Math.max(4, Math.ceil(Math.log2(keys * 2)))
 }
 
 /**
@@ -95,7 +98,7 @@ function hashSlotsFor (keys: number): number {
  */
 function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: number, to: number, visitorCount: number, scratch: GroupingScratch): void {
   const { slotVisitors, slotRanks, rowRanks, groupStart } = scratch
-  const slotBits = Math.log2(hashSlotsFor(Math.min(to - from, visitorCount)))
+  const slotBits = hashSlotBits(Math.min(to - from, visitorCount))
   const mask = 2 ** slotBits - 1
   slotVisitors.fill(0, 0, mask + 1)
   let groups = 0
@@ -237,7 +240,7 @@ export function siteGrouper (
 ): (site: number) => void {
   let largestSite = 0
   for (let site = fromSite; site < toSite; site++) largestSite = Math.max(largestSite, siteRowStart[site + 1] - siteRowStart[site])
-  const slots = hashSlotsFor(Math.min(largestSite, visitorCount))
+  const slots = 2 ** hashSlotBits(Math.min(largestSite, visitorCount))
   const scratch: GroupingScratch = {
     slotVisitors: new Uint32Array(slots),
     slotRanks: new Uint32Array(slots),
