@@ -6,6 +6,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY src ./src
 COPY scripts ./scripts
+COPY assembly ./assembly
 RUN npm run build
 
 FROM node:20-bookworm-slim
@@ -19,4 +20,4 @@ COPY public ./public
 RUN mkdir /cache && chown node:node /cache
 USER node
 EXPOSE 5000
-CMD ["node", "dist/src/server.js"]
+CMD ["node", "dist/bundle/server.js"]

@@ -1,8 +1,8 @@
-// npm start: brings the build up to date when a source changed, then runs the compiled server in this same
+// npm start: brings the build up to date when a source changed, then runs the bundled server in this same
 // process: a second Node process, or npm's prestart step, would add a few tenths of a second to every start.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureBuilt } from './ensure-built.mjs'
 
 ensureBuilt(join(dirname(fileURLToPath(import.meta.url)), '..'))
-await import('../dist/src/server.js')
+await import('../dist/bundle/server.js')

@@ -8,16 +8,18 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 
 const read = (file: string) => JSON.parse(readFileSync(join(PROJECT_ROOT, file), 'utf8'))
 
-t.test('npm start runs the file tsc compiles src/server.ts to, after checking the build is up to date', async t => {
+t.test('npm start runs the bundle of the file tsc compiles src/server.ts to, after checking the build is up to date', async t => {
   const { scripts, main } = read('package.json')
   const { compilerOptions } = read('tsconfig.json')
-  const built = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
+  const compiledServer = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
+  const bundled = join('dist', 'bundle', 'server.js')
   // exec: npm's shell becomes the server, so a signal to npm start reaches it instead of orphaning it.
   t.equal(scripts.start, 'exec node scripts/start.mjs')
   const start = readFileSync(join(PROJECT_ROOT, 'scripts', 'start.mjs'), 'utf8')
   t.match(start, /ensureBuilt\(/, 'npm start compiles only what changed')
-  t.match(start, `import('../${built}')`)
-  t.equal(main, built)
+  t.match(start, `import('../${bundled}')`)
+  t.equal(main, bundled)
+  t.match(readFileSync(join(PROJECT_ROOT, bundled), 'utf8'), `// ${compiledServer}\n`, 'bundled from the compiled server')
   t.notOk(scripts.prestart, 'no second process before the server')
   t.equal(scripts.prepare, 'npm run build', 'npm install builds')
   // tsc alone leaves its build info untouched when it has nothing to write (sources checked out anew): the next
@@ -29,10 +31,17 @@ t.test('npm start runs the file tsc compiles src/server.ts to, after checking th
 t.test('before a start: nothing is compiled on an up-to-date build; a missing or older build is brought up to date', async t => {
   // A project of its own, so that compiling touches neither this project's dist/ nor the tests that use it.
   const dir = t.testdir({
-    src: { 'a.ts': 'export const a: number = 1\n' },
+    src: {
+      'a.ts': 'export const a: number = 1\n',
+      // A server and its workers, which the build bundles.
+      'server.ts': "import { a } from './a.js'\nconsole.log(`a is ${a}`)\n",
+      ingest: { 'parse-worker.ts': 'export {}\n' },
+      domain: { 'cache-read-worker.ts': 'export {}\n' }
+    },
     assembly: { 'b.ts': 'export function b (): i32 { return 7 }\n' },
+    'package.json': JSON.stringify({ type: 'module' }),
     'tsconfig.json': JSON.stringify({
-      compilerOptions: { rootDir: '.', outDir: 'dist', incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' },
+      compilerOptions: { module: 'NodeNext', rootDir: '.', outDir: 'dist', incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' },
       include: ['src/**/*.ts']
     })
   })
@@ -40,8 +49,11 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   const built = join(dir, 'dist', 'src', 'a.js')
   const buildInfo = join(dir, 'dist', '.tsbuildinfo')
 
+  const bundledServer = () => spawnSync(process.execPath, [join(dir, 'dist', 'bundle', 'server.js')], { encoding: 'utf8' }).stdout
+
   t.match(ensureBuilt(), { status: 0, stderr: /no build yet: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 1/)
+  t.equal(bundledServer(), 'a is 1\n', 'the server, bundled with what it imports')
   const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'dist', 'assembly', 'b.wasm')))
   t.equal((instance.exports.b as () => number)(), 7, 'and the WebAssembly, from assembly/')
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
@@ -49,6 +61,23 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 2\n')
   t.match(ensureBuilt(), { status: 0, stderr: /sources changed since the last build: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 2/)
+  t.equal(bundledServer(), 'a is 2\n', 'bundled anew')
+
+  // A build that fails is not done, whether tsc or the bundling failed: the next start tries again.
+  const server = readFileSync(join(dir, 'src', 'server.ts'), 'utf8')
+  for (const [broken, error] of [
+    ['export const s: string = 1\n', /error TS2322/],
+    ["import 'no-such-package'\n", /Could not resolve "no-such-package"/]
+  ] as const) {
+    writeFileSync(join(dir, 'src', 'server.ts'), broken)
+    const failed = ensureBuilt()
+    t.equal(failed.status, 1)
+    t.match(failed.stdout + failed.stderr, error)
+    t.match(ensureBuilt(), { status: 1, stderr: /compiling first/ }, 'compiled again, not taken as built')
+  }
+  writeFileSync(join(dir, 'src', 'server.ts'), server)
+  t.match(ensureBuilt(), { status: 0, stderr: /compiling first/ })
+  t.equal(bundledServer(), 'a is 2\n')
 
   // A source saved as it was: tsc writes nothing, yet the build is marked as checked, once.
   utimesSync(buildInfo, new Date('2020-01-01'), new Date('2020-01-01'))

@@ -9,6 +9,8 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import { compiled } from './helper.js'
 
 const SERVER = compiled('src/server.ts')
+/** What npm start runs: the compiled server bundled with its dependencies, and its workers beside it. */
+const BUNDLED_SERVER = join(PROJECT_ROOT, 'dist', 'bundle', 'server.js')
 
 interface Started {
   output: () => string
@@ -20,8 +22,8 @@ interface Started {
  * Runs the compiled server as `npm start` does, with `env` added to a clean environment; with no cache
  * folder unless `env` names one, so that test data leaves nothing in the project's.
  */
-function startServer (env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [SERVER], {
+function startServer (env: Record<string, string>, server = SERVER): Started {
+  const child = spawn(process.execPath, [server], {
     env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, CACHE_DIR: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -100,6 +102,39 @@ t.test('a restart on unchanged data reads the cache folder instead of the CSV fi
     t.equal(await server.exited, 0)
   }
   t.same(sources, [['csv', 'saved'], ['cache', 'read']])
+})
+
+t.test('the bundle npm start runs parses on its workers, restarts from its cache, and answers as the compiled server does', async t => {
+  // Past 8 MB, the load is parsed and built on the workers, which are bundled apart from the server.
+  const lines = []
+  for (let row = 0, timestamp = 1_500_000_000; row < 200_000; row++) {
+    // Runs of eight views by one visitor, one in nine gaps past the timeout.
+    const visitor = ((row >> 3) * 7919) % 5003
+    timestamp += 30 + ((row * row) % 2000)
+    lines.push(`visitor-${visitor},www.s_${visitor % 7}.com,/pages/${row % 101}.html,${timestamp}`)
+  }
+  const root = t.testdir({ data: { 'v.csv': lines.join('\n') + '\n' } })
+  const questions = ['/num_sessions?site_url=www.s_3.com', '/median_session_length?site_url=www.s_5.com', '/num_unique_visited_sites?visitor_id=visitor-4242']
+  const answers: Record<string, unknown[]> = {}
+  for (const [name, server, cacheDir] of [['compiled', SERVER, ''], ['bundled', BUNDLED_SERVER, join(root, 'cache')], ['bundled, restarted', BUNDLED_SERVER, join(root, 'cache')]]) {
+    const port = await freePort()
+    const started = startServer({ DATA_DIR: join(root, 'data'), CACHE_DIR: cacheDir, PORT: String(port), LOG_LEVEL: 'warn' }, server)
+    const address = `http://127.0.0.1:${port}`
+    let health: { status?: string, source?: string, cache_file?: string, load_workers?: number } = {}
+    while (health.status !== 'ready' || health.cache_file === 'saving') {
+      await new Promise(resolve => setTimeout(resolve, 50))
+      health = await fetch(`${address}/health`).then(res => res.json(), () => ({}))
+    }
+    answers[name] = await Promise.all(questions.map(async path => (await fetch(address + path)).text()))
+    // Swagger's packages stay outside the bundle, and are found.
+    answers[name].push((await (await fetch(`${address}/docs/json`)).json()).openapi, (await fetch(`${address}/docs/`)).status)
+    t.match(health, name === 'bundled, restarted' ? { source: 'cache', load_workers: 0 } : { source: 'csv', load_workers: 2 }, name)
+    started.kill('SIGTERM')
+    t.equal(await started.exited, 0)
+  }
+  t.match(answers.compiled, [/= \d+$/, /= [1-9]\d*\.\d$/, /= [1-7]$/, /^3\./, 200])
+  t.same(answers.bundled, answers.compiled)
+  t.same(answers['bundled, restarted'], answers.compiled)
 })
 
 /** Waits until the server answers /health at all (loading or loaded). */

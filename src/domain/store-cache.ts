@@ -232,13 +232,14 @@ async function readSectionsFile<Meta> (
  * tables, parsing rules) and the file format, so that a store written by any other build is never taken for this one's.
  */
 export function programFingerprint (): string {
-  // Read at once (some 100 kB): awaiting each file would wait for a turn of the event loop, which start-up
-  // keeps busy, every time, and delay reading the store by as much.
+  // Read at once (some 100 kB, 3 MB bundled): awaiting each file would wait for a turn of the event loop,
+  // which start-up keeps busy, every time, and delay reading the store by as much.
   const here = dirname(fileURLToPath(import.meta.url))
   const hash = createHash('sha256').update(String(FORMAT))
   // The domain's code, and the reading of CSV files into it, partly compiled to WebAssembly: any can change
-  // what a store holds.
-  for (const [folder, pattern] of [[here, /\.[jt]s$/], [join(here, '..', 'ingest'), /\.[jt]s$/], [join(PROJECT_ROOT, 'dist', 'assembly'), /\.wasm$/]] as const) {
+  // what a store holds. Bundled (npm start), this module's folder holds them all, with the rest of the program.
+  const code = basename(here) === 'bundle' ? [here] : [here, join(here, '..', 'ingest')]
+  for (const [folder, pattern] of [...code.map(folder => [folder, /\.[jt]s$/] as const), [join(PROJECT_ROOT, 'dist', 'assembly'), /\.wasm$/]] as const) {
     for (const name of readdirSync(folder).sort()) {
       if (pattern.test(name)) hash.update(name).update(readFileSync(join(folder, name)))
     }
