@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync, utimesSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 
@@ -16,46 +16,6 @@ function latest (path) {
   const info = statSync(path)
   if (!info.isDirectory()) return info.mtimeMs
   return Math.max(0, ...readdirSync(path).map(name => latest(join(path, name))))
-}
-
-/** Where tsc writes the modules the bundles are made of, and where the bundles go. */
-const BUNDLED_FROM = join('dist', 'src')
-export const BUNDLE_DIR = join('dist', 'bundle')
-const SERVER_BUNDLE = 'server'
-
-/**
- * What npm start runs, by bundle name: the server, and the workers it starts, which it looks for beside itself.
- * Node takes some 0.3 s to find, read and compile the 400-odd modules behind the server one by one; one file
- * each loads in a third of that, at every start, and the workers' in half.
- */
-const BUNDLE_ENTRIES = {
-  [SERVER_BUNDLE]: 'server.js',
-  'parse-worker': join('ingest', 'parse-worker.js'),
-  'cache-read-worker': join('domain', 'cache-read-worker.js')
-}
-
-/**
- * Swagger's packages read their own files (the UI's pages, their package.json) from beside their code at run
- * time: they stay in node_modules.
- */
-const READ_THEIR_OWN_FILES = ['@fastify/swagger', '@fastify/swagger-ui']
-
-/** Bundles the compiled server and its workers, each with its dependencies, into BUNDLE_DIR. */
-function bundle (root, esbuild) {
-  esbuild.buildSync({
-    absWorkingDir: resolve(root),
-    entryPoints: Object.fromEntries(Object.entries(BUNDLE_ENTRIES).map(([name, path]) => [name, join(BUNDLED_FROM, path)])),
-    outdir: BUNDLE_DIR,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: READ_THEIR_OWN_FILES,
-    sourcemap: true,
-    // CommonJS dependencies call require(), which an ES module has only when it makes one.
-    banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);" },
-    logLevel: 'warning'
-  })
 }
 
 /** Compiles the project in `root` when a source is newer than its last build. */
@@ -91,7 +51,9 @@ function compile (root, buildInfo) {
   // Until the bundles are written, the build is not done: a start after an interrupted bundling compiles
   // again rather than running an old bundle.
   utimesSync(buildInfo, 0, 0)
-  if (existsSync(join(root, BUNDLED_FROM, SERVER_BUNDLE + '.js'))) bundle(root, require('esbuild'))
+  if (existsSync(join(root, 'src', 'server.ts'))) {
+    execFileSync(process.execPath, [fileURLToPath(new URL('bundle.mjs', import.meta.url)), root], { cwd: root, stdio: 'inherit' })
+  }
   // tsc leaves its build info alone when no output changed (a source saved as it was): mark the build as
   // checked now, so that the next start does not compile again.
   const now = new Date()
