@@ -1,5 +1,5 @@
 // npm run bench:stall [-- --rows 4000000]: how long a cache miss on a site of millions of views holds up
-// cached answers for other sites. Starts the compiled server with WARM_CACHE=0 on one huge site and one small
+// cached answers for other sites. Starts the server npm start runs with WARM_CACHE=0 on one huge site and one small
 // one, then asks the small (cached) site one request after another, first idle, then while the huge site's
 // session table is computed on a miss, and prints the worst and 99th-percentile latencies of both phases.
 import { existsSync, writeFileSync } from 'node:fs'
@@ -40,7 +40,7 @@ function summary (latencies: number[]): string {
 }
 
 const port = await freePort()
-const server = await startProcess([join(PROJECT_ROOT, 'dist', 'src', 'server.js')],
+const server = await startProcess([join(PROJECT_ROOT, 'dist', 'bundle', 'server.js')],
   { DATA_DIR: dir, PORT: String(port), WARM_CACHE: '0', LOG_LEVEL: 'silent' }, port, '/health')
 try {
   await waitUntilLoaded(server.baseUrl)

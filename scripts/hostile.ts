@@ -1,4 +1,4 @@
-// npm run hostile: the compiled server tried as a hostile user would. Noisy files (garbage lines with quotes,
+// npm run hostile: the server npm start runs (the bundle) tried as a hostile user would. Noisy files (garbage lines with quotes,
 // NULs, invalid UTF-8, CR and 2 MB lines between good rows) on every parse path; fuzzed queries, slowloris
 // sockets and pipelining; SIGTERM at every stage of a load. Prints what it found, and exits 1 on a lost good
 // row, an answer of 500 or more, a stalled answer or a slow exit.
@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import { seededRandom } from './lib/page-view-generator.js'
 import { freePort, startProcess, waitUntilLoaded } from './lib/bench-lib.js'
 
-const SERVER = join(PROJECT_ROOT, 'dist', 'src', 'server.js')
+const SERVER = join(PROJECT_ROOT, 'dist', 'bundle', 'server.js')
 const problems: string[] = []
 const check = (ok: boolean, problem: string): void => { if (!ok) problems.push(problem) }
 
