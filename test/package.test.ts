@@ -33,12 +33,22 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   const dir = t.testdir({
     src: {
       'a.ts': 'export const a: number = 1\n',
-      // A server and its workers, which the build bundles.
-      'server.ts': "import { a } from './a.js'\nconsole.log(`a is ${a}`)\n",
+      // A server and its workers, which the build bundles, with a dependency that reads a file of its own.
+      'server.ts': "import { a } from './a.js'\nimport page from 'own-files'\nconsole.log(`a is ${a}, ${page}`)\n",
       ingest: { 'parse-worker.ts': 'export {}\n' },
       domain: { 'cache-read-worker.ts': 'export {}\n' }
     },
     assembly: { 'b.ts': 'export function b (): i32 { return 7 }\n' },
+    node_modules: {
+      'own-files': {
+        'package.json': JSON.stringify({ name: 'own-files', main: 'lib/index.js' }),
+        lib: {
+          'index.js': "module.exports = require('./whose.js') + require('fs').readFileSync(require('path').join(__dirname, 'page.txt'), 'utf8')\n",
+          'whose.js': "module.exports = 'its '\n",
+          'page.txt': 'page'
+        }
+      }
+    },
     'package.json': JSON.stringify({ type: 'module' }),
     'tsconfig.json': JSON.stringify({
       compilerOptions: { module: 'NodeNext', rootDir: '.', outDir: 'dist', incremental: true, tsBuildInfoFile: 'dist/.tsbuildinfo' },
@@ -53,7 +63,7 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
 
   t.match(ensureBuilt(), { status: 0, stderr: /no build yet: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 1/)
-  t.equal(bundledServer(), 'a is 1\n', 'the server, bundled with what it imports')
+  t.equal(bundledServer(), 'a is 1, its page\n', 'the server, bundled with what it imports, which finds its own files')
   const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'dist', 'assembly', 'b.wasm')))
   t.equal((instance.exports.b as () => number)(), 7, 'and the WebAssembly, from assembly/')
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
@@ -61,7 +71,7 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 2\n')
   t.match(ensureBuilt(), { status: 0, stderr: /sources changed since the last build: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 2/)
-  t.equal(bundledServer(), 'a is 2\n', 'bundled anew')
+  t.equal(bundledServer(), 'a is 2, its page\n', 'bundled anew')
 
   // A build that fails is not done, whether tsc or the bundling failed: the next start tries again.
   const server = readFileSync(join(dir, 'src', 'server.ts'), 'utf8')
@@ -77,7 +87,7 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   }
   writeFileSync(join(dir, 'src', 'server.ts'), server)
   t.match(ensureBuilt(), { status: 0, stderr: /compiling first/ })
-  t.equal(bundledServer(), 'a is 2\n')
+  t.equal(bundledServer(), 'a is 2, its page\n')
 
   // A source saved as it was: tsc writes nothing, yet the build is marked as checked, once.
   utimesSync(buildInfo, new Date('2020-01-01'), new Date('2020-01-01'))

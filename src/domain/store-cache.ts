@@ -238,6 +238,8 @@ export function programFingerprint (): string {
   const hash = createHash('sha256').update(String(FORMAT))
   // The domain's code, and the reading of CSV files into it, partly compiled to WebAssembly: any can change
   // what a store holds. Bundled (npm start), this module's folder holds them all, with the rest of the program.
+  // (Tested by starting the bundle, whose coverage is not counted: server.test.ts.)
+  /* c8 ignore next */
   const code = basename(here) === 'bundle' ? [here] : [here, join(here, '..', 'ingest')]
   for (const [folder, pattern] of [...code.map(folder => [folder, /\.[jt]s$/] as const), [join(PROJECT_ROOT, 'dist', 'assembly'), /\.wasm$/]] as const) {
     for (const name of readdirSync(folder).sort()) {
