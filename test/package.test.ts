@@ -2,7 +2,7 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { PROJECT_ROOT } from '../src/project-root.js'
 
@@ -94,6 +94,30 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   t.match(ensureBuilt(), { stderr: /sources changed/ })
   t.ok(statSync(buildInfo).mtimeMs > Date.now() - 60_000, 'the build is marked as checked')
   t.match(ensureBuilt(), { stderr: '' }, 'and the next start compiles nothing')
+})
+
+t.test('every installed package with an install script has been reviewed in allowScripts', async t => {
+  const { allowScripts } = read('package.json')
+  const withScripts: string[] = []
+  const walk = (folder: string, scope = ''): void => {
+    for (const name of existsSync(folder) ? readdirSync(folder) : []) {
+      if (name.startsWith('.')) continue
+      if (name.startsWith('@')) {
+        walk(join(folder, name), `${name}/`)
+        continue
+      }
+      const manifest = join(folder, name, 'package.json')
+      if (!existsSync(manifest)) continue
+      const { scripts = {} } = JSON.parse(readFileSync(manifest, 'utf8'))
+      if (['preinstall', 'install', 'postinstall'].some(script => script in scripts)) withScripts.push(scope + name)
+      walk(join(folder, name, 'node_modules'))
+    }
+  }
+  walk(join(PROJECT_ROOT, 'node_modules'))
+  // npm 11 warns of unreviewed install scripts at every install; npm 12 skips them.
+  t.same(withScripts.filter(name => !(name in allowScripts)), [], 'no install script left unreviewed')
+  // esbuild's postinstall only checks the binary its platform package installs: the bundling works without it.
+  t.equal(allowScripts.esbuild, false)
 })
 
 t.test('Swagger UI serves its files with the project\'s own @fastify/static, not a second copy loaded at every start', async t => {
