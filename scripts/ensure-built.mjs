@@ -18,16 +18,22 @@ function latest (path) {
   return Math.max(0, ...readdirSync(path).map(name => latest(join(path, name))))
 }
 
-/** Compiles the project in `root` when a source is newer than its last build. */
+/**
+ * What a build is made from: the sources, and the dependencies the bundle holds a copy of (npm rewrites its
+ * record of what is installed, node_modules/.package-lock.json, whenever an install or update changes it).
+ */
+const BUILT_FROM = ['src', 'scripts', 'assembly', 'tsconfig.json', join('node_modules', '.package-lock.json')]
+
+/** Compiles the project in `root` when a source, or an installed dependency, is newer than its last build. */
 export function ensureBuilt (root) {
   // tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
   const buildInfo = join(root, 'dist', '.tsbuildinfo')
   const builtAt = latest(buildInfo)
-  const sourcesAt = Math.max(...['src', 'scripts', 'assembly', 'tsconfig.json'].map(path => latest(join(root, path))))
+  const sourcesAt = Math.max(...BUILT_FROM.map(path => latest(join(root, path))))
   if (sourcesAt <= builtAt) return
   console.error(builtAt === 0
     ? 'sessionizer: no build yet: compiling first'
-    : 'sessionizer: sources changed since the last build: compiling first')
+    : 'sessionizer: sources or dependencies changed since the last build: compiling first')
   try {
     compile(root, buildInfo)
   } catch (error) {

@@ -69,9 +69,16 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
 
   writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 2\n')
-  t.match(ensureBuilt(), { status: 0, stderr: /sources changed since the last build: compiling first/ })
+  t.match(ensureBuilt(), { status: 0, stderr: /sources or dependencies changed since the last build: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 2/)
   t.equal(bundledServer(), 'a is 2, its page\n', 'bundled anew')
+
+  // A dependency updated, as npm installs it: the bundle holds a copy of the old one until it is built again.
+  writeFileSync(join(dir, 'node_modules', 'own-files', 'lib', 'whose.js'), "module.exports = 'their '\n")
+  t.match(ensureBuilt(), { status: 0, stderr: '' }, 'nothing tells a dependency changed but what npm records of it')
+  writeFileSync(join(dir, 'node_modules', '.package-lock.json'), '{}\n')
+  t.match(ensureBuilt(), { status: 0, stderr: /sources or dependencies changed since the last build: compiling first/ })
+  t.equal(bundledServer(), 'a is 2, their page\n', 'bundled with the dependency as it is now')
 
   // A build that fails is not done, whether tsc or the bundling failed: the next start tries again.
   const server = readFileSync(join(dir, 'src', 'server.ts'), 'utf8')
@@ -87,11 +94,11 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   }
   writeFileSync(join(dir, 'src', 'server.ts'), server)
   t.match(ensureBuilt(), { status: 0, stderr: /compiling first/ })
-  t.equal(bundledServer(), 'a is 2, its page\n')
+  t.equal(bundledServer(), 'a is 2, their page\n')
 
   // A source saved as it was: tsc writes nothing, yet the build is marked as checked, once.
   utimesSync(buildInfo, new Date('2020-01-01'), new Date('2020-01-01'))
-  t.match(ensureBuilt(), { stderr: /sources changed/ })
+  t.match(ensureBuilt(), { stderr: /sources or dependencies changed/ })
   t.ok(statSync(buildInfo).mtimeMs > Date.now() - 60_000, 'the build is marked as checked')
   t.match(ensureBuilt(), { stderr: '' }, 'and the next start compiles nothing')
 })
