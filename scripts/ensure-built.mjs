@@ -26,6 +26,8 @@ const BUILT_FROM = ['src', 'scripts', 'assembly', 'tsconfig.json', join('node_mo
 
 /** Compiles the project in `root` when a source, or an installed dependency, is newer than its last build. */
 export function ensureBuilt (root) {
+  // A deployment of what a build made (dist/ and the production dependencies) has nothing to build from.
+  if (!existsSync(join(root, 'src'))) return
   // tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
   const buildInfo = join(root, 'dist', '.tsbuildinfo')
   const builtAt = latest(buildInfo)

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { PROJECT_ROOT } from '../src/project-root.js'
 
@@ -67,6 +67,8 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'dist', 'assembly', 'b.wasm')))
   t.equal((instance.exports.b as () => number)(), 7, 'and the WebAssembly, from assembly/')
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
+  // Checked: the builds below need not compile it again (each compile of this test takes seconds).
+  rmSync(join(dir, 'assembly'), { recursive: true })
 
   writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 2\n')
   t.match(ensureBuilt(), { status: 0, stderr: /sources or dependencies changed since the last build: compiling first/ })
@@ -82,16 +84,17 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
 
   // A build that fails is not done, whether tsc or the bundling failed: the next start tries again.
   const server = readFileSync(join(dir, 'src', 'server.ts'), 'utf8')
-  for (const [broken, error] of [
-    ['export const s: string = 1\n', /error TS2322/],
-    ["import 'no-such-package'\n", /Could not resolve "no-such-package"/]
-  ] as const) {
-    writeFileSync(join(dir, 'src', 'server.ts'), broken)
+  const failedWith = (error: RegExp, message: string) => {
     const failed = ensureBuilt()
-    t.equal(failed.status, 1)
-    t.match(failed.stdout + failed.stderr, error)
-    t.match(ensureBuilt(), { status: 1, stderr: /compiling first/ }, 'compiled again, not taken as built')
+    t.equal(failed.status, 1, message)
+    t.match(failed.stdout + failed.stderr, error, message)
+    t.match(failed.stderr, /compiling first/, message)
   }
+  writeFileSync(join(dir, 'src', 'server.ts'), "import 'no-such-package'\n")
+  failedWith(/Could not resolve "no-such-package"/, 'the bundling failed')
+  writeFileSync(join(dir, 'src', 'server.ts'), 'export const s: string = 1\n')
+  failedWith(/error TS2322/, 'tsc failed (and wrote its build info all the same)')
+  failedWith(/error TS2322/, 'nothing changed: built again, not taken as built')
   writeFileSync(join(dir, 'src', 'server.ts'), server)
   t.match(ensureBuilt(), { status: 0, stderr: /compiling first/ })
   t.equal(bundledServer(), 'a is 2, their page\n')
@@ -101,6 +104,13 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   t.match(ensureBuilt(), { stderr: /sources or dependencies changed/ })
   t.ok(statSync(buildInfo).mtimeMs > Date.now() - 60_000, 'the build is marked as checked')
   t.match(ensureBuilt(), { stderr: '' }, 'and the next start compiles nothing')
+})
+
+t.test('a deployment of the built files alone, production dependencies installed since, is not built again', async t => {
+  // As a server holding a copy of dist/ and public/ after `npm ci --omit=dev`: no compiler, no sources.
+  const dir = t.testdir({ dist: { '.tsbuildinfo': '{}' }, node_modules: { '.package-lock.json': '{}' } })
+  utimesSync(join(dir, 'dist', '.tsbuildinfo'), new Date('2020-01-01'), new Date('2020-01-01'))
+  t.match(spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'ensure-built.mjs'), dir], { encoding: 'utf8' }), { status: 0, stderr: '' })
 })
 
 t.test('every installed package with an install script has been reviewed in allowScripts', async t => {
