@@ -30,7 +30,9 @@ export function ensureBuilt (root) {
   if (!existsSync(join(root, 'src'))) return
   // tsc writes its build info last, inside dist/: removing dist/ removes it too, and forces a full build.
   const buildInfo = join(root, 'dist', '.tsbuildinfo')
-  const builtAt = latest(buildInfo)
+  // The bundle too must be newer than the sources: tsc alone (`npm run dev`) brings the build info up to date,
+  // not the bundle.
+  const builtAt = Math.min(latest(buildInfo), latest(join(root, 'dist', 'bundle', 'server.js')))
   const sourcesAt = Math.max(...BUILT_FROM.map(path => latest(join(root, path))))
   if (sourcesAt <= builtAt) return
   console.error(builtAt === 0
@@ -56,12 +58,10 @@ function compile (root, buildInfo) {
     }
   }
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' })
-  // Until the bundles are written, the build is not done: a start after an interrupted bundling compiles
-  // again rather than running an old bundle.
+  // Until all the bundles are written, the build is not done: a start after a bundling cut short (some bundles
+  // written, not all) builds again rather than running a new server with old workers.
   utimesSync(buildInfo, 0, 0)
-  if (existsSync(join(root, 'src', 'server.ts'))) {
-    execFileSync(process.execPath, [fileURLToPath(new URL('bundle.mjs', import.meta.url)), root], { cwd: root, stdio: 'inherit' })
-  }
+  execFileSync(process.execPath, [fileURLToPath(new URL('bundle.mjs', import.meta.url)), root], { cwd: root, stdio: 'inherit' })
   // tsc leaves its build info alone when no output changed (a source saved as it was): mark the build as
   // checked now, so that the next start does not compile again.
   const now = new Date()

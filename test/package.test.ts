@@ -75,12 +75,18 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   t.match(readFileSync(built, 'utf8'), /a = 2/)
   t.equal(bundledServer(), 'a is 2, its page\n', 'bundled anew')
 
+  // A source changed, and compiled by tsc alone, as `npm run dev` does: the bundle is still the old one.
+  writeFileSync(join(dir, 'src', 'a.ts'), 'export const a: number = 3\n')
+  utimesSync(buildInfo, new Date(Date.now() + 1000), new Date(Date.now() + 1000))
+  t.match(ensureBuilt(), { status: 0, stderr: /sources or dependencies changed since the last build: compiling first/ })
+  t.equal(bundledServer(), 'a is 3, its page\n', 'the bundle made again')
+
   // A dependency updated, as npm installs it: the bundle holds a copy of the old one until it is built again.
   writeFileSync(join(dir, 'node_modules', 'own-files', 'lib', 'whose.js'), "module.exports = 'their '\n")
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'nothing tells a dependency changed but what npm records of it')
   writeFileSync(join(dir, 'node_modules', '.package-lock.json'), '{}\n')
   t.match(ensureBuilt(), { status: 0, stderr: /sources or dependencies changed since the last build: compiling first/ })
-  t.equal(bundledServer(), 'a is 2, their page\n', 'bundled with the dependency as it is now')
+  t.equal(bundledServer(), 'a is 3, their page\n', 'bundled with the dependency as it is now')
 
   // A build that fails is not done, whether tsc or the bundling failed: the next start tries again.
   const server = readFileSync(join(dir, 'src', 'server.ts'), 'utf8')
@@ -97,7 +103,7 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   failedWith(/error TS2322/, 'nothing changed: built again, not taken as built')
   writeFileSync(join(dir, 'src', 'server.ts'), server)
   t.match(ensureBuilt(), { status: 0, stderr: /compiling first/ })
-  t.equal(bundledServer(), 'a is 2, their page\n')
+  t.equal(bundledServer(), 'a is 3, their page\n')
 
   // A source saved as it was: tsc writes nothing, yet the build is marked as checked, once.
   utimesSync(buildInfo, new Date('2020-01-01'), new Date('2020-01-01'))
