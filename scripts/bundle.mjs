@@ -8,7 +8,7 @@ import { build } from 'esbuild'
 
 /** Where tsc writes the modules the bundles are made of. */
 const COMPILED = join('dist', 'src')
-export const BUNDLE_DIR = join('dist', 'bundle')
+const BUNDLE_DIR = join('dist', 'bundle')
 
 /** Each bundle's name, and the compiled module it starts from. */
 const ENTRIES = {

@@ -1,6 +1,7 @@
 // Before npm start runs the server: a start on an up-to-date build compiles nothing (a glance at file times);
-// when a source is newer than the last build, or there is no build, it says so and compiles first,
-// incrementally, then bundles what npm start runs. Plain JavaScript, as it runs before anything is compiled.
+// when a source or an installed dependency is newer than the last build, or there is no build, it says so and
+// compiles first, incrementally, then bundles what npm start runs. Plain JavaScript, as it runs before anything
+// is compiled.
 // Run as a script, it checks the project folder named as its argument: `npm run build` (which then marks the
 // build checked, as tsc alone does not when it has nothing to write), or a test's small project.
 import { execFileSync } from 'node:child_process'

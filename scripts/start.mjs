@@ -1,5 +1,6 @@
-// npm start: brings the build up to date when a source changed, then runs the bundled server in this same
-// process: a second Node process, or npm's prestart step, would add a few tenths of a second to every start.
+// npm start: brings the build up to date when a source or a dependency changed, then runs the bundled server in
+// this same process: a second Node process, or npm's prestart step, would add a few tenths of a second to every
+// start.
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureBuilt } from './ensure-built.mjs'

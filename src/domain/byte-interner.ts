@@ -2,7 +2,7 @@
 import { randomInt } from 'node:crypto'
 import { grown } from './typed-arrays.js'
 
-export const FNV_PRIME = 0x01000193
+const FNV_PRIME = 0x01000193
 
 /**
  * A dictionary's hash seed, drawn at random: ids come from data anyone can write, and with a known hash a
