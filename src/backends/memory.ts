@@ -20,6 +20,9 @@ export interface MemoryBackendOptions {
   loadWorkers: number
   /** Read back the session tables saved with the store (when warm-up would compute them). */
   warmCache: boolean
+  /** What the service's cache takes, which the saved tables are read back for. */
+  cacheMaxSites: number
+  cacheMaxBytes: number
   /** Where the loaded store and warm session tables are saved for the next start; null saves nothing. */
   cacheDir: string | null
   /** The cache files, already being read since the process started (server.ts); read here otherwise. */
@@ -118,7 +121,8 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
 
   async #readSessionTables (storeCache: StoreCache, store: PageViewStore, signal: AbortSignal): Promise<SessionTable[] | undefined> {
     try {
-      return (await storeCache.readSessionTables(store, this.#cachedStoreId!)).map(({ table }) => table)
+      const room = { sites: this.#options.cacheMaxSites, bytes: this.#options.cacheMaxBytes }
+      return (await storeCache.readSessionTables(store, this.#cachedStoreId!, room)).map(({ table }) => table)
     } catch (error) {
       signal.throwIfAborted()
       this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)

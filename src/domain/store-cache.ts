@@ -295,6 +295,12 @@ function readDictionary (sections: Map<string, Section>, name: string, seed: num
   })
 }
 
+/** How many session tables the cache takes, and how many bytes of them. */
+export interface CacheRoom {
+  sites: number
+  bytes: number
+}
+
 /** Table numbers, six per table (site id first), in one float column. */
 const TABLE_FIELDS = 6
 
@@ -377,19 +383,23 @@ export class StoreCache {
     return { program: this.#options.program, storeId, sessionTimeoutSeconds: this.#options.sessionTimeoutSeconds }
   }
 
-  /** The saved session tables of a store, in the order they were saved (busiest site first). */
-  async readSessionTables (store: PageViewStore, storeId: string): Promise<{ siteId: number, table: SessionTable }[]> {
+  /**
+   * The saved session tables of a store, in the order they were saved (busiest site first). When the cache has
+   * room for them all, their arrays are views of the file's memory, which holds nothing else: copying them
+   * took a tenth of a 10 M-row restart (fresh pages, and the collections that so much new memory set off).
+   * Otherwise each is a copy, so that the memory of the tables the cache leaves out is freed.
+   */
+  async readSessionTables (store: PageViewStore, storeId: string, room: CacheRoom): Promise<{ siteId: number, table: SessionTable }[]> {
     const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
     const numbers = sections.get('tableNumbers') as Float64Array
     const lengths = sections.get('sessionLengths') as Float64Array
     const rows = sections.get('sessionRows') as Uint32Array
     let start = 0
-    return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
+    const views = Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
       const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)
-      // A copy per table: the cache frees a table's memory when it evicts it, which a view would not.
-      const sessionLengths = lengths.slice(start, start + sessions)
+      const sessionLengths = lengths.subarray(start, start + sessions)
       // Each table's rows are one longer than its lengths (the site's end follows): table i's start i further on.
-      const sessionRows = rows.slice(start + i, start + i + sessions + 1)
+      const sessionRows = rows.subarray(start + i, start + i + sessions + 1)
       start += sessions
       const table: SessionTable = {
         siteUrl: store.siteUrls[siteId],
@@ -403,6 +413,9 @@ export class StoreCache {
       }
       return { siteId, table }
     })
+    const fitAll = views.length <= room.sites && views.reduce((bytes, { table }) => bytes + table.byteSize, 0) <= room.bytes
+    if (fitAll) return views
+    return views.map(({ siteId, table }) => ({ siteId, table: { ...table, sessionLengths: table.sessionLengths.slice(), sessionRows: table.sessionRows.slice() } }))
   }
 
   async saveSessionTables (storeId: string, tables: readonly { siteId: number, table: SessionTable }[], signal: AbortSignal): Promise<void> {

@@ -93,7 +93,8 @@ export class SessionService {
   readonly #backend: SessionBackend
   readonly #log: FastifyBaseLogger
   #state: State
-  readonly #cache: LRUCache<string, SiteTable>
+  /** Empty until the data is loaded, and made for it then. */
+  #cache: LRUCache<string, SiteTable>
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
   /** Aborted on close: a load still running stops and lets go of its files, pipes, workers and connections. */
   readonly #closing = new AbortController()
@@ -112,27 +113,7 @@ export class SessionService {
     this.#log = log
     this.#state = { status: 'loading', progress: { filesTotal, bytesTotal: 0, bytesDone: 0 } }
     const ttl = ttlOption(backend.ttlMs)
-    this.#cache = new LRUCache<string, SiteTable>({
-      max: options.cacheMaxSites,
-      maxSize: options.cacheMaxBytes,
-      sizeCalculation: table => table.byteSize,
-      ...ttl,
-      // A table past its time to live stays, to answer with while the backend cannot be reached.
-      noDeleteOnStaleGet: true,
-      // A computation evicted while in flight (a small cache, many sites asked at once) still answers the
-      // requests that wait for it; its table is just not kept.
-      ignoreFetchAbort: true,
-      fetchMethod: async (siteUrl, stale) => {
-        try {
-          const table = (await backend.sessionTables([siteUrl])).get(siteUrl)
-          if (table !== undefined) this.#counts.computations++
-          return table
-        } catch (error) {
-          if (stale !== undefined && error instanceof BackendUnavailableError) return stale
-          throw error
-        }
-      }
-    })
+    this.#cache = this.#tableCache(1)
     const directories = (max: number) => new LRUCache<string, SiteDirectory, TimeRange>({
       max,
       ...ttl,
@@ -159,11 +140,41 @@ export class SessionService {
     this.loaded.catch(() => {})
   }
 
+  /** The cache of session tables, with room for as many sites as given (lru-cache makes room for them all at once). */
+  #tableCache (maxSites: number): LRUCache<string, SiteTable> {
+    const backend = this.#backend
+    return new LRUCache<string, SiteTable>({
+      max: maxSites,
+      maxSize: this.#options.cacheMaxBytes,
+      sizeCalculation: table => table.byteSize,
+      ...ttlOption(backend.ttlMs),
+      // A table past its time to live stays, to answer with while the backend cannot be reached.
+      noDeleteOnStaleGet: true,
+      // A computation evicted while in flight (a small cache, many sites asked at once) still answers the
+      // requests that wait for it; its table is just not kept.
+      ignoreFetchAbort: true,
+      fetchMethod: async (siteUrl, stale) => {
+        try {
+          const table = (await backend.sessionTables([siteUrl])).get(siteUrl)
+          if (table !== undefined) this.#counts.computations++
+          return table
+        } catch (error) {
+          if (stale !== undefined && error instanceof BackendUnavailableError) return stale
+          throw error
+        }
+      }
+    })
+  }
+
   async #load (): Promise<void> {
     try {
       const signal = this.#closing.signal
       const { savedTables } = await this.#backend.load(progress => { this.#state = { status: 'loading', progress: { ...progress } } }, signal)
       const warmStarted = performance.now()
+      // Made for the data once it is loaded: data that cannot change has no more sites than now, and room for
+      // the default 100,000 sites took lru-cache 20 ms to make, a fiftieth of a restart.
+      const sites = this.#backend.ttlMs === Infinity ? this.#backend.summary().sites : Infinity
+      this.#cache = this.#tableCache(Math.max(1, Math.min(this.#options.cacheMaxSites, sites)))
       // Tables computed here, not read back, are the ones worth saving.
       let computedTables: SiteTable[] = []
       if (savedTables) this.#fill(savedTables)
