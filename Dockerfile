@@ -20,4 +20,5 @@ COPY public ./public
 RUN mkdir /cache && chown node:node /cache
 USER node
 EXPOSE 5000
-CMD ["node", "dist/bundle/server.js"]
+# The bundle itself, not npm start: /app is not the service's to write to, so V8's code cache is not kept.
+CMD ["node", "dist/bundle/server.cjs"]

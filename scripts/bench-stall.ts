@@ -40,7 +40,7 @@ function summary (latencies: number[]): string {
 }
 
 const port = await freePort()
-const server = await startProcess([join(PROJECT_ROOT, 'dist', 'bundle', 'server.js')],
+const server = await startProcess([join(PROJECT_ROOT, 'dist', 'bundle', 'server.cjs')],
   { DATA_DIR: dir, PORT: String(port), WARM_CACHE: '0', LOG_LEVEL: 'silent' }, port, '/health')
 try {
   await waitUntilLoaded(server.baseUrl)

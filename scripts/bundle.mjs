@@ -2,7 +2,7 @@
 // Node takes some 0.3 s to find, read and compile the 400-odd modules behind the server one by one, at every
 // start; one file each loads in a fraction of that. Run by ensure-built.mjs after tsc, on the project folder
 // named as its argument. Plain JavaScript, as it runs before anything is compiled.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join, relative, resolve } from 'node:path'
 import { build } from 'esbuild'
 
@@ -37,17 +37,25 @@ const packageFolders = {
   }
 }
 
+const root = resolve(process.argv[2])
+// Made anew: nothing of an earlier build stays beside the new one (a bundle renamed since, its code cache).
+rmSync(join(root, BUNDLE_DIR), { recursive: true, force: true })
 await build({
-  absWorkingDir: resolve(process.argv[2]),
+  absWorkingDir: root,
   entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, path]) => [name, join(COMPILED, path)])),
   outdir: BUNDLE_DIR,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  // CommonJS, not an ES module: V8 keeps the code it compiles for a script, not for a module (start.mjs).
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
   target: 'node20',
   plugins: [packageFolders],
   sourcemap: true,
-  // CommonJS dependencies call require(), which an ES module has only when it makes one.
-  banner: { js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);" },
-  logLevel: 'warning'
+  // The modules find their workers and the project beside their own file; strict as the ES modules they were.
+  define: { 'import.meta.url': 'bundleFileUrl' },
+  banner: { js: "'use strict'; const bundleFileUrl = require('node:url').pathToFileURL(__filename).href;" },
+  logLevel: 'warning',
+  // The packages' own folders are found with require.resolve on purpose (packageFolders, above).
+  logOverride: { 'require-resolve-not-external': 'silent' }
 })

@@ -33,7 +33,7 @@ export function ensureBuilt (root) {
   const buildInfo = join(root, 'dist', '.tsbuildinfo')
   // The bundle too must be newer than the sources: tsc alone (`npm run dev`) brings the build info up to date,
   // not the bundle.
-  const builtAt = Math.min(latest(buildInfo), latest(join(root, 'dist', 'bundle', 'server.js')))
+  const builtAt = Math.min(latest(buildInfo), latest(join(root, 'dist', 'bundle', 'server.cjs')))
   const sourcesAt = Math.max(...BUILT_FROM.map(path => latest(join(root, path))))
   if (sourcesAt <= builtAt) return
   console.error(builtAt === 0

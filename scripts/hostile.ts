@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import { seededRandom } from './lib/page-view-generator.js'
 import { freePort, startProcess, waitUntilLoaded } from './lib/bench-lib.js'
 
-const SERVER = join(PROJECT_ROOT, 'dist', 'bundle', 'server.js')
+const SERVER = join(PROJECT_ROOT, 'dist', 'bundle', 'server.cjs')
 const problems: string[] = []
 const check = (ok: boolean, problem: string): void => { if (!ok) problems.push(problem) }
 

@@ -4,7 +4,7 @@
 # dist/, fails here). Starts the server on the bundled data, asks a query over HTTP, stops it by its pid.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f dist/bundle/server.js ] || npm run build
+[ -f dist/bundle/server.cjs ] || npm run build
 work=$(mktemp -d)
 pid=
 cleanup () {
@@ -15,7 +15,7 @@ trap cleanup EXIT
 cp -r package.json package-lock.json dist public data "$work/"
 (cd "$work" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 port=$(node -e "const s = require('node:net').createServer().listen(0, () => { console.log(s.address().port); s.close() })")
-(cd "$work" && PORT=$port LOG_LEVEL=warn exec node dist/bundle/server.js) &
+(cd "$work" && PORT=$port LOG_LEVEL=warn exec node dist/bundle/server.cjs) &
 pid=$!
 for _ in $(seq 1 300); do
   if curl -fsS "http://127.0.0.1:$port/health" >/dev/null 2>&1; then break; fi

@@ -27,58 +27,66 @@ function readCacheFilesAhead ({ backend, cacheDir, dataDir }: Config): CacheRead
   return new CacheReadAhead([store, tables])
 }
 
-const config = readConfig()
-// Before anything else: the cache files are read on a worker while this thread imports Fastify and the app
-// (imported statically, they would all be loaded before this line ran).
-const readAhead = readCacheFilesAhead(config)
-const { default: Fastify, LogController } = await import('fastify')
-const { default: app, serverOptions } = await import('./app.js')
+/**
+ * Everything after the imports, in a function rather than at the top level: a module that awaits at its top
+ * level cannot be bundled as CommonJS, which is what lets npm start keep V8's compiled code (scripts/start.mjs).
+ */
+async function main (): Promise<void> {
+  const config = readConfig()
+  // Before anything else: the cache files are read on a worker while this thread imports Fastify and the app
+  // (imported statically, they would all be loaded before this line ran).
+  const readAhead = readCacheFilesAhead(config)
+  const { default: Fastify, LogController } = await import('fastify')
+  const { default: app, serverOptions } = await import('./app.js')
 
-// Requests are logged only with ACCESS_LOG (and a level of info or below): it halves a cached query's
-// throughput. Without it every request shares the root logger instead of making a child logger each, which
-// alone costs a fifth. Silent means no logger at all, which is the fastest, as a bare Fastify.
-const logsRequests = config.accessLog && ['info', 'debug', 'trace'].includes(config.logLevel)
-const server = Fastify({
-  ...serverOptions,
-  logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
-  // On close, connections are ended rather than awaited: a client stuck in a request must not hold the exit.
-  forceCloseConnections: true,
-  ...(!logsRequests && { childLoggerFactory: logger => logger, logController: new LogController({ disableRequestLogging: true }) })
-})
-
-/** A close that has not finished by then (a hung file system, say) no longer holds the process. */
-const CLOSE_DEADLINE_MS = 3000
-let stopping = false
-
-async function stop (exitCode: number): Promise<void> {
-  // A second signal while closing (the test sends one, but whether it lands before the exit is a race).
-  /* c8 ignore next */
-  if (stopping) return
-  stopping = true
-  setTimeout(() => process.exit(exitCode), CLOSE_DEADLINE_MS).unref()
-  await server.close()
-  process.exit(exitCode)
-}
-
-function fail (message: string): void {
-  // Once stopping, an aborted load or start is the stop itself, not a failure.
-  if (stopping) return
-  server.log.fatal(message)
-  void stop(1)
-}
-
-// Before anything slow: a signal during start-up or loading stops the process as promptly as one later.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    server.log.info(`${signal}: closing`)
-    void stop(0)
+  // Requests are logged only with ACCESS_LOG (and a level of info or below): it halves a cached query's
+  // throughput. Without it every request shares the root logger instead of making a child logger each, which
+  // alone costs a fifth. Silent means no logger at all, which is the fastest, as a bare Fastify.
+  const logsRequests = config.accessLog && ['info', 'debug', 'trace'].includes(config.logLevel)
+  const server = Fastify({
+    ...serverOptions,
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    // On close, connections are ended rather than awaited: a client stuck in a request must not hold the exit.
+    forceCloseConnections: true,
+    ...(!logsRequests && { childLoggerFactory: logger => logger, logController: new LogController({ disableRequestLogging: true }) })
   })
+
+  /** A close that has not finished by then (a hung file system, say) no longer holds the process. */
+  const CLOSE_DEADLINE_MS = 3000
+  let stopping = false
+
+  async function stop (exitCode: number): Promise<void> {
+    // A second signal while closing (the test sends one, but whether it lands before the exit is a race).
+    /* c8 ignore next */
+    if (stopping) return
+    stopping = true
+    setTimeout(() => process.exit(exitCode), CLOSE_DEADLINE_MS).unref()
+    await server.close()
+    process.exit(exitCode)
+  }
+
+  function fail (message: string): void {
+    // Once stopping, an aborted load or start is the stop itself, not a failure.
+    if (stopping) return
+    server.log.fatal(message)
+    void stop(1)
+  }
+
+  // Before anything slow: a signal during start-up or loading stops the process as promptly as one later.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      server.log.info(`${signal}: closing`)
+      void stop(0)
+    })
+  }
+
+  try {
+    await server.register(app, { ...config, readAhead })
+    await server.listen({ port: config.port, host: config.host })
+    server.sessions.loaded.catch((error: Error) => fail(`cannot load data: ${error.message}`))
+  } catch (error) {
+    fail(`cannot start: ${(error as Error).message}`)
+  }
 }
 
-try {
-  await server.register(app, { ...config, readAhead })
-  await server.listen({ port: config.port, host: config.host })
-  server.sessions.loaded.catch((error: Error) => fail(`cannot load data: ${error.message}`))
-} catch (error) {
-  fail(`cannot start: ${(error as Error).message}`)
-}
+void main()

@@ -9,7 +9,7 @@ import {
   childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess,
   waitUntilCacheSettled, waitUntilLoaded
 } from '../scripts/lib/bench-lib.js'
-import { build, buildLoaded, compiled } from './helper.js'
+import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
 
 const sample = ['visitor_1', 'visitor_50', 'visitor_99', 'nobody']
 
@@ -87,7 +87,7 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   // As the bench starts Sessionizer: npm start, whose one child is the server (its peak RSS is the one to read).
   const npmPort = await freePort()
   const cacheDir = join(t.testdirName, 'cache')
-  const started = await startNpmStart({ DATA_DIR: dataDir, CACHE_DIR: cacheDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
+  const started = await startNpmStart({ ...BUNDLE_COVERAGE_OFF, DATA_DIR: dataDir, CACHE_DIR: cacheDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
   await waitUntilLoaded(started.baseUrl)
   t.same(await waitUntilCacheSettled(started.baseUrl), { source: 'csv', cacheFile: 'saved' })
   const [serverPid] = childPids(started.child.pid!)

@@ -52,6 +52,12 @@ export function csv (rows: [visitor: string, site: string, timestamp: number | s
 }
 
 /**
+ * For a process that runs the bundle (npm start): tap counts the coverage of the processes a test starts, and
+ * the bundle's is not the sources' (it holds the dependencies too). The compiled server's counts for them.
+ */
+export const BUNDLE_COVERAGE_OFF = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
+
+/**
  * The compiled form of a source file (`src/server.ts` → `dist/src/server.js`), which `npm test` builds first:
  * a child process starts from it in a fraction of a second, under the TypeScript loader in seconds.
  */

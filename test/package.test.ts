@@ -2,8 +2,9 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { PROJECT_ROOT } from '../src/project-root.js'
 
 const read = (file: string) => JSON.parse(readFileSync(join(PROJECT_ROOT, file), 'utf8'))
@@ -12,12 +13,12 @@ t.test('npm start runs the bundle of the file tsc compiles src/server.ts to, aft
   const { scripts, main } = read('package.json')
   const { compilerOptions } = read('tsconfig.json')
   const compiledServer = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
-  const bundled = join('dist', 'bundle', 'server.js')
+  const bundled = join('dist', 'bundle', 'server.cjs')
   // exec: npm's shell becomes the server, so a signal to npm start reaches it instead of orphaning it.
   t.equal(scripts.start, 'exec node scripts/start.mjs')
   const start = readFileSync(join(PROJECT_ROOT, 'scripts', 'start.mjs'), 'utf8')
   t.match(start, /ensureBuilt\(/, 'npm start compiles only what changed')
-  t.match(start, `import('../${bundled}')`)
+  t.match(start, `runBundle(join(root, ${bundled.split('/').map(part => `'${part}'`).join(', ')}))`, 'in this process, from its code cache')
   t.equal(main, bundled)
   t.match(readFileSync(join(PROJECT_ROOT, bundled), 'utf8'), `// ${compiledServer}\n`, 'bundled from the compiled server')
   t.notOk(scripts.prestart, 'no second process before the server')
@@ -59,7 +60,7 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   const built = join(dir, 'dist', 'src', 'a.js')
   const buildInfo = join(dir, 'dist', '.tsbuildinfo')
 
-  const bundledServer = () => spawnSync(process.execPath, [join(dir, 'dist', 'bundle', 'server.js')], { encoding: 'utf8' }).stdout
+  const bundledServer = () => spawnSync(process.execPath, [join(dir, 'dist', 'bundle', 'server.cjs')], { encoding: 'utf8' }).stdout
 
   t.match(ensureBuilt(), { status: 0, stderr: /no build yet: compiling first/ })
   t.match(readFileSync(built, 'utf8'), /a = 1/)
@@ -110,6 +111,51 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   t.match(ensureBuilt(), { stderr: /sources or dependencies changed/ })
   t.ok(statSync(buildInfo).mtimeMs > Date.now() - 60_000, 'the build is marked as checked')
   t.match(ensureBuilt(), { stderr: '' }, 'and the next start compiles nothing')
+})
+
+t.test('the bundle runs from the code V8 compiled for it in an earlier run, made anew when it does not suit', async t => {
+  const serverAnswering = (answer: string) => "'use strict'\nconst { join } = require('node:path')\n" +
+    `function answer () { return ${answer} }\n` +
+    "console.log(`${answer()} from ${__filename === join(__dirname, 'server.cjs') ? 'its own file' : 'elsewhere'}, ${typeof require('node:fs').statSync}`)\n" +
+    'process.exitCode = Number(process.env.EXIT_CODE ?? 0)\n'
+  const dir = t.testdir({ 'server.cjs': serverAnswering('6 * 7') })
+  const bundle = join(dir, 'server.cjs')
+  const cache = `${bundle}.v8-cache`
+  const codeCache = pathToFileURL(join(PROJECT_ROOT, 'scripts', 'code-cache.mjs')).href
+  const run = (exitCode = 0) => spawnSync(process.execPath, ['--input-type=module', '-e', `(await import('${codeCache}')).runBundle(${JSON.stringify(bundle)})`],
+    { encoding: 'utf8', env: { ...process.env, EXIT_CODE: String(exitCode) } })
+  const madeAt = () => statSync(cache).mtimeMs
+
+  t.match(run(1), { status: 1, stdout: '42 from its own file, function\n', stderr: '' }, 'run as Node runs a CommonJS module')
+  t.notOk(existsSync(cache), 'no cache from a run that failed')
+  t.match(run(), { status: 0, stdout: '42 from its own file, function\n' })
+  const made = madeAt()
+  t.ok(readFileSync(cache).length > 32, 'a clean exit made the cache')
+  t.match(run(), { status: 0, stdout: '42 from its own file, function\n' })
+  t.equal(madeAt(), made, 'the next run took it as it was')
+
+  // A new bundle of the same length, which V8 alone would take the old cache for.
+  writeFileSync(bundle, serverAnswering('6 * 8'))
+  t.match(run(), { status: 0, stdout: '48 from its own file, function\n' }, 'a new bundle runs as it is')
+  t.not(madeAt(), made, 'and has a cache of its own')
+  const madeAgain = madeAt()
+  t.match(run(), { stdout: '48 from its own file, function\n' })
+  t.equal(madeAt(), madeAgain)
+
+  const damaged = readFileSync(cache)
+  damaged[damaged.length - 5] ^= 1
+  writeFileSync(cache, damaged)
+  t.match(run(), { status: 0, stdout: '48 from its own file, function\n' }, 'a damaged cache is not used')
+  t.not(readFileSync(cache).equals(damaged), 'and is made again')
+  writeFileSync(cache, 'short')
+  t.match(run(), { status: 0, stdout: '48 from its own file, function\n' }, 'nor a truncated one')
+  t.ok(readFileSync(cache).length > 32)
+
+  // Where the cache cannot be written (a folder in its place), the bundle runs without, and leaves nothing behind.
+  rmSync(cache)
+  mkdirSync(cache)
+  t.match(run(), { status: 0, stdout: '48 from its own file, function\n', stderr: '' })
+  t.same(readdirSync(dir).sort(), ['server.cjs', 'server.cjs.v8-cache'], 'no temporary file left')
 })
 
 t.test('a deployment of the built files alone, production dependencies installed since, is not built again', async t => {

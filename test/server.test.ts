@@ -6,11 +6,11 @@ import { join } from 'node:path'
 import { once } from 'node:events'
 import { freePort } from '../scripts/lib/bench-lib.js'
 import { PROJECT_ROOT } from '../src/project-root.js'
-import { compiled } from './helper.js'
+import { BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
 
 const SERVER = compiled('src/server.ts')
-/** What npm start runs: the compiled server bundled with its dependencies, and its workers beside it. */
-const BUNDLED_SERVER = join(PROJECT_ROOT, 'dist', 'bundle', 'server.js')
+/** What npm start runs: the compiled server bundled with its dependencies (and its workers beside it), with V8's code cache. */
+const NPM_START = join(PROJECT_ROOT, 'scripts', 'start.mjs')
 
 interface Started {
   output: () => string
@@ -23,8 +23,9 @@ interface Started {
  * folder unless `env` names one, so that test data leaves nothing in the project's.
  */
 function startServer (env: Record<string, string>, server = SERVER): Started {
+  const coverage = server === SERVER ? { NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE } : BUNDLE_COVERAGE_OFF
   const child = spawn(process.execPath, [server], {
-    env: { PATH: process.env.PATH, NODE_V8_COVERAGE: process.env.NODE_V8_COVERAGE, CACHE_DIR: '', ...env },
+    env: { PATH: process.env.PATH, ...coverage, CACHE_DIR: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -116,7 +117,7 @@ t.test('the bundle npm start runs parses on its workers, restarts from its cache
   const root = t.testdir({ data: { 'v.csv': lines.join('\n') + '\n' } })
   const questions = ['/num_sessions?site_url=www.s_3.com', '/median_session_length?site_url=www.s_5.com', '/num_unique_visited_sites?visitor_id=visitor-4242']
   const answers: Record<string, unknown[]> = {}
-  for (const [name, server, cacheDir] of [['compiled', SERVER, ''], ['bundled', BUNDLED_SERVER, join(root, 'cache')], ['bundled, restarted', BUNDLED_SERVER, join(root, 'cache')]]) {
+  for (const [name, server, cacheDir] of [['compiled', SERVER, ''], ['bundled', NPM_START, join(root, 'cache')], ['bundled, restarted', NPM_START, join(root, 'cache')]]) {
     const port = await freePort()
     const started = startServer({ DATA_DIR: join(root, 'data'), CACHE_DIR: cacheDir, PORT: String(port), LOG_LEVEL: 'warn' }, server)
     const address = `http://127.0.0.1:${port}`
@@ -179,7 +180,7 @@ t.test('SIGTERM to npm start stops the server too, leaving no orphan', async t =
   const port = await freePort()
   const npm = spawn('npm', ['start'], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...BUNDLE_COVERAGE_OFF, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: 'ignore',
     // A group of its own, so that whatever npm leaves behind, even when this test fails, is stopped after it.
     detached: true
