@@ -229,19 +229,18 @@ async function readSectionsFile<Meta> (
 
 /**
  * What made this program's store: a digest of the domain's and the ingest's code (store layout, session
- * tables, parsing rules) and the file format, so that a store written by any other build is never taken for this one's.
+ * tables, parsing rules) and the file format, so that a store written by any other build is never taken for this
+ * one's. `codeDir` is this module's folder, where the program runs from.
  */
-export function programFingerprint (): string {
+export function programFingerprint (codeDir = dirname(fileURLToPath(import.meta.url))): string {
   // Read at once (some 100 kB, 3 MB bundled): awaiting each file would wait for a turn of the event loop,
   // which start-up keeps busy, every time, and delay reading the store by as much.
-  const here = dirname(fileURLToPath(import.meta.url))
   const hash = createHash('sha256').update(String(FORMAT))
   // The domain's code, and the reading of CSV files into it, partly compiled to WebAssembly: any can change
-  // what a store holds. Bundled (npm start), this module's folder holds them all, with the rest of the program.
-  // (Tested by starting the bundle, whose coverage is not counted: server.test.ts.)
-  /* c8 ignore next */
-  const code = basename(here) === 'bundle' ? [here] : [here, join(here, '..', 'ingest')]
-  for (const [folder, pattern] of [...code.map(folder => [folder, /\.[jt]s$/] as const), [join(PROJECT_ROOT, 'dist', 'assembly'), /\.wasm$/]] as const) {
+  // what a store holds. Bundled (npm start), this module's folder holds them all, with the rest of the program
+  // (and files that are not code: source maps, V8's code cache).
+  const code = basename(codeDir) === 'bundle' ? [codeDir] : [codeDir, join(codeDir, '..', 'ingest')]
+  for (const [folder, pattern] of [...code.map(folder => [folder, /\.c?[jt]s$/] as const), [join(PROJECT_ROOT, 'dist', 'assembly'), /\.wasm$/]] as const) {
     for (const name of readdirSync(folder).sort()) {
       if (pattern.test(name)) hash.update(name).update(readFileSync(join(folder, name)))
     }

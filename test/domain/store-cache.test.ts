@@ -214,3 +214,17 @@ t.test('the program fingerprint is stable and names this code', async t => {
   t.match(fingerprint, /^[0-9a-f]{32}$/)
   t.equal(programFingerprint(), fingerprint)
 })
+
+t.test('bundled, the program fingerprint digests every bundle, not their source maps nor V8\'s code cache', async t => {
+  const bundle = join(t.testdir({ bundle: { 'server.cjs': 'a', 'parse-worker.cjs': 'b', 'server.cjs.map': 'm' } }), 'bundle')
+  const fingerprint = programFingerprint(bundle)
+  t.not(fingerprint, programFingerprint(), 'another program than the compiled one')
+  writeFileSync(join(bundle, 'server.cjs.v8-cache'), 'made since')
+  writeFileSync(join(bundle, 'server.cjs.map'), 'n')
+  t.equal(programFingerprint(bundle), fingerprint, 'the code cache made by a first start changes nothing')
+  writeFileSync(join(bundle, 'parse-worker.cjs'), 'c')
+  t.not(programFingerprint(bundle), fingerprint, 'a worker bundled anew is another program')
+  writeFileSync(join(bundle, 'parse-worker.cjs'), 'b')
+  writeFileSync(join(bundle, 'server.cjs'), 'A')
+  t.not(programFingerprint(bundle), fingerprint, 'and so is a server bundled anew')
+})
