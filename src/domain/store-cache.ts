@@ -220,7 +220,8 @@ async function readSectionsFile<Meta> (
   }
   let at = padded(headerEnd)
   const sections = new Map<string, Section>(header.sections.map(({ name, type, length }) => {
-    const section = new SECTION_TYPES[type](bytes.buffer, at, length)
+    // Over the file's memory, shared when it was read ahead (cache-read-ahead.ts).
+    const section = new (SECTION_TYPES[type] as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Section)(bytes.buffer, at, length)
     at += padded(section.byteLength)
     return [name, section]
   }))
