@@ -46,7 +46,7 @@ await build({
   outdir: BUNDLE_DIR,
   bundle: true,
   platform: 'node',
-  // CommonJS, not an ES module: V8 keeps the code it compiles for a script, not for a module (start.mjs).
+  // CommonJS, not an ES module: V8 keeps the code it compiles for a script, not for a module (code-cache.mjs).
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   target: 'node20',
