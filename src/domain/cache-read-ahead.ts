@@ -59,7 +59,7 @@ export function readChecksummedPart ({ path, buffer, start, end }: FilePart, blo
       crc = crc32(bytes.subarray(Math.min(at, checked), Math.min(at + bytesRead, checked)), crc)
       at += bytesRead
     }
-    return { crc, summed: Math.max(0, Math.min(end, checked) - Math.min(start, checked)) }
+    return { crc, summed: Math.min(end, checked) - Math.min(start, checked) }
   } finally {
     closeSync(fd)
   }
