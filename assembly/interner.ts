@@ -13,9 +13,10 @@ const QUOTE: u8 = 34
 const COMMA: u8 = 44
 const ZERO: u8 = 48
 const FNV_PRIME: u32 = 0x01000193
-/** A comma, and a quote, in each of a word's four bytes. */
+/** A comma, a quote, and a line break, in each of a word's four bytes. */
 const COMMAS: u32 = <u32>COMMA * 0x01010101
 const QUOTES: u32 = <u32>QUOTE * 0x01010101
+const NEWLINES: u32 = <u32>NEWLINE * 0x01010101
 /** As csv-range.ts: 15 digits always fit a double exactly; longer timestamps are left to it. */
 const MAX_DIGITS: u32 = 15
 
@@ -212,7 +213,19 @@ function insert (d: Dictionary, at: usize, key: usize, length: u32, hash: u32): 
 function keyIs (d: Dictionary, id: u32, key: usize, length: u32): bool {
   const start: u32 = id == 0 ? 0 : load<u32>(d.ends + (<usize>(id - 1) << 2))
   if (load<u32>(d.ends + (<usize>id << 2)) - start != length) return false
-  return memory.compare(d.arena + start, key, length) == 0
+  return sameBytes(d.arena + start, key, length)
+}
+
+/** Whether [a, a + length) and [b, b + length) hold the same bytes: eight at a time, wherever they are aligned. */
+function sameBytes (a: usize, b: usize, length: u32): bool {
+  let at: usize = 0
+  for (; at + 8 <= <usize>length; at += 8) if (load<u64>(a + at) != load<u64>(b + at)) return false
+  if (at + 4 <= <usize>length) {
+    if (load<u32>(a + at) != load<u32>(b + at)) return false
+    at += 4
+  }
+  for (; at < <usize>length; at++) if (load<u8>(a + at) != load<u8>(b + at)) return false
+  return true
 }
 
 /** The id of the key [key, key + length), whose unmixed hash is `hash`; a new id when first seen. */
@@ -306,8 +319,9 @@ function isUtf8 (text: usize, length: u32): bool {
   return true
 }
 
-// The hash of the field scanText read last.
+// The hash of the field scanText read last, and the bytes of the fields it read since fieldBits was cleared, ORed.
 let fieldHash: u32 = 0
+let fieldBits: u32 = 0
 
 /** Whether a 32-bit word holds a zero byte (the classic bit trick: a byte that was 0 borrows into its top bit). */
 // @ts-ignore: a decorator AssemblyScript knows
@@ -317,22 +331,28 @@ let fieldHash: u32 = 0
 
 /**
  * Reads the unquoted text field at `from`, hashing it from `seed` into fieldHash as hashBytes does in
- * byte-interner.ts (four bytes a step, then the last one to three one by one); returns where it stops: its
- * comma, a quote (which readLines leaves to csv-range.ts), or `end`. Four bytes are taken at once while none of
- * them is a comma or a quote.
+ * byte-interner.ts (four bytes a step, then the last one to three one by one), and ORing its bytes into
+ * fieldBits; returns where it stops: its comma, a quote (which readLines leaves to csv-range.ts), a line break,
+ * or `end`. Four bytes are taken at once while none of them is a comma, a quote or a line break.
  */
 // @ts-ignore: a decorator AssemblyScript knows
 @inline function scanText (data: usize, from: u32, end: u32, seed: u32): u32 {
   let hash = seed
+  let bits: u32 = 0
   let at = from
   while (at + 4 <= end) {
     const word = load<u32>(data + at)
-    if (hasZeroByte(word ^ COMMAS) || hasZeroByte(word ^ QUOTES)) break
+    if (hasZeroByte(word ^ COMMAS) || hasZeroByte(word ^ QUOTES) || hasZeroByte(word ^ NEWLINES)) break
     hash = (hash ^ word) * FNV_PRIME
+    bits |= word
     at += 4
   }
-  for (let byte = load<u8>(data + at); at < end && byte != COMMA && byte != QUOTE; byte = load<u8>(data + ++at)) hash = (hash ^ byte) * FNV_PRIME
+  for (let byte = load<u8>(data + at); at < end && byte != COMMA && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
+    hash = (hash ^ byte) * FNV_PRIME
+    bits |= byte
+  }
   fieldHash = hash
+  fieldBits |= bits
   return at
 }
 
@@ -365,44 +385,42 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
   let at: u32 = 0
   while (at < length) {
     const lineStart = at
-    let end = lineStart
-    let bytes: u32 = 0
-    while (end < length && load<u8>(data + end) != NEWLINE) { bytes |= load<u8>(data + end); end++ }
-    if ((end == length && !lastLineEnds) || end - lineStart > maxLine) break
-    const next = end + 1
-    if (end > lineStart && load<u8>(data + end - 1) == CARRIAGE_RETURN) end--
-    if (end == lineStart) {
+    // The fields are read up to the line break that ends the timestamp's digits; anything else leaves the line.
+    const first = load<u8>(data + lineStart)
+    if (first == NEWLINE || (first == CARRIAGE_RETURN && (lineStart + 1 == length ? lastLineEnds : load<u8>(data + lineStart + 1) == NEWLINE))) {
+      // An empty line, read as no row.
       linesRead++
-      at = next
+      at = lineStart + (first == NEWLINE ? 1 : 2)
       continue
     }
-    const visitorEnd = scanText(data, lineStart, end, visitors.seed)
+    fieldBits = 0
+    const visitorEnd = scanText(data, lineStart, length, visitors.seed)
     const visitorHash = fieldHash
-    if (visitorEnd == lineStart || visitorEnd == end || load<u8>(data + visitorEnd) != COMMA) break
+    if (visitorEnd == lineStart || visitorEnd == length || load<u8>(data + visitorEnd) != COMMA) break
     const siteStart = visitorEnd + 1
-    const siteEnd = scanText(data, siteStart, end, sites.seed)
+    const siteEnd = scanText(data, siteStart, length, sites.seed)
     const siteHash = fieldHash
-    if (siteEnd == siteStart || siteEnd == end || load<u8>(data + siteEnd) != COMMA) break
+    if (siteEnd == siteStart || siteEnd == length || load<u8>(data + siteEnd) != COMMA) break
     const pageStart = siteEnd + 1
-    const pageEnd = scanText(data, pageStart, end, pages.seed)
+    const pageEnd = scanText(data, pageStart, length, pages.seed)
     const pageHash = fieldHash
-    if (pageEnd == end || load<u8>(data + pageEnd) != COMMA) break
-    let p = pageEnd
-    const timestampStart = ++p
-    if (timestampStart >= end || end - timestampStart > MAX_DIGITS) break
-    let timestamp: f64 = 0
-    let digits = true
-    for (; p < end; p++) {
-      const digit = <u32>load<u8>(data + p) - ZERO
-      if (digit > 9) { digits = false; break }
-      timestamp = timestamp * 10 + <f64>digit
-    }
-    if (!digits) break
+    if (pageEnd == length || load<u8>(data + pageEnd) != COMMA) break
+    const timestampStart = pageEnd + 1
+    let p = timestampStart
+    let timestamp: u64 = 0
+    for (let digit = <u32>load<u8>(data + p) - ZERO; p < length && digit <= 9; digit = <u32>load<u8>(data + ++p) - ZERO) timestamp = timestamp * 10 + digit
+    if (p == timestampStart || p - timestampStart > MAX_DIGITS) break
+    // The digits end the line: at a line break, \r and a line break, or (the last line) the data's end, or \r there.
+    let lineBreak = p
+    if (lineBreak < length && load<u8>(data + lineBreak) == CARRIAGE_RETURN) lineBreak++
+    if (lineBreak == length ? !lastLineEnds : load<u8>(data + lineBreak) != NEWLINE) break
+    if (lineBreak - lineStart > maxLine) break
+    const next = lineBreak + 1
     // Text that is not valid UTF-8 is left to papaparse, which decodes it as every other path does.
-    if ((bytes & 0x80) != 0 && !isUtf8(data + lineStart, pageEnd - lineStart)) break
+    if ((fieldBits & 0x80808080) != 0 && !isUtf8(data + lineStart, pageEnd - lineStart)) break
     const row = rows + (<usize>(rowsRead + pending) * 24)
     store<u32>(row, intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
-    store<f64>(row, timestamp, 16)
+    store<f64>(row, <f64>timestamp, 16)
     store<u32>(visitorStarts + (<usize>pending << 2), lineStart)
     store<u32>(visitorEnds + (<usize>pending << 2), visitorEnd)
     store<u32>(visitorHashes + (<usize>pending << 2), visitorHash)

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { CsvFormatError, RangeParser, rowProblem, type CsvRange, type RangeParseOptions } from '../../src/ingest/csv-range.js'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
+import { seededRandom } from '../../scripts/lib/page-view-generator.js'
 
 const lenient: RangeParseOptions = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20 }
 
@@ -306,6 +307,21 @@ t.test('a file of stray quotes reads in linear time', async t => {
   const { rows, result } = await parseRange({ file, start: 0, end: 2_000_000 }, lenient)
   t.equal(rows.length, 0)
   t.equal(result.badRowCount, 200_000)
+})
+
+t.test('lines made at random from the bytes that steer the fast path read the same on every path', async t => {
+  // Each piece is something a plain line's reader must stop at, or read past: field and line ends, quotes,
+  // \r where it ends a line and where it does not, digits (more than fit a double exactly), non-ASCII text.
+  const pieces = ['v', 'site', 'page/1', ',', ',', ',', '\n', '\r', '\r\n', '"', '""', '7', '1347844442', '1234567890123456',
+    'é', '\u{1F600}', '\xff', ' ', 'a,b', 'x'.repeat(30)]
+  const random = seededRandom(20261130)
+  const pick = () => pieces[Math.floor(random() * pieces.length)]
+  for (let file = 0; file < 40; file++) {
+    const lines = Array.from({ length: 30 }, () => random() < 0.5
+      ? `${pick()}${pick()},${pick()},${pick()}${pick()},${random() < 0.8 ? Math.floor(random() * 1e9) : pick()}${random() < 0.3 ? '\r' : ''}`
+      : Array.from({ length: 1 + Math.floor(random() * 8) }, pick).join(''))
+    await parse(t, lines.join('\n') + (random() < 0.5 ? '\n' : ''), { maxRecordBytes: random() < 0.5 ? 24 : 1 << 20 })
+  }
 })
 
 t.test('a quote that never closes skips its own line once the record outgrows the limit', async t => {
