@@ -94,11 +94,12 @@ function hashSlotBits (keys: number): number {
 /**
  * Reorders one site's rows, in place, so that each visitor's views are contiguous and in time order, in
  * O(rows): a counting sort by the visitor's rank of first appearance in the site, then a sort of each
- * visitor's (few) views by time. Visitors need not be in any order for sessions, only together.
+ * visitor's (few) views by time. Visitors need not be in any order for sessions, only together. Counts the
+ * site in visitorSiteCount for each of its visitors, as it meets them.
  */
-function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: number, to: number, visitorCount: number, scratch: GroupingScratch): void {
+function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: number, to: number, visitorSiteCount: Uint32Array, scratch: GroupingScratch): void {
   const { slotVisitors, slotRanks, rowRanks, groupStart } = scratch
-  const slotBits = hashSlotBits(Math.min(to - from, visitorCount))
+  const slotBits = hashSlotBits(Math.min(to - from, visitorSiteCount.length))
   const mask = 2 ** slotBits - 1
   slotVisitors.fill(0, 0, mask + 1)
   let groups = 0
@@ -113,6 +114,7 @@ function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: n
     }
     if (found === 0) {
       slotVisitors[slot] = key
+      visitorSiteCount[key - 1]++
       slotRanks[slot] = groups
       groupStart[groups++] = 0
     }
@@ -223,24 +225,27 @@ export function scatterRows (
 ): void {
   // The cursors are by the batch's own site ids, so no site id needs remapping per row.
   const cursor = siteCursor.slice()
-  for (let row = 0; row < batch.timestampColumn.length; row++) {
-    const at = cursor[batch.siteColumn[row]]++
-    visitorColumn[at] = visitorIdMap[batch.visitorColumn[row]]
-    pageColumn[at] = pageIdMap[batch.pageColumn[row]]
-    timestampColumn[at] = batch.timestampColumn[row]
+  // Locals, not the batch's properties: the compiler cannot tell that the stores below leave those unchanged.
+  const { siteColumn, visitorColumn: batchVisitors, pageColumn: batchPages, timestampColumn: batchTimes } = batch
+  for (let row = 0; row < batchTimes.length; row++) {
+    const at = cursor[siteColumn[row]]++
+    visitorColumn[at] = visitorIdMap[batchVisitors[row]]
+    pageColumn[at] = pageIdMap[batchPages[row]]
+    timestampColumn[at] = batchTimes[row]
   }
 }
 
 /**
  * What groups one site's rows by visitor, each visitor's views in time order, for the sites of
- * [fromSite, toSite): its scratch space is made once, for the largest of them.
+ * [fromSite, toSite), and adds the site to the count of distinct sites of each of its visitors
+ * (`visitorSiteCount`, one count per visitor of the store): its scratch space is made once, for the largest site.
  */
 export function siteGrouper (
-  siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number
+  siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorSiteCount: Uint32Array
 ): (site: number) => void {
   let largestSite = 0
   for (let site = fromSite; site < toSite; site++) largestSite = Math.max(largestSite, siteRowStart[site + 1] - siteRowStart[site])
-  const slots = 2 ** hashSlotBits(Math.min(largestSite, visitorCount))
+  const slots = 2 ** hashSlotBits(Math.min(largestSite, visitorSiteCount.length))
   const scratch: GroupingScratch = {
     slotVisitors: new Uint32Array(slots),
     slotRanks: new Uint32Array(slots),
@@ -251,21 +256,12 @@ export function siteGrouper (
     times: new Float64Array(largestSite)
   }
   const rows = { visitors: columns.visitorColumn, pages: columns.pageColumn, times: columns.timestampColumn }
-  return site => groupSiteRowsByVisitor(rows, siteRowStart[site], siteRowStart[site + 1], visitorCount, scratch)
+  return site => groupSiteRowsByVisitor(rows, siteRowStart[site], siteRowStart[site + 1], visitorSiteCount, scratch)
 }
 
-/** The store, once every site's rows are in place and grouped: counts each visitor's distinct sites. */
-export function finishStore (plan: StorePlan, { visitorColumn, pageColumn, timestampColumn }: StoreColumns): PageViewStore {
+/** The store, once every site's rows are in place and grouped, and each visitor's distinct sites counted. */
+export function finishStore (plan: StorePlan, { visitorColumn, pageColumn, timestampColumn }: StoreColumns, visitorSiteCount: Uint32Array): PageViewStore {
   const { siteUrls, siteRowStart, visitors, pages } = plan
-  const visitorSiteCount = new Uint32Array(visitors.size)
-  for (let site = 0; site < siteUrls.length; site++) {
-    let previousVisitor = -1
-    for (let row = siteRowStart[site]; row < siteRowStart[site + 1]; row++) {
-      const visitor = visitorColumn[row]
-      if (visitor !== previousVisitor) visitorSiteCount[visitor]++
-      previousVisitor = visitor
-    }
-  }
   const rowCount = timestampColumn.length
   return {
     siteUrls,
@@ -291,7 +287,8 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
   const rowCount = plan.siteRowStart[plan.siteUrls.length]
   const columns = { visitorColumn: new Uint32Array(rowCount), pageColumn: new Uint32Array(rowCount), timestampColumn: new Float64Array(rowCount) }
   batches.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.pageIdMaps[b], plan.batchSiteCursors[b], columns))
-  const group = siteGrouper(plan.siteRowStart, 0, plan.siteUrls.length, columns, plan.visitors.size)
+  const visitorSiteCount = new Uint32Array(plan.visitors.size)
+  const group = siteGrouper(plan.siteRowStart, 0, plan.siteUrls.length, columns, visitorSiteCount)
   for (let site = 0; site < plan.siteUrls.length; site++) group(site)
-  return finishStore(plan, columns)
+  return finishStore(plan, columns, visitorSiteCount)
 }

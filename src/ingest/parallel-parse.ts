@@ -39,8 +39,10 @@ function exitedEarly (code?: number): Error {
   return new Error(`a load worker exited${code === undefined ? '' : ` (code ${code})`} before it finished`)
 }
 
+type Built = Extract<FromWorker, { type: 'built' }>
+
 /** Sends a worker one build step and waits for its answer: during the build, 'built' is the only one. */
-function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<SessionTable[]> {
+function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<Built> {
   return new Promise((resolve, reject) => {
     // A worker's thread id is -1 once it has exited.
     if (worker.threadId === -1) return reject(exitedEarly())
@@ -53,9 +55,9 @@ function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] =
     }
     worker.once('error', reject)
     worker.once('exit', onExit)
-    worker.once('message', (built: Extract<FromWorker, { type: 'built' }>) => {
+    worker.once('message', (built: Built) => {
       settle()
-      resolve(built.tables)
+      resolve(built)
     })
     worker.postMessage(message, transfer)
   })
@@ -64,8 +66,9 @@ function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] =
 /**
  * Builds the store on the workers that parsed the batches, as buildPageViewStore does on one thread: the plan
  * here, then each worker scatters its own batch into shared columns, then each groups a share of the sites
- * (cut so that the shares hold about as many rows), and with a session timeout, sessionizes each site as it
- * groups it: warm-up's work, in parallel and on rows in the CPU's cache. Terminates the workers.
+ * (cut so that the shares hold about as many rows), counting each visitor's sites as it goes, and with a session
+ * timeout, sessionizes each site as it groups it: warm-up's work, in parallel and on rows in the CPU's cache.
+ * Terminates the workers.
  */
 export async function buildOnWorkers (
   workers: Worker[], batches: PageViewBatch[], sessionTimeoutSeconds?: number, signal?: AbortSignal
@@ -94,7 +97,7 @@ export async function buildOnWorkers (
       plan.visitorIdMaps[b].buffer, plan.pageIdMaps[b].buffer] as ArrayBuffer[])))
     const sessionize = sessionTimeoutSeconds === undefined ? undefined : { timeoutSeconds: sessionTimeoutSeconds, siteUrls: plan.siteUrls }
     let fromSite = 0
-    const tablesByWorker = await Promise.all(workers.map((worker, w) => {
+    const builtByWorker = await Promise.all(workers.map((worker, w) => {
       let toSite = fromSite
       const rowsWanted = (rowCount * (w + 1)) / workers.length
       while (toSite < siteCount && (siteRowStart[toSite] < rowsWanted || w === workers.length - 1)) toSite++
@@ -103,7 +106,10 @@ export async function buildOnWorkers (
       return buildStep(worker, share)
     }))
     signal?.throwIfAborted()
-    return { store: finishStore(plan, columns), sessionTables: tablesByWorker.flat() }
+    // Each worker counted the sites of its share for each visitor: a visitor's sites are the sum of the shares'.
+    const [visitorSiteCount, ...others] = builtByWorker.map(built => built.visitorSiteCount!)
+    for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
+    return { store: finishStore(plan, columns, visitorSiteCount), sessionTables: builtByWorker.flatMap(built => built.tables) }
   } finally {
     signal?.removeEventListener('abort', stop)
     stop()

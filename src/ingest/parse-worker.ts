@@ -20,7 +20,7 @@ export type FromWorker =
   | { type: 'progress', bytes: number }
   | { type: 'parsed', result: RangeResult }
   | { type: 'batch', batch: PageViewBatch }
-  | { type: 'built', tables: SessionTable[] }
+  | { type: 'built', tables: SessionTable[], visitorSiteCount?: Uint32Array }
   | { type: 'failed', message: string }
 
 const options = workerData as WorkerOptions
@@ -58,19 +58,21 @@ port.on('message', (message: ToWorker) => {
       break
     case 'group':
       // A failure here ends the worker with an error, which the build step waiting for this answer rejects with.
-      void group(message).then(tables => send({ type: 'built', tables },
-        tables.flatMap(table => [table.sessionLengths.buffer, table.sessionRows.buffer] as ArrayBuffer[])))
+      void group(message).then(built => send(built, [built.visitorSiteCount!.buffer as ArrayBuffer,
+        ...built.tables.flatMap(table => [table.sessionLengths.buffer, table.sessionRows.buffer] as ArrayBuffer[])]))
   }
 })
 
-async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<SessionTable[]> {
+/** Groups a share of the sites; answers with their tables, if sessionized, and the share's count of sites per visitor. */
+async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<Extract<FromWorker, { type: 'built' }>> {
   const { siteRowStart, fromSite, toSite, columns, sessionize } = message
-  const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, message.visitorCount)
+  const visitorSiteCount = new Uint32Array(message.visitorCount)
+  const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, visitorSiteCount)
   const tables: SessionTable[] = []
   const store = sessionize && { siteRowStart, ...columns, siteUrls: sessionize.siteUrls }
   for (let site = fromSite; site < toSite; site++) {
     groupSite(site)
     if (store) tables.push(await sessionizeSite(store, site, sessionize!.timeoutSeconds))
   }
-  return tables
+  return { type: 'built', tables, visitorSiteCount }
 }
