@@ -123,10 +123,16 @@ function sameValues (actual: Float64Array, expected: Float64Array): boolean {
 t.test('sorting in slices gives the order a single sort gives, for every shape of input', async t => {
   let seed = 7
   const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
-  for (const count of [0, 1, SLICE, SLICE + 1, 3 * SLICE + 17]) {
-    const values = Float64Array.from({ length: count }, () => Math.floor(random() * 5000))
-    const expected = values.slice().sort()
-    t.ok(sameValues(await sortInSlices(values), expected), `${count} values`)
+  // Lengths whose largest takes no byte, one, two, four, five and seven (every number of radix passes there is,
+  // and the first values that take one more).
+  for (const largest of [0, 200, 256, 5000, 2 ** 32 - 1, 2 ** 32, 2 ** 36, 2 ** 53]) {
+    for (const count of [0, 1, 1024, 1025, SLICE, SLICE + 1, 3 * SLICE + 17]) {
+      // Two draws to a value, so that its low bits vary too when it is large.
+      const values = Float64Array.from({ length: count }, () => Math.min(largest, Math.floor((random() + random() / 2 ** 31) * (largest + 1))))
+      if (count > 0) values[count >> 1] = largest
+      const expected = values.slice().sort()
+      t.ok(sameValues(await sortInSlices(values), expected), `${count} values up to ${largest}`)
+    }
   }
 })
 
