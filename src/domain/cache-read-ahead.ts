@@ -38,28 +38,52 @@ const WORKER_URL = new URL(`./cache-read-worker${extname(fileURLToPath(import.me
  * Opening a named pipe for reading waits for a writer, for ever, and no stop can interrupt a thread waiting
  * in open(): without waiting, the open returns at once, and what is opened is checked to be a file.
  */
-export const OPEN_WITHOUT_WAITING = constants.O_RDONLY | constants.O_NONBLOCK
-export const NOT_A_FILE = 'not a regular file'
+const OPEN_WITHOUT_WAITING = constants.O_RDONLY | constants.O_NONBLOCK
+const NOT_A_FILE = 'not a regular file'
 
-/** Reads a part of a file into its place in the file's buffer, with the CRC of the bytes of it the file's CRC covers. */
-export function readChecksummedPart ({ path, buffer, start, end }: FilePart, blockBytes: number): PartCrc {
+/** A file opened to be read, checked to be a file (a pipe is refused, not waited for): its descriptor and size. */
+export function openFileToRead (path: string): { fd: number, size: number } {
   const fd = openSync(path, OPEN_WITHOUT_WAITING)
   try {
     const info = fstatSync(fd)
     if (!info.isFile()) throw new Error(NOT_A_FILE)
+    return { fd, size: info.size }
+  } catch (error) {
+    closeSync(fd)
+    throw error
+  }
+}
+
+/**
+ * Reads bytes [start, end) of an open file into the same place of `bytes` (the whole file's), a block at a time,
+ * pausing after each block; returns the CRC-32 of those bytes that the file's CRC covers (all but its last 4).
+ * A worker runs it straight through; the main thread lets the event loop run at each pause.
+ */
+export function * readChecksummedBlocks (fd: number, bytes: Uint8Array, start: number, end: number, blockBytes: number): Generator<void, PartCrc> {
+  const checked = Math.max(bytes.byteLength - 4, 0)
+  let crc = 0
+  for (let at = start; at < end;) {
+    const bytesRead = readSync(fd, bytes, at, Math.min(blockBytes, end - at), at)
+    /* c8 ignore next: only another process cutting the file short while it is read gets here */
+    if (bytesRead === 0) throw new Error('the file shrank while it was read')
+    crc = crc32(bytes.subarray(Math.min(at, checked), Math.min(at + bytesRead, checked)), crc)
+    at += bytesRead
+    yield
+  }
+  return { crc, summed: Math.min(end, checked) - Math.min(start, checked) }
+}
+
+/** Reads a part of a file into its place in the file's buffer, with the CRC of the bytes of it the file's CRC covers. */
+export function readChecksummedPart ({ path, buffer, start, end }: FilePart, blockBytes: number): PartCrc {
+  const { fd, size } = openFileToRead(path)
+  try {
     // Replaced since the buffer was made for it: its CRC would not match, but its length may not either.
-    if (info.size !== buffer.byteLength) throw new Error('the file changed while it was read')
-    const bytes = new Uint8Array(buffer)
-    const checked = Math.max(buffer.byteLength - 4, 0)
-    let crc = 0
-    for (let at = start; at < end;) {
-      const bytesRead = readSync(fd, bytes, at, Math.min(blockBytes, end - at), at)
-      /* c8 ignore next: only another process cutting the file short while it is read gets here */
-      if (bytesRead === 0) throw new Error('the file shrank while it was read')
-      crc = crc32(bytes.subarray(Math.min(at, checked), Math.min(at + bytesRead, checked)), crc)
-      at += bytesRead
+    if (size !== buffer.byteLength) throw new Error('the file changed while it was read')
+    const blocks = readChecksummedBlocks(fd, new Uint8Array(buffer), start, end, blockBytes)
+    for (;;) {
+      const step = blocks.next()
+      if (step.done === true) return step.value
     }
-    return { crc, summed: Math.min(end, checked) - Math.min(start, checked) }
   } finally {
     closeSync(fd)
   }

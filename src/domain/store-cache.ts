@@ -3,9 +3,10 @@
 // provably describes the same data, read by the same program with the same settings: anything else is a
 // `CacheMismatch` naming the difference, and the caller parses afresh. Never a wrong answer, only a slower start.
 import { createHash, randomUUID } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { closeSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { setImmediate } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { crc32 } from 'node:zlib'
 import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
@@ -13,14 +14,14 @@ import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
 import { tableByteSize, type SessionTable } from './sessions.js'
-import { NOT_A_FILE, OPEN_WITHOUT_WAITING, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
+import { openFileToRead, readChecksummedBlocks, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
 import { PROJECT_ROOT } from '../project-root.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
 const FORMAT = 2
 const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
 const ALIGN = 8
-/** Read on this thread in blocks this large, each checksummed while the next one is read. */
+/** Read on this thread in blocks this large, each checksummed as soon as it is read. */
 const READ_BLOCK_BYTES = 16 * 1024 * 1024
 /** Written and checksummed in blocks this large, yielding between them so that requests go on meanwhile. */
 const WRITE_BLOCK_BYTES = 8 * 1024 * 1024
@@ -128,35 +129,23 @@ function processIsAlive (pid: number): boolean {
 
 /**
  * A whole file in a buffer of its own (so that typed arrays over it are aligned), with the CRC-32 of all but
- * its last 4 bytes, computed block by block while the next block is being read: on this thread, when no
- * read-ahead began (tests, embedders), yielding between blocks so that the server answers meanwhile.
+ * its last 4 bytes: on this thread, when no read-ahead began (tests, embedders), letting the event loop run
+ * between blocks so that the server answers meanwhile.
  */
 async function readChecksummed (path: string, blockBytes: number, signal: AbortSignal): Promise<ChecksummedFile> {
-  const handle = await open(path, OPEN_WITHOUT_WAITING)
+  const { fd, size } = openFileToRead(path)
   try {
-    const info = await handle.stat()
-    if (!info.isFile()) throw new Error(NOT_A_FILE)
-    const { size } = info
     const bytes = Buffer.allocUnsafeSlow(size)
-    const checked = Math.max(size - 4, 0)
-    const readBlock = (start: number) => handle.read(bytes, start, Math.min(blockBytes, size - start), start)
-    let crc = 0
-    let start = 0
-    let reading = size > 0 ? readBlock(0) : undefined
-    while (reading) {
+    const blocks = readChecksummedBlocks(fd, bytes, 0, size, blockBytes)
+    for (;;) {
+      const step = blocks.next()
+      if (step.done === true) return { bytes, crc: step.value.crc }
+      await setImmediate()
       // A stop while a large store is read (a gigabyte takes seconds) ends the read between blocks.
       signal.throwIfAborted()
-      const { bytesRead } = await reading
-      /* c8 ignore next: only another process cutting the file short while it is read gets here */
-      if (bytesRead === 0) throw new Error('the file shrank while it was read')
-      const end = start + bytesRead
-      reading = end < size ? readBlock(end) : undefined
-      crc = crc32(bytes.subarray(Math.min(start, checked), Math.min(end, checked)), crc)
-      start = end
     }
-    return { bytes, crc }
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
 }
 
