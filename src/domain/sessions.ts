@@ -116,6 +116,17 @@ export async function sessionizeSite (store: SessionizedColumns, siteId: number,
   }
 }
 
+/** How many session tables a cache takes, and how many bytes of them. */
+export interface CacheRoom {
+  sites: number
+  bytes: number
+}
+
+/** Whether `sites` tables of `bytes` bytes in all fit a cache's room: the one rule for what a cache holds. */
+export function fitsRoom (room: CacheRoom, sites: number, bytes: number): boolean {
+  return sites <= room.sites && bytes <= room.bytes
+}
+
 /** What a table (or a summary, without session rows) with these arrays costs in memory, for a cache's byte bound. */
 export function tableByteSize (sessionLengths: Float64Array, sessionRows?: Uint32Array): number {
   return sessionLengths.byteLength + (sessionRows?.byteLength ?? 0) + TABLE_OVERHEAD_BYTES

@@ -13,7 +13,7 @@ import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
-import { tableByteSize, type SessionTable } from './sessions.js'
+import { fitsRoom, tableByteSize, type CacheRoom, type SessionTable } from './sessions.js'
 import { openFileToRead, readChecksummedBlocks, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
 import { PROJECT_ROOT } from '../project-root.js'
 
@@ -284,12 +284,6 @@ function readDictionary (sections: Map<string, Section>, name: string, seed: num
   })
 }
 
-/** How many session tables the cache takes, and how many bytes of them. */
-export interface CacheRoom {
-  sites: number
-  bytes: number
-}
-
 /** Table numbers, six per table (site id first), in one float column. */
 const TABLE_FIELDS = 6
 
@@ -402,8 +396,7 @@ export class StoreCache {
       }
       return { siteId, table }
     })
-    const fitAll = views.length <= room.sites && views.reduce((bytes, { table }) => bytes + table.byteSize, 0) <= room.bytes
-    if (fitAll) return views
+    if (fitsRoom(room, views.length, views.reduce((bytes, { table }) => bytes + table.byteSize, 0))) return views
     return views.map(({ siteId, table }) => ({ siteId, table: { ...table, sessionLengths: table.sessionLengths.slice(), sessionRows: table.sessionRows.slice() } }))
   }
 
