@@ -40,6 +40,8 @@ interface GroupingScratch {
   readonly slotRanks: Uint32Array
   /** Each row's visitor's rank, so that the second pass does not look it up again. */
   readonly rowRanks: Uint32Array
+  /** The site's visitors, by rank. */
+  readonly rankVisitors: Uint32Array
   readonly groupStart: Uint32Array
   readonly visitors: Uint32Array
   readonly pages: Uint32Array
@@ -98,7 +100,7 @@ function hashSlotBits (keys: number): number {
  * site in visitorSiteCount for each of its visitors, as it meets them.
  */
 function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: number, to: number, visitorSiteCount: Uint32Array, scratch: GroupingScratch): void {
-  const { slotVisitors, slotRanks, rowRanks, groupStart } = scratch
+  const { slotVisitors, slotRanks, rowRanks, rankVisitors, groupStart } = scratch
   const slotBits = hashSlotBits(Math.min(to - from, visitorSiteCount.length))
   const mask = 2 ** slotBits - 1
   slotVisitors.fill(0, 0, mask + 1)
@@ -114,14 +116,16 @@ function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: n
     }
     if (found === 0) {
       slotVisitors[slot] = key
-      visitorSiteCount[key - 1]++
       slotRanks[slot] = groups
+      rankVisitors[groups] = key - 1
       groupStart[groups++] = 0
     }
     const rank = slotRanks[slot]
     rowRanks[row - from] = rank
     groupStart[rank]++
   }
+  // In a loop of their own: each count is a cache miss, which the processor overlaps only in a loop this plain.
+  for (let group = 0; group < groups; group++) visitorSiteCount[rankVisitors[group]]++
   let sum = 0
   for (let group = 0; group < groups; group++) {
     const count = groupStart[group]
@@ -225,13 +229,11 @@ export function scatterRows (
 ): void {
   // The cursors are by the batch's own site ids, so no site id needs remapping per row.
   const cursor = siteCursor.slice()
-  // Locals, not the batch's properties: the compiler cannot tell that the stores below leave those unchanged.
-  const { siteColumn, visitorColumn: batchVisitors, pageColumn: batchPages, timestampColumn: batchTimes } = batch
-  for (let row = 0; row < batchTimes.length; row++) {
-    const at = cursor[siteColumn[row]]++
-    visitorColumn[at] = visitorIdMap[batchVisitors[row]]
-    pageColumn[at] = pageIdMap[batchPages[row]]
-    timestampColumn[at] = batchTimes[row]
+  for (let row = 0; row < batch.timestampColumn.length; row++) {
+    const at = cursor[batch.siteColumn[row]]++
+    visitorColumn[at] = visitorIdMap[batch.visitorColumn[row]]
+    pageColumn[at] = pageIdMap[batch.pageColumn[row]]
+    timestampColumn[at] = batch.timestampColumn[row]
   }
 }
 
@@ -250,6 +252,7 @@ export function siteGrouper (
     slotVisitors: new Uint32Array(slots),
     slotRanks: new Uint32Array(slots),
     rowRanks: new Uint32Array(largestSite),
+    rankVisitors: new Uint32Array(largestSite),
     groupStart: new Uint32Array(largestSite),
     visitors: new Uint32Array(largestSite),
     pages: new Uint32Array(largestSite),

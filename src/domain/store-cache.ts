@@ -13,7 +13,7 @@ import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
-import { fitsRoom, tableByteSize, type CacheRoom, type SessionTable } from './sessions.js'
+import { ownedUnlessAllFit, packTables, unpackTables, type CacheRoom, type PackedTables, type SessionTable } from './sessions.js'
 import { openFileToRead, readChecksummedBlocks, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
 import { PROJECT_ROOT } from '../project-root.js'
 
@@ -284,9 +284,6 @@ function readDictionary (sections: Map<string, Section>, name: string, seed: num
   })
 }
 
-/** Table numbers, six per table (site id first), in one float column. */
-const TABLE_FIELDS = 6
-
 /**
  * The cache of one data folder: a store file, valid while every input file keeps its name, size and
  * modification time, and a session-table file, valid for one store and one session timeout.
@@ -370,47 +367,15 @@ export class StoreCache {
    * The saved session tables of a store, in the order they were saved (busiest site first). When the cache has
    * room for them all, their arrays are views of the file's memory, which holds nothing else: copying them
    * took a tenth of a 10 M-row restart (fresh pages, and the collections that so much new memory set off).
-   * Otherwise each is a copy, so that the memory of the tables the cache leaves out is freed.
    */
   async readSessionTables (store: PageViewStore, storeId: string, room: CacheRoom): Promise<{ siteId: number, table: SessionTable }[]> {
     const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
-    const numbers = sections.get('tableNumbers') as Float64Array
-    const lengths = sections.get('sessionLengths') as Float64Array
-    const rows = sections.get('sessionRows') as Uint32Array
-    let start = 0
-    const views = Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
-      const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)
-      const sessionLengths = lengths.subarray(start, start + sessions)
-      // Each table's rows are one longer than its lengths (the site's end follows): table i's start i further on.
-      const sessionRows = rows.subarray(start + i, start + i + sessions + 1)
-      start += sessions
-      const table: SessionTable = {
-        siteUrl: store.siteUrls[siteId],
-        pageViews,
-        visitors,
-        sessionLengths,
-        totalSessionLength,
-        singleViewSessions,
-        sessionRows,
-        byteSize: tableByteSize(sessionLengths, sessionRows)
-      }
-      return { siteId, table }
-    })
-    if (fitsRoom(room, views.length, views.reduce((bytes, { table }) => bytes + table.byteSize, 0))) return views
-    return views.map(({ siteId, table }) => ({ siteId, table: { ...table, sessionLengths: table.sessionLengths.slice(), sessionRows: table.sessionRows.slice() } }))
+    const packed = { numbers: sections.get('tableNumbers'), lengths: sections.get('sessionLengths'), rows: sections.get('sessionRows') } as PackedTables
+    return ownedUnlessAllFit(unpackTables(packed, store.siteUrls), room)
   }
 
   async saveSessionTables (storeId: string, tables: readonly { siteId: number, table: SessionTable }[], signal: AbortSignal): Promise<void> {
-    const numbers = new Float64Array(tables.length * TABLE_FIELDS)
-    const lengths = new Float64Array(tables.reduce((sum, { table }) => sum + table.sessionLengths.length, 0))
-    const rows = new Uint32Array(lengths.length + tables.length)
-    let start = 0
-    tables.forEach(({ siteId, table }, i) => {
-      numbers.set([siteId, table.pageViews, table.visitors, table.sessionLengths.length, table.totalSessionLength, table.singleViewSessions], i * TABLE_FIELDS)
-      lengths.set(table.sessionLengths, start)
-      rows.set(table.sessionRows, start + i)
-      start += table.sessionLengths.length
-    })
+    const { numbers, lengths, rows } = packTables(tables)
     await writeSectionsFile(this.#tablesPath, this.#tablesKey(storeId), null, { tableNumbers: numbers, sessionLengths: lengths, sessionRows: rows }, signal)
   }
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { finishStore, planStore, type PageViewStore } from '../domain/page-view-store.js'
-import type { SessionTable } from '../domain/sessions.js'
+import { unpackTables, type SessionTable } from '../domain/sessions.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
 /** What each parser needs: how to parse, and how many distinct visitors and rows to expect. */
@@ -109,7 +109,8 @@ export async function buildOnWorkers (
     // Each worker counted the sites of its share for each visitor: a visitor's sites are the sum of the shares'.
     const [visitorSiteCount, ...others] = builtByWorker.map(built => built.visitorSiteCount!)
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
-    return { store: finishStore(plan, columns, visitorSiteCount), sessionTables: builtByWorker.flatMap(built => built.tables) }
+    const sessionTables = builtByWorker.flatMap(built => unpackTables(built.tables!, plan.siteUrls).map(({ table }) => table))
+    return { store: finishStore(plan, columns, visitorSiteCount), sessionTables }
   } finally {
     signal?.removeEventListener('abort', stop)
     stop()

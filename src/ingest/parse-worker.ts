@@ -6,7 +6,7 @@ import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
-import { sessionizeSite, type SessionTable } from '../domain/sessions.js'
+import { sessionizeSite, TablePacker, type PackedTables } from '../domain/sessions.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
@@ -20,7 +20,7 @@ export type FromWorker =
   | { type: 'progress', bytes: number }
   | { type: 'parsed', result: RangeResult }
   | { type: 'batch', batch: PageViewBatch }
-  | { type: 'built', tables: SessionTable[], visitorSiteCount?: Uint32Array }
+  | { type: 'built', tables?: PackedTables, visitorSiteCount?: Uint32Array }
   | { type: 'failed', message: string }
 
 const options = workerData as WorkerOptions
@@ -54,25 +54,27 @@ port.on('message', (message: ToWorker) => {
     }
     case 'scatter':
       scatterRows(message.batch, message.visitorIdMap, message.pageIdMap, message.siteCursor, message.columns)
-      send({ type: 'built', tables: [] })
+      send({ type: 'built' })
       break
     case 'group':
       // A failure here ends the worker with an error, which the build step waiting for this answer rejects with.
-      void group(message).then(built => send(built, [built.visitorSiteCount!.buffer as ArrayBuffer,
-        ...built.tables.flatMap(table => [table.sessionLengths.buffer, table.sessionRows.buffer] as ArrayBuffer[])]))
+      void group(message).then(built => send(built,
+        [built.visitorSiteCount!.buffer, built.tables!.numbers.buffer, built.tables!.lengths.buffer, built.tables!.rows.buffer] as ArrayBuffer[]))
   }
 })
 
-/** Groups a share of the sites; answers with their tables, if sessionized, and the share's count of sites per visitor. */
+/** Groups a share of the sites; answers with their tables (packed; none unless sessionized) and the share's count of sites per visitor. */
 async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<Extract<FromWorker, { type: 'built' }>> {
   const { siteRowStart, fromSite, toSite, columns, sessionize } = message
   const visitorSiteCount = new Uint32Array(message.visitorCount)
   const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, visitorSiteCount)
-  const tables: SessionTable[] = []
+  // Each table packed as soon as it is made, and let go: packing them all at the end held them twice at once.
+  // A site has at most as many sessions as rows.
+  const tables = new TablePacker(sessionize ? toSite - fromSite : 0, sessionize ? siteRowStart[toSite] - siteRowStart[fromSite] : 0)
   const store = sessionize && { siteRowStart, ...columns, siteUrls: sessionize.siteUrls }
   for (let site = fromSite; site < toSite; site++) {
     groupSite(site)
-    if (store) tables.push(await sessionizeSite(store, site, sessionize!.timeoutSeconds))
+    if (store) tables.add(site, await sessionizeSite(store, site, sessionize!.timeoutSeconds))
   }
-  return { type: 'built', tables, visitorSiteCount }
+  return { type: 'built', tables: tables.packed(), visitorSiteCount }
 }

@@ -3,7 +3,10 @@ import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-view-store.js'
 import { sitePages, siteTimeline } from '../../src/domain/queries.js'
 import { WHOLE_DATA } from '../../src/domain/time-range.js'
-import { SLICE, medianOfSorted, percentileOfSorted, sessionizeSite, sortInSlices, summarizeRange } from '../../src/domain/sessions.js'
+import {
+  SLICE, TablePacker, medianOfSorted, ownedUnlessAllFit, packTables, percentileOfSorted, sessionizeSite, sortInSlices, summarizeRange, unpackTables,
+  type SessionTable
+} from '../../src/domain/sessions.js'
 
 type View = [visitor: string, site: string, timestamp: number]
 
@@ -190,4 +193,26 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
   t.ok(turns >= expected.length / SLICE, `the event loop ran ${turns} times while counting pages, at least once a slice`)
   t.same([pages.num_sessions, pages.page_views, pages.top_pages, pages.entry_pages],
     [expected.length, rows, [{ page_view_url: 'big/', page_views: rows }], [{ page_view_url: 'big/', sessions: expected.length }]])
+})
+
+t.test('tables packed, at once or one at a time, unpack equal, as views of the packed arrays', async t => {
+  const store = storeOf([['v', 's1', 0], ['v', 's1', 100], ['w', 's1', 5000], ['v', 's2', 7], ['x', 's3', 9], ['x', 's3', 4000]])
+  const tables = await Promise.all([2, 0, 1].map(async siteId => ({ siteId, table: await sessionizeSite(store, siteId, 1800) })))
+  const buffers = (unpacked: { table: SessionTable }[]) => new Set(unpacked.flatMap(({ table }) => [table.sessionLengths.buffer, table.sessionRows.buffer]))
+  const atOnce = unpackTables(packTables(tables), store.siteUrls)
+  t.same(atOnce, tables)
+  t.equal(buffers(atOnce).size, 2, 'the lengths of all, and the rows of all')
+  // Room for more than is added, as a build worker makes it: what is handed on is what was added.
+  const packer = new TablePacker(10, 100)
+  for (const { siteId, table } of tables) packer.add(siteId, table)
+  t.same(unpackTables(packer.packed(), store.siteUrls), tables)
+  t.same(unpackTables(packTables([]), store.siteUrls), [])
+
+  const bytes = tables.reduce((sum, { table }) => sum + table.byteSize, 0)
+  t.equal(ownedUnlessAllFit(atOnce, { sites: 3, bytes }), atOnce, 'with room for them all, the views as they are')
+  for (const room of [{ sites: 2, bytes }, { sites: 3, bytes: bytes - 1 }]) {
+    const owned = ownedUnlessAllFit(atOnce, room)
+    t.same(owned, tables)
+    t.equal(buffers(owned).size, 6, `without room for them all (${JSON.stringify(room)}), each array a copy of its own`)
+  }
 })

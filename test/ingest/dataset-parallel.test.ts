@@ -73,6 +73,8 @@ t.test('workers that build the store sessionize every site with the timeout give
     for (const table of sessionTables) {
       t.same(table, await sessionizeSite(store, store.siteIdByUrl.get(table.siteUrl)!, timeout), `${table.siteUrl}, timeout ${timeout}`)
     }
+    const buffers = new Set(sessionTables.flatMap(table => [table.sessionLengths.buffer, table.sessionRows.buffer]))
+    t.equal(buffers.size, 2 * onWorkers.workers, 'each worker hands over its tables in one piece: its lengths and its rows')
   }
   t.same((await loadDataset(files, onWorkers)).sessionTables, [], 'none without a timeout')
   t.same((await loadDataset(files, { ...onThisThread, sessionTimeoutSeconds: 1800 })).sessionTables, [], 'none from this thread: warm-up computes them')
