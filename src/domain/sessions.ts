@@ -104,16 +104,12 @@ export async function sessionizeSite (store: SessionizedColumns, siteId: number,
   rows[sessionCount] = to
   const sessionLengths = await sortInSlices(await copyInSlices(lengths, sessionCount))
   const sessionRows = await copyInSlices(rows, sessionCount + 1)
-  return {
-    siteUrl: store.siteUrls[siteId],
-    pageViews: to - from,
-    visitors,
-    sessionLengths,
-    totalSessionLength,
-    singleViewSessions,
-    sessionRows,
-    byteSize: tableByteSize(sessionLengths, sessionRows)
-  }
+  return sessionTable({ siteUrl: store.siteUrls[siteId], pageViews: to - from, visitors, sessionLengths, totalSessionLength, singleViewSessions, sessionRows })
+}
+
+/** A table, with what it costs in memory worked out from its arrays. */
+function sessionTable (table: Omit<SessionTable, 'byteSize'>): SessionTable {
+  return { ...table, byteSize: tableByteSize(table.sessionLengths, table.sessionRows) }
 }
 
 /** How many session tables a cache takes, and how many bytes of them. */
@@ -202,17 +198,7 @@ export function unpackTables ({ numbers, lengths, rows }: PackedTables, siteUrls
     // Each table's rows are one longer than its lengths: table i's start i further on.
     const sessionRows = rows.subarray(start + i, start + i + sessions + 1)
     start += sessions
-    const table: SessionTable = {
-      siteUrl: siteUrls[siteId],
-      pageViews,
-      visitors,
-      sessionLengths,
-      totalSessionLength,
-      singleViewSessions,
-      sessionRows,
-      byteSize: tableByteSize(sessionLengths, sessionRows)
-    }
-    return { siteId, table }
+    return { siteId, table: sessionTable({ siteUrl: siteUrls[siteId], pageViews, visitors, sessionLengths, totalSessionLength, singleViewSessions, sessionRows }) }
   })
 }
 
