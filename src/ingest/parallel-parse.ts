@@ -39,10 +39,11 @@ function exitedEarly (code?: number): Error {
   return new Error(`a load worker exited${code === undefined ? '' : ` (code ${code})`} before it finished`)
 }
 
-type Built = Extract<FromWorker, { type: 'built' }>
+/** A build step's answer: during the build, a worker sends nothing else. */
+type Built = Extract<FromWorker, { type: 'scattered' | 'grouped' }>
 
-/** Sends a worker one build step and waits for its answer: during the build, 'built' is the only one. */
-function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<Built> {
+/** Sends a worker one build step and waits for its answer, of the type that step answers with. */
+function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // A worker's thread id is -1 once it has exited.
     if (worker.threadId === -1) return reject(exitedEarly())
@@ -55,9 +56,9 @@ function buildStep (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] =
     }
     worker.once('error', reject)
     worker.once('exit', onExit)
-    worker.once('message', (built: Built) => {
+    worker.once('message', (answer: Answer) => {
       settle()
-      resolve(built)
+      resolve(answer)
     })
     worker.postMessage(message, transfer)
   })
@@ -97,19 +98,19 @@ export async function buildOnWorkers (
       plan.visitorIdMaps[b].buffer, plan.pageIdMaps[b].buffer] as ArrayBuffer[])))
     const sessionize = sessionTimeoutSeconds === undefined ? undefined : { timeoutSeconds: sessionTimeoutSeconds, siteUrls: plan.siteUrls }
     let fromSite = 0
-    const builtByWorker = await Promise.all(workers.map((worker, w) => {
+    const groupedByWorker = await Promise.all(workers.map((worker, w) => {
       let toSite = fromSite
       const rowsWanted = (rowCount * (w + 1)) / workers.length
       while (toSite < siteCount && (siteRowStart[toSite] < rowsWanted || w === workers.length - 1)) toSite++
       const share = { type: 'group', siteRowStart, fromSite, toSite, columns, visitorCount: plan.visitors.size, sessionize } as const
       fromSite = toSite
-      return buildStep(worker, share)
+      return buildStep<Extract<Built, { type: 'grouped' }>>(worker, share)
     }))
     signal?.throwIfAborted()
     // Each worker counted the sites of its share for each visitor: a visitor's sites are the sum of the shares'.
-    const [visitorSiteCount, ...others] = builtByWorker.map(built => built.visitorSiteCount!)
+    const [visitorSiteCount, ...others] = groupedByWorker.map(grouped => grouped.visitorSiteCount)
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
-    const sessionTables = builtByWorker.flatMap(built => unpackTables(built.tables!, plan.siteUrls).map(({ table }) => table))
+    const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
     return { store: finishStore(plan, columns, visitorSiteCount), sessionTables }
   } finally {
     signal?.removeEventListener('abort', stop)

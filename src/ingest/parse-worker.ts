@@ -20,7 +20,8 @@ export type FromWorker =
   | { type: 'progress', bytes: number }
   | { type: 'parsed', result: RangeResult }
   | { type: 'batch', batch: PageViewBatch }
-  | { type: 'built', tables?: PackedTables, visitorSiteCount?: Uint32Array }
+  | { type: 'scattered' }
+  | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
   | { type: 'failed', message: string }
 
 const options = workerData as WorkerOptions
@@ -54,17 +55,17 @@ port.on('message', (message: ToWorker) => {
     }
     case 'scatter':
       scatterRows(message.batch, message.visitorIdMap, message.pageIdMap, message.siteCursor, message.columns)
-      send({ type: 'built' })
+      send({ type: 'scattered' })
       break
     case 'group':
       // A failure here ends the worker with an error, which the build step waiting for this answer rejects with.
-      void group(message).then(built => send(built,
-        [built.visitorSiteCount!.buffer, built.tables!.numbers.buffer, built.tables!.lengths.buffer, built.tables!.rows.buffer] as ArrayBuffer[]))
+      void group(message).then(grouped => send(grouped,
+        [grouped.visitorSiteCount.buffer, grouped.tables.numbers.buffer, grouped.tables.lengths.buffer, grouped.tables.rows.buffer] as ArrayBuffer[]))
   }
 })
 
 /** Groups a share of the sites; answers with their tables (packed; none unless sessionized) and the share's count of sites per visitor. */
-async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<Extract<FromWorker, { type: 'built' }>> {
+async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<Extract<FromWorker, { type: 'grouped' }>> {
   const { siteRowStart, fromSite, toSite, columns, sessionize } = message
   const visitorSiteCount = new Uint32Array(message.visitorCount)
   const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, visitorSiteCount)
@@ -76,5 +77,5 @@ async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<Ex
     groupSite(site)
     if (store) tables.add(site, await sessionizeSite(store, site, sessionize!.timeoutSeconds))
   }
-  return { type: 'built', tables: tables.packed(), visitorSiteCount }
+  return { type: 'grouped', tables: tables.packed(), visitorSiteCount }
 }
