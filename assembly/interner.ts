@@ -356,6 +356,18 @@ let fieldBits: u32 = 0
   return at
 }
 
+/**
+ * Where the line break is, when the line ends at `at`: a line break there, or \r and one, or (the last line, with
+ * `lastLineEnds`) the data's end there or after \r, which counts as the line break; -1 when the line goes on.
+ */
+// @ts-ignore: a decorator AssemblyScript knows
+@inline function lineBreakAt (data: usize, at: u32, length: u32, lastLineEnds: bool): i64 {
+  let lineBreak = at
+  if (lineBreak < length && load<u8>(data + lineBreak) == CARRIAGE_RETURN) lineBreak++
+  if (lineBreak == length ? !lastLineEnds : load<u8>(data + lineBreak) != NEWLINE) return -1
+  return lineBreak
+}
+
 /** Rows of a block of lines, kept until their visitors and pages are interned together. */
 const BLOCK: u32 = 64
 
@@ -386,11 +398,11 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
   while (at < length) {
     const lineStart = at
     // The fields are read up to the line break that ends the timestamp's digits; anything else leaves the line.
-    const first = load<u8>(data + lineStart)
-    if (first == NEWLINE || (first == CARRIAGE_RETURN && (lineStart + 1 == length ? lastLineEnds : load<u8>(data + lineStart + 1) == NEWLINE))) {
+    const emptyLineBreak = lineBreakAt(data, lineStart, length, lastLineEnds)
+    if (emptyLineBreak >= 0) {
       // An empty line, read as no row.
       linesRead++
-      at = lineStart + (first == NEWLINE ? 1 : 2)
+      at = <u32>emptyLineBreak + 1
       continue
     }
     fieldBits = 0
@@ -410,12 +422,10 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
     let timestamp: u64 = 0
     for (let digit = <u32>load<u8>(data + p) - ZERO; p < length && digit <= 9; digit = <u32>load<u8>(data + ++p) - ZERO) timestamp = timestamp * 10 + digit
     if (p == timestampStart || p - timestampStart > MAX_DIGITS) break
-    // The digits end the line: at a line break, \r and a line break, or (the last line) the data's end, or \r there.
-    let lineBreak = p
-    if (lineBreak < length && load<u8>(data + lineBreak) == CARRIAGE_RETURN) lineBreak++
-    if (lineBreak == length ? !lastLineEnds : load<u8>(data + lineBreak) != NEWLINE) break
-    if (lineBreak - lineStart > maxLine) break
-    const next = lineBreak + 1
+    // The digits end the line.
+    const lineBreak = lineBreakAt(data, p, length, lastLineEnds)
+    if (lineBreak < 0 || <u32>lineBreak - lineStart > maxLine) break
+    const next = <u32>lineBreak + 1
     // Text that is not valid UTF-8 is left to papaparse, which decodes it as every other path does.
     if ((fieldBits & 0x80808080) != 0 && !isUtf8(data + lineStart, pageEnd - lineStart)) break
     const row = rows + (<usize>(rowsRead + pending) * 24)
