@@ -62,8 +62,10 @@ t.test('waiting for the data: through 503s, and a failed load is an error', asyn
   const waiting = waitUntilLoaded(baseUrl)
   await new Promise(resolve => setTimeout(resolve, 50))
   await writeFile(join(dataDir, 'pipe.csv'), 'a,s,u,1\n')
-  await waiting
+  const loaded = await waiting
   t.equal((await fetch(`${baseUrl}/health`)).status, 200)
+  t.match(loaded, { rows: 1, sites: 1, visitors: 1, files_total: 1 })
+  t.ok(Date.parse(loaded.ready_at) <= Date.now())
 
   const failed = await build(t, { dataDir: t.testdir({ 'v.csv': 'a,s,u\n' }), strictCsv: true })
   await t.rejects(failed.sessions.loaded)

@@ -73,11 +73,21 @@ async function whenAnswering (child: ChildProcess, name: string, port: number, r
   return { child, baseUrl, stop: async () => { child.kill('SIGTERM'); await exited } }
 }
 
-/** Polls /health until the data is loaded. */
-export async function waitUntilLoaded (baseUrl: string): Promise<void> {
-  await poll(10, async () => {
+/** What /health says once the data is loaded (the fields the bench reads). */
+export interface LoadedHealth {
+  ready_at: string, load_ms: number, parse_ms: number, build_ms: number, warm_ms: number
+  rows: number, sites: number, visitors: number, files_total: number
+}
+
+/**
+ * Polls /health until the data is loaded; returns what it then says. Every tenth of a second: polled every 10 ms,
+ * the requests took so much CPU from the load that a 10 M-row cold start on two cores took 0.6–1 s longer. The
+ * bench times a start by the server's own `ready_at`, which does not depend on when the poll comes.
+ */
+export async function waitUntilLoaded (baseUrl: string): Promise<LoadedHealth> {
+  return await poll(100, async () => {
     const response = await fetch(`${baseUrl}/health`)
-    if (response.status === 200) return true
+    if (response.status === 200) return await response.json() as LoadedHealth
     if (response.status !== 503) throw new Error(`/health answered ${response.status}: ${await response.text()}`)
   })
 }

@@ -56,6 +56,8 @@ export type Health =
     parse_ms: number
     build_ms: number
     warm_ms: number
+    started_at: string
+    ready_at: string
     load_workers: number
     source: DataSource
     cache_file: CacheFileStatus
@@ -67,7 +69,7 @@ export type Health =
 type State =
   | { status: 'loading', progress: LoadProgress }
   | { status: 'failed', error: Error }
-  | { status: 'ready', warmMs: number }
+  | { status: 'ready', warmMs: number, readyAt: number }
 
 const MAX_BAD_ROW_EXAMPLES = 10
 /** /health lists this many files at most (and counts them all), so that it stays small whatever the folder holds. */
@@ -179,7 +181,7 @@ export class SessionService {
       let computedTables: SiteTable[] = []
       if (savedTables) this.#fill(savedTables)
       else if (this.#options.warmCache) computedTables = await this.#warm()
-      this.#state = { status: 'ready', warmMs: Math.round(performance.now() - warmStarted) }
+      this.#state = { status: 'ready', warmMs: Math.round(performance.now() - warmStarted), readyAt: Date.now() }
       const summary = this.#backend.summary()
       // With every site's table at hand, the sites table costs no computation: have it ready for the first page.
       if (this.#cache.size === summary.sites) void this.siteDirectory(WHOLE_DATA).catch(() => {})
@@ -268,6 +270,8 @@ export class SessionService {
           parse_ms: summary.parseMs,
           build_ms: summary.buildMs,
           warm_ms: state.warmMs,
+          started_at: new Date(performance.timeOrigin).toISOString(),
+          ready_at: new Date(state.readyAt).toISOString(),
           load_workers: summary.workers,
           source: this.#backend.source(),
           cache_file: this.#backend.cacheFile(),

@@ -72,6 +72,8 @@ const healthSchema = {
       parse_ms: integer(),
       build_ms: integer(),
       warm_ms: integer('Milliseconds to compute (or read) the session tables before answering.'),
+      started_at: { type: 'string', format: 'date-time', description: 'When the process started.' },
+      ready_at: { type: 'string', format: 'date-time', description: 'When the data was ready and queries began to be answered.' },
       load_workers: integer('Worker threads that parsed the files.'),
       source: { type: 'string', enum: ['csv', 'cache', 'database'], description: 'Whether the files were parsed, the cache folder was read, or the data is in ClickHouse.' },
       cache_file: { type: 'string', enum: ['off', 'read', 'saving', 'saved', 'failed'], description: 'What became of the cache folder this start.' },

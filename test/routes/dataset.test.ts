@@ -51,7 +51,9 @@ t.test('/health summarizes the dataset once loaded', async t => {
     '1.csv': 'visitor_id,site_url,page_view_url,timestamp\r\na,s,u,10\r\nbroken\r\n',
     '2.csv': 'b,s,u,4294967296\n'
   })
+  const built = Date.now()
   const server = await buildLoaded(t, { dataDir, sessionTimeoutSeconds: 60 })
+  const loaded = Date.now()
   await get(server, '/num_sessions', { site_url: 's' })
   const res = await get(server, '/health')
   t.equal(res.statusCode, 200)
@@ -71,6 +73,11 @@ t.test('/health summarizes the dataset once loaded', async t => {
     cache: { sites_cached: 1, misses: 1, computations: 1 }
   })
   t.type(res.json().load_ms, 'number')
+  // The process started before this test built its server; the data was ready while the test waited for it.
+  const { started_at: startedAt, ready_at: readyAt } = res.json()
+  t.ok(Date.parse(startedAt) <= built, `started ${startedAt}`)
+  t.ok(Date.parse(readyAt) >= built && Date.parse(readyAt) <= loaded, `ready ${readyAt}`)
+  t.equal(new Date(Date.parse(readyAt)).toISOString(), readyAt)
 })
 
 t.test('/health stays small and names files only as they stand in the data folder', async t => {
