@@ -10,7 +10,8 @@ COPY assembly ./assembly
 RUN npm run build
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data CACHE_DIR=/cache
+# Large allocations in transparent huge pages, as npm start has them (see the README: a load's page faults).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=5000 DATA_DIR=/data CACHE_DIR=/cache GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts

@@ -89,11 +89,16 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   // As the bench starts Sessionizer: npm start, whose one child is the server (its peak RSS is the one to read).
   const npmPort = await freePort()
   const cacheDir = join(t.testdirName, 'cache')
-  const started = await startNpmStart({ ...BUNDLE_COVERAGE_OFF, DATA_DIR: dataDir, CACHE_DIR: cacheDir, PORT: String(npmPort), LOG_LEVEL: 'warn' }, npmPort, '/health')
+  const started = await startNpmStart({
+    ...BUNDLE_COVERAGE_OFF, DATA_DIR: dataDir, CACHE_DIR: cacheDir, PORT: String(npmPort), LOG_LEVEL: 'warn', GLIBC_TUNABLES: 'glibc.malloc.tcache_count=7'
+  }, npmPort, '/health')
   await waitUntilLoaded(started.baseUrl)
   t.same(await waitUntilCacheSettled(started.baseUrl), { source: 'csv', cacheFile: 'saved' })
   const [serverPid] = childPids(started.child.pid!)
   t.match(readFileSync(`/proc/${serverPid}/cmdline`, 'utf8'), /scripts\/start\.mjs/)
+  // Large allocations in huge pages, and the tunables a user set kept.
+  // (glibc, reading the tunables at start, may leave a NUL for each colon in the process's first environment.)
+  t.match(readFileSync(`/proc/${serverPid}/environ`, 'utf8'), /\0GLIBC_TUNABLES=glibc\.malloc\.tcache_count=7[:\0]glibc\.malloc\.hugetlb=1\0/)
   t.ok(peakRssBytes(serverPid) > 1e6)
   await started.stop()
   await t.rejects(fetch(`${started.baseUrl}/health`), 'stopping npm start stops the server')
