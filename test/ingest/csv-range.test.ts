@@ -350,6 +350,20 @@ t.test('a line longer than the buffer grows it', async t => {
   t.same(rows.sort(), [['v1', 's1', 10], ['v2', 's1', 20]])
 })
 
+t.test('ranges parsed one after another on a thread each read their own bytes, whatever the last one left in the read buffer', async t => {
+  // The second range reads through the first one's buffer, which still holds the first one's longer lines.
+  const first = Array.from({ length: 300 }, (_, i) => `first-visitor-${i},first.site,first.site/a-long-page-${i},${i}\n`).join('')
+  const second = Array.from({ length: 300 }, (_, i) => `v${i},s,p${i},${1000 + i}`).join('\n')
+  const dir = t.testdir({ 'first.csv': first, 'second.csv': second })
+  const options = { ...lenient, chunkBytes: 100 }
+  const firstRead = await parseRange({ file: join(dir, 'first.csv'), start: 0, end: first.length }, options)
+  const secondRead = await parseRange({ file: join(dir, 'second.csv'), start: 0, end: second.length }, options)
+  t.same(firstRead.rows, Array.from({ length: 300 }, (_, i) => [`first-visitor-${i}`, 'first.site', i]))
+  t.same(secondRead.rows, Array.from({ length: 300 }, (_, i) => [`v${i}`, 's', 1000 + i]))
+  t.same(secondRead.pages, Array.from({ length: 300 }, (_, i) => `p${i}`))
+  t.match(secondRead.result, { rows: 300, lines: 300, badRowCount: 0 })
+})
+
 t.test('a range from the middle of a file counts its own lines and takes no header', async t => {
   const content = 'visitor_id,site_url,page_view_url,timestamp\nv1,s1,u,10\nvisitor_id,site_url,page_view_url,timestamp\nv2,s1,u,20\n'
   const dir = t.testdir({ 'views.csv': content })
