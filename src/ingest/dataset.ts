@@ -3,7 +3,7 @@
 import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers, startWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
 import type { SessionTable } from '../domain/sessions.js'
 import type { CsvFile } from './data-folder.js'
@@ -130,11 +130,6 @@ function rangesByFile (results: readonly RangeResult[]): Map<string, { result: R
   }))
 }
 
-/** Stops the workers of a parse whose batches will not be built. */
-function release (parsed: ParsedRanges): void {
-  for (const worker of parsed.workers) void worker.terminate()
-}
-
 /** Files where a split fell inside a quoted field (a range other than the last ended inside quotes). */
 function filesSplitInsideQuotes (byFile: ReturnType<typeof rangesByFile>): Set<string> {
   const files = new Set<string>()
@@ -183,7 +178,6 @@ export async function loadDataset (
   let byFile = rangesByFile(parsed.results)
   const misSplit = filesSplitInsideQuotes(byFile)
   if (misSplit.size > 0) {
-    release(parsed)
     parsed = await parse(misSplit)
     byFile = rangesByFile(parsed.results)
   }
@@ -207,13 +201,12 @@ export async function loadDataset (
     }
   })
   if (strictFailure) {
-    release(parsed)
     throw new CsvFormatError(`${strictFailure.file}:${strictFailure.line}: ${strictFailure.reason}`)
   }
 
   const parsedAt = performance.now()
-  const { store, sessionTables } = parsed.workers.length > 0
-    ? await buildOnWorkers(parsed.workers, parsed.batches, options.sessionTimeoutSeconds, options.signal)
+  const { store, sessionTables } = workers > 0
+    ? await buildOnWorkers(startWorkers(parsed.batches.length, undefined, tuning.workerScript), parsed.batches, options.sessionTimeoutSeconds, options.signal)
     : { store: buildPageViewStore(parsed.batches), sessionTables: [] }
   const builtAt = performance.now()
   const summary: DatasetSummary = {

@@ -17,8 +17,6 @@ export interface WorkerOptions extends RangeParseOptions {
 export interface ParsedRanges {
   batches: PageViewBatch[]
   results: RangeResult[]
-  /** The workers that parsed, still running, to build the store with; empty when parsed on this thread. */
-  workers: Worker[]
 }
 
 // The worker is a sibling module: parse-worker.ts under test, parse-worker.js once built.
@@ -31,7 +29,16 @@ export async function parseOnThisThread (
   const builder = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
   const results: RangeResult[] = []
   for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
-  return { batches: [builder.finish()], results, workers: [] }
+  return { batches: [builder.finish()], results }
+}
+
+/**
+ * Starts `count` load workers: parse workers with the options of a parse, build workers without (a build worker
+ * never parses). `workerScript` is another worker module, started without this process's Node options.
+ */
+export function startWorkers (count: number, options?: WorkerOptions, workerScript?: URL): Worker[] {
+  return Array.from({ length: count }, () =>
+    new Worker(workerScript ?? WORKER_URL, { workerData: options, ...(workerScript && { execArgv: [] }) }))
 }
 
 /** A worker that stopped without saying why (killed, or out of memory): the load cannot go on without it. */
@@ -65,8 +72,8 @@ function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, tra
 }
 
 /**
- * Builds the store on the workers that parsed the batches, as buildPageViewStore does on one thread: the plan
- * here, then each worker scatters its own batch into shared columns, then each groups a share of the sites
+ * Builds the store on build workers, one for each batch, as buildPageViewStore does on one thread: the plan
+ * here (while the workers, just started, get ready), then each worker scatters a batch into shared columns, then each groups a share of the sites
  * (cut so that the shares hold about as many rows), counting each visitor's sites as it goes, and with a session
  * timeout, sessionizes each site as it groups it: warm-up's work, in parallel and on rows in the CPU's cache.
  * Terminates the workers.
@@ -128,8 +135,7 @@ export function parseOnWorkers (
   const queue = [...ranges]
   const batches: PageViewBatch[] = []
   const results: RangeResult[] = []
-  const workers = Array.from({ length: Math.min(workerCount, ranges.length) }, () =>
-    new Worker(workerScript ?? WORKER_URL, { workerData: options, ...(workerScript && { execArgv: [] }) }))
+  const workers = startWorkers(Math.min(workerCount, ranges.length), options, workerScript)
 
   return new Promise((resolve, reject) => {
     let settled = false
@@ -169,7 +175,12 @@ export function parseOnWorkers (
             break
           case 'batch':
             batches.push(message.batch)
-            if (batches.length === workers.length && settle()) resolve({ batches, results, workers })
+            if (batches.length === workers.length && settle()) {
+              // Not kept to build with: each holds its dictionaries' WebAssembly memory (some 60 MB at 5 M rows)
+              // until a garbage collection that no step waits for, which the build's busiest moment did not.
+              for (const worker of workers) void worker.terminate()
+              resolve({ batches, results })
+            }
         }
       })
       sendNext(worker)

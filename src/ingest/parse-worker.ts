@@ -1,6 +1,6 @@
-// A worker thread: parses the CSV ranges it is sent into one batch and hands the batch back; then helps
-// build the store, scattering a batch's rows into shared columns and grouping a share of the sites (and
-// sessionizing each as it is grouped, when warm-up will want its table).
+// A load's worker thread, of one of two kinds. A parse worker parses the CSV ranges it is sent into one batch
+// and hands the batch back. A build worker helps build the store, scattering a batch's rows into shared columns
+// and grouping a share of the sites (and sessionizing each as it is grouped, when warm-up will want its table).
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
@@ -24,14 +24,16 @@ export type FromWorker =
   | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
   | { type: 'failed', message: string }
 
+/** A parse worker's options (a build worker has none, and never parses). */
 const options = workerData as WorkerOptions
-// Dropped once the batch is handed over: its columns have spare capacity that the build phase should not hold.
-let builder: PageViewBatchBuilder | undefined = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
+/** Made by the first range parsed: a build worker has none. */
+let builder: PageViewBatchBuilder | undefined
 const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
 async function parse (range: CsvRange): Promise<void> {
-  const result = await parseRange(range, builder!, options, bytes => send({ type: 'progress', bytes }))
+  builder ??= new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
+  const result = await parseRange(range, builder, options, bytes => send({ type: 'progress', bytes }))
   send({ type: 'parsed', result })
 }
 
