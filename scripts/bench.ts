@@ -149,16 +149,17 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
 async function cachedThroughput (server: ServerProcess, site: string, throughputSeconds: number) {
   const barePort = await freePort()
   const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
+  const oursUrl = `${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`
+  const bareUrl = `${bare.baseUrl}/constant`
   const oursRounds: Throughput[] = []
   const bareRounds: Throughput[] = []
   // A round of each first, not counted: the first second of either server is its compiler's, at 1.3-1.5 times
   // the CPU a request takes once warm.
-  await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`, 1)
-  await measureThroughput(`${bare.baseUrl}/constant`, 1)
+  await measureThroughput(oursUrl, 1)
+  await measureThroughput(bareUrl, 1)
   for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-    oursRounds.push(await measureThroughput(`${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`, throughputSeconds, 32,
-      childPids(server.child.pid!)[0]))
-    bareRounds.push(await measureThroughput(`${bare.baseUrl}/constant`, throughputSeconds, 32, bare.child.pid))
+    oursRounds.push(await measureThroughput(oursUrl, throughputSeconds, 32, childPids(server.child.pid!)[0]))
+    bareRounds.push(await measureThroughput(bareUrl, throughputSeconds, 32, bare.child.pid))
   }
   await bare.stop()
   return { ours: median(oursRounds), bareThroughput: median(bareRounds), cpu: { ours: medianCpu(oursRounds), bare: medianCpu(bareRounds) } }
