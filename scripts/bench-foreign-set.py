@@ -1,6 +1,6 @@
-# python3 scripts/bench-foreign-set.py OUT_DIR, then npm run bench -- --data OUT_DIR
+# python3 scripts/bench-foreign-set.py OUT_DIR [ROWS], then npm run bench -- --data OUT_DIR
 # A page-view set shaped unlike the project's generator, written by Python's csv module as another tool would:
-# 4 M rows; UUID visitors with skewed activity; 25,000 sites with Zipf popularity; URLs with query strings, one
+# 4 M rows (or ROWS); UUID visitors with skewed activity; 25,000 sites with Zipf popularity; URLs with query strings, one
 # pattern in eight with a comma (so quoted); 7 files of very different time spans that overlap, two of them
 # with CRLF line ends (the csv module's default); bursts of views per visit, with gaps around the 1800 s bound.
 import bisect
@@ -12,7 +12,7 @@ import uuid
 OUT = sys.argv[1]
 os.makedirs(OUT, exist_ok=True)
 random.seed(20261130)
-ROWS = 4_000_000
+ROWS = int(sys.argv[2]) if len(sys.argv) > 2 else 4_000_000
 SITES = 25_000
 VISITORS = 900_000
 T0 = 1_700_000_000
