@@ -149,10 +149,13 @@ export class ByteInterner {
     return decoder.decode(this.#arena.subarray(id === 0 ? 0 : this.#ends[id - 1], this.#ends[id]))
   }
 
-  /** The keys in id order, trimmed to what is used, with the table over them. */
+  /**
+   * The keys in id order, and the table over them: views of this dictionary's own arrays, not copies (of 100 MB
+   * and more for a big one). A key never changes once stored, so the views stay right as keys are added.
+   */
   keys (): DictionaryKeys {
     const used = this.#size === 0 ? 0 : this.#ends[this.#size - 1]
-    return { bytes: this.#arena.slice(0, used), ends: this.#ends.slice(0, this.#size), slots: this.#slots, seed: this.seed }
+    return { bytes: this.#arena.subarray(0, used), ends: this.#ends.subarray(0, this.#size), slots: this.#slots, seed: this.seed }
   }
 
   /**

@@ -39,6 +39,7 @@ t.test('grows its table, arena and key list; merges another dictionary; exports 
   const keys = interner.keys()
   t.equal(keys.ends.length, 5000)
   t.equal(keys.bytes.length, keys.ends[4999])
+  t.equal(interner.keys().bytes.buffer, keys.bytes.buffer, 'views of the dictionary\'s arrays, not copies')
 
   const other = new ByteInterner(10_000)
   internString(other, 'visitor-4999-' + 'x'.repeat(4999 % 40) + '-é')
@@ -46,6 +47,8 @@ t.test('grows its table, arena and key list; merges another dictionary; exports 
   const ids = interner.merge(other.keys())
   t.same([...ids], [4999, 5000])
   t.equal(interner.keyOf(5000), 'newcomer')
+  const lastBefore = new TextDecoder().decode(keys.bytes.subarray(keys.ends[4998], keys.ends[4999]))
+  t.equal(lastBefore, names[4999], 'keys exported before more were added still read the same')
   t.match(new ByteInterner().keys(), { bytes: new Uint8Array(0), ends: new Uint32Array(0) })
 
   const adopted = ByteInterner.adopt(interner.keys())
