@@ -44,7 +44,6 @@ port.on('message', (message: ToWorker) => {
       break
     case 'finish': {
       const batch = builder!.finish()
-      builder = undefined
       send({ type: 'batch', batch }, [
         ...[batch.sites, batch.visitors, batch.pages].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
         batch.siteRowCounts.buffer as ArrayBuffer,
