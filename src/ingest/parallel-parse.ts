@@ -17,6 +17,8 @@ export interface WorkerOptions extends RangeParseOptions {
 export interface ParsedRanges {
   batches: PageViewBatch[]
   results: RangeResult[]
+  /** The workers that parsed, still running, to build the store with (workersToBuildOn); empty when parsed on this thread. */
+  workers: Worker[]
 }
 
 // The worker is a sibling module: parse-worker.ts under test, parse-worker.js once built.
@@ -29,16 +31,28 @@ export async function parseOnThisThread (
   const builder = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
   const results: RangeResult[] = []
   for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
-  return { batches: [builder.finish()], results }
+  return { batches: [builder.finish()], results, workers: [] }
 }
 
 /**
  * Starts `count` load workers: parse workers with the options of a parse, build workers without (a build worker
  * never parses). `workerScript` is another worker module, started without this process's Node options.
  */
-export function startWorkers (count: number, options?: WorkerOptions, workerScript?: URL): Worker[] {
+function startWorkers (count: number, options?: WorkerOptions, workerScript?: URL): Worker[] {
   return Array.from({ length: count }, () =>
     new Worker(workerScript ?? WORKER_URL, { workerData: options, ...(workerScript && { execArgv: [] }) }))
+}
+
+/**
+ * The workers to build the store on: the parse's own, or (`fresh`) as many new ones, the parse's stopped. A
+ * parse worker holds its dictionaries' WebAssembly memory (some 60 MB at 5 M rows) until a garbage collection
+ * that no step waits for, so through the build and its busiest moment; starting two workers costs some
+ * 0.1–0.2 s, which a small load feels and a large one does not.
+ */
+export function workersToBuildOn (parsed: ParsedRanges, fresh: boolean, workerScript?: URL): Worker[] {
+  if (!fresh) return parsed.workers
+  for (const worker of parsed.workers) void worker.terminate()
+  return startWorkers(parsed.workers.length, undefined, workerScript)
 }
 
 /** A worker that stopped without saying why (killed, or out of memory): the load cannot go on without it. */
@@ -72,8 +86,8 @@ function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, tra
 }
 
 /**
- * Builds the store on build workers, one for each batch, as buildPageViewStore does on one thread: the plan
- * here (while the workers, just started, get ready), then each worker scatters a batch into shared columns, then each groups a share of the sites
+ * Builds the store on workers, one for each batch, as buildPageViewStore does on one thread: the plan here
+ * (while workers just started get ready), then each worker scatters a batch into shared columns, then each groups a share of the sites
  * (cut so that the shares hold about as many rows), counting each visitor's sites as it goes, and with a session
  * timeout, sessionizes each site as it groups it: warm-up's work, in parallel and on rows in the CPU's cache.
  * Terminates the workers.
@@ -175,12 +189,7 @@ export function parseOnWorkers (
             break
           case 'batch':
             batches.push(message.batch)
-            if (batches.length === workers.length && settle()) {
-              // Not kept to build with: each holds its dictionaries' WebAssembly memory (some 60 MB at 5 M rows)
-              // until a garbage collection that no step waits for, which the build's busiest moment did not.
-              for (const worker of workers) void worker.terminate()
-              resolve({ batches, results })
-            }
+            if (batches.length === workers.length && settle()) resolve({ batches, results, workers })
         }
       })
       sendNext(worker)

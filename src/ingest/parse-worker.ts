@@ -1,6 +1,7 @@
-// A load's worker thread, of one of two kinds. A parse worker parses the CSV ranges it is sent into one batch
-// and hands the batch back. A build worker helps build the store, scattering a batch's rows into shared columns
-// and grouping a share of the sites (and sessionizing each as it is grouped, when warm-up will want its table).
+// A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back; and it
+// helps build the store, scattering a batch's rows into shared columns and grouping a share of the sites (and
+// sessionizing each as it is grouped, when warm-up will want its table): as the worker that parsed, or as a
+// worker started for the build alone (workersToBuildOn), which never parses.
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
@@ -44,6 +45,9 @@ port.on('message', (message: ToWorker) => {
       break
     case 'finish': {
       const batch = builder!.finish()
+      // Dropped once the batch is handed over, for a parse worker that goes on to build: its columns have spare
+      // capacity that the build should not hold.
+      builder = undefined
       send({ type: 'batch', batch }, [
         ...[batch.sites, batch.visitors, batch.pages].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
         batch.siteRowCounts.buffer as ArrayBuffer,

@@ -1,12 +1,12 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirError, listCsvFiles } from '../../src/ingest/data-folder.js'
 import { loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers, startWorkers } from '../../src/ingest/parallel-parse.js'
-import { COMPILED_WORKER, onThisThread, onWorkers } from './load-options.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers, workersToBuildOn } from '../../src/ingest/parallel-parse.js'
+import { COMPILED_WORKER, contents, onThisThread, onWorkers } from './load-options.js'
 
 t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {
   const dir = t.testdir({
@@ -113,11 +113,9 @@ t.test('an abort that comes before a step has begun stops it too (a stop during 
   await t.rejects(parseOnThisThread([pipe], options, () => {}, aborted), { name: 'AbortError' }, 'a pipe is not waited for')
   await t.rejects(parseOnWorkers([file], options, 2, () => {}, aborted, COMPILED_WORKER), { name: 'AbortError' }, 'no worker is started')
   const parsed = await parseOnWorkers([file], options, 1, () => {}, undefined, COMPILED_WORKER)
-  const workers = startWorkers(1, undefined, COMPILED_WORKER)
-  const exited = new Promise(resolve => workers[0].once('exit', resolve))
-  await t.rejects(buildOnWorkers(workers, parsed.batches, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
-  // Stopped, whatever it had done by then (an exit code of 1 once running, 0 when still starting).
-  t.type(await exited, 'number', 'and its workers are stopped')
+  const exited = new Promise(resolve => parsed.workers[0].once('exit', resolve))
+  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
+  t.equal(await exited, 1, 'and its workers are stopped')
 })
 
 t.test('a pipe that delivers more than one read holds is read whole', async t => {
@@ -128,25 +126,32 @@ t.test('a pipe that delivers more than one read holds is read whole', async t =>
   t.equal((await loading).summary.rows, 20_000)
 })
 
-t.test('the workers that parsed are stopped once their batches are in: none holds its memory into the build', async t => {
+t.test('a large load builds on fresh workers, the parse\'s stopped with their memory; a small one on the parse\'s own', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
-  const threads = () => readdirSync('/proc/self/task').length
-  // Node's thread pool, started by the first file read on this thread, stays: it is started before counting.
-  await readFile(ranges[0].file)
-  const before = threads()
   const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }
-  const parsed = await parseOnWorkers(ranges, options, 2, () => {}, undefined, COMPILED_WORKER)
-  t.equal(parsed.batches.length, 2)
-  for (let waited = 0; threads() > before && waited < 5000; waited += 10) await new Promise(resolve => setTimeout(resolve, 10))
-  t.equal(threads(), before, 'the two worker threads have ended')
+  const small = await parseOnWorkers(ranges, options, 2, () => {}, undefined, COMPILED_WORKER)
+  t.equal(workersToBuildOn(small, false, COMPILED_WORKER), small.workers, 'the parse\'s own')
+  await Promise.all(small.workers.map(worker => worker.terminate()))
+
+  const large = await parseOnWorkers(ranges, options, 2, () => {}, undefined, COMPILED_WORKER)
+  const stopped = Promise.all(large.workers.map(worker => new Promise(resolve => worker.once('exit', resolve))))
+  const fresh = workersToBuildOn(large, true, COMPILED_WORKER)
+  t.equal(fresh.length, 2)
+  t.notOk(fresh.some(worker => large.workers.includes(worker)), 'new workers')
+  t.equal((await stopped).length, 2, 'and the parse\'s stopped')
+  const { store } = await buildOnWorkers(fresh, large.batches)
+  t.equal(store.timestampColumn.length, 200, 'they build the store')
+
+  const files = await listCsvFiles(dir)
+  const onFresh = await loadDataset(files, { ...onWorkers, tuning: { ...onWorkers.tuning, freshBuildWorkersBytes: 0 } })
+  t.same(contents(t, onFresh.store), contents(t, (await loadDataset(files, onWorkers)).store), 'a load on fresh workers builds the same store')
 })
 
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
   const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }, 2, () => {}, undefined, COMPILED_WORKER)
-  const workers = startWorkers(2, undefined, COMPILED_WORKER)
-  await workers[1].terminate()
-  await t.rejects(buildOnWorkers(workers, parsed.batches), { message: 'a load worker exited before it finished' })
+  await parsed.workers[1].terminate()
+  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
 })
