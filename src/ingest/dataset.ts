@@ -3,7 +3,7 @@
 import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers, workersToBuildOn, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers, stopParseWorkers, workersToBuildOn, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
 import type { SessionTable } from '../domain/sessions.js'
 import type { CsvFile } from './data-folder.js'
@@ -137,11 +137,6 @@ function rangesByFile (results: readonly RangeResult[]): Map<string, { result: R
   }))
 }
 
-/** Stops the workers of a parse whose batches will not be built. */
-function release (parsed: ParsedRanges): void {
-  for (const worker of parsed.workers) void worker.terminate()
-}
-
 /** Files where a split fell inside a quoted field (a range other than the last ended inside quotes). */
 function filesSplitInsideQuotes (byFile: ReturnType<typeof rangesByFile>): Set<string> {
   const files = new Set<string>()
@@ -190,7 +185,7 @@ export async function loadDataset (
   let byFile = rangesByFile(parsed.results)
   const misSplit = filesSplitInsideQuotes(byFile)
   if (misSplit.size > 0) {
-    release(parsed)
+    stopParseWorkers(parsed)
     parsed = await parse(misSplit)
     byFile = rangesByFile(parsed.results)
   }
@@ -214,7 +209,7 @@ export async function loadDataset (
     }
   })
   if (strictFailure) {
-    release(parsed)
+    stopParseWorkers(parsed)
     throw new CsvFormatError(`${strictFailure.file}:${strictFailure.line}: ${strictFailure.reason}`)
   }
 

@@ -51,8 +51,13 @@ function startWorkers (count: number, options?: WorkerOptions, workerScript?: UR
  */
 export function workersToBuildOn (parsed: ParsedRanges, fresh: boolean, workerScript?: URL): Worker[] {
   if (!fresh) return parsed.workers
-  for (const worker of parsed.workers) void worker.terminate()
+  stopParseWorkers(parsed)
   return startWorkers(parsed.workers.length, undefined, workerScript)
+}
+
+/** Stops the workers of a parse, which will not build its batches. */
+export function stopParseWorkers (parsed: ParsedRanges): void {
+  for (const worker of parsed.workers) void worker.terminate()
 }
 
 /** A worker that stopped without saying why (killed, or out of memory): the load cannot go on without it. */
