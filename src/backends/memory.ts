@@ -3,7 +3,7 @@
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary, LoadProgress } from '../ingest/dataset.js'
 import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
-import { ownedUnlessAllFit, sessionizeSite, summarizeRange, type CacheRoom, type SessionSummary, type SessionTable } from '../domain/sessions.js'
+import { cacheRoom, ownedUnlessAllFit, sessionizeSite, summarizeRange, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
@@ -81,7 +81,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     })
     this.#loaded = { store, summary, source: 'csv' }
     // Views of the workers' packed tables: each its own copy unless the cache takes them all, as saved ones.
-    const built = ownedUnlessAllFit(sessionTables.map(table => ({ table })), this.#cacheRoom())
+    const built = ownedUnlessAllFit(sessionTables.map(table => ({ table })), cacheRoom(this.#options))
     this.#builtTables = new Map(built.map(({ table }) => [table.siteUrl, table]))
     return {}
   }
@@ -123,17 +123,12 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
 
   async #readSessionTables (storeCache: StoreCache, store: PageViewStore, signal: AbortSignal): Promise<SessionTable[] | undefined> {
     try {
-      return (await storeCache.readSessionTables(store, this.#cachedStoreId!, this.#cacheRoom())).map(({ table }) => table)
+      return (await storeCache.readSessionTables(store, this.#cachedStoreId!, cacheRoom(this.#options))).map(({ table }) => table)
     } catch (error) {
       signal.throwIfAborted()
       this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)
       return undefined
     }
-  }
-
-  /** The room of the service's cache, which tables are handed to it for. */
-  #cacheRoom (): CacheRoom {
-    return { sites: this.#options.cacheMaxSites, bytes: this.#options.cacheMaxBytes }
   }
 
   /** Saves a store read from CSV, and session tables computed by warm-up, for the next start. */

@@ -118,6 +118,11 @@ export interface CacheRoom {
   bytes: number
 }
 
+/** The room of a cache bounded by these settings (CACHE_MAX_SITES, CACHE_MAX_BYTES). */
+export function cacheRoom ({ cacheMaxSites, cacheMaxBytes }: { cacheMaxSites: number, cacheMaxBytes: number }): CacheRoom {
+  return { sites: cacheMaxSites, bytes: cacheMaxBytes }
+}
+
 /** Whether `sites` tables of `bytes` bytes in all fit a cache's room: the one rule for what a cache holds. */
 export function fitsRoom (room: CacheRoom, sites: number, bytes: number): boolean {
   return sites <= room.sites && bytes <= room.bytes

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache'
 import { listCsvFiles, type CsvFile } from '../ingest/data-folder.js'
 import type { LoadProgress } from '../ingest/dataset.js'
 import type { BadRow } from '../ingest/csv-range.js'
-import { fitsRoom, tableByteSize, type SessionSummary } from '../domain/sessions.js'
+import { cacheRoom, fitsRoom, tableByteSize, type SessionSummary } from '../domain/sessions.js'
 import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
@@ -206,7 +206,7 @@ export class SessionService {
   }
 
   #fits (table: SiteTable): boolean {
-    return fitsRoom({ sites: this.#options.cacheMaxSites, bytes: this.#options.cacheMaxBytes }, this.#cache.size + 1, this.#cache.calculatedSize + table.byteSize)
+    return fitsRoom(cacheRoom(this.#options), this.#cache.size + 1, this.#cache.calculatedSize + table.byteSize)
   }
 
   /**
