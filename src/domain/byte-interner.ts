@@ -56,6 +56,12 @@ export interface DictionaryKeys {
   ends: Uint32Array
   slots: Int32Array
   seed: number
+  /**
+   * Bytes just past `bytes`, in its buffer, that nothing else holds: a dictionary that adopts these keys adds
+   * its next ones there, without copying these. A parse leaves room for the keys of the other parses that a
+   * merge adds (see WasmInterner.keys); room never written takes no memory.
+   */
+  room?: number
 }
 
 /**
@@ -91,10 +97,11 @@ export class ByteInterner {
     this.#slots = new Int32Array(initialSlots(expectedKeys) * SLOT_WIDTH)
   }
 
-  /** A dictionary that takes over exported keys and their table as they are (and goes on to modify them). */
+  /** A dictionary that takes over exported keys, their table and their room as they are (and goes on to modify them). */
   static adopt (keys: DictionaryKeys): ByteInterner {
     const interner = new ByteInterner(0, keys.seed)
-    interner.#arena = keys.bytes
+    const { bytes, room = 0 } = keys
+    interner.#arena = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length + room)
     interner.#ends = keys.ends
     interner.#slots = keys.slots
     interner.#size = keys.ends.length

@@ -3,7 +3,7 @@
 import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers, stopParseWorkers, workersToBuildOn, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers, stopParseWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
 import type { SessionTable } from '../domain/sessions.js'
 import type { CsvFile } from './data-folder.js'
@@ -45,9 +45,9 @@ export interface LoadTuning {
   /** Below this much data, worker threads cost more than they save. */
   minBytesForWorkers: number
   /**
-   * From this much data on, the store is built on new workers, the parse's stopped with their WebAssembly
-   * memory (workersToBuildOn): 10 M rows peaked at 540 MB instead of 600–640 MB, and 1 M rows took 0.1–0.2 s
-   * longer to load.
+   * From this much data on, the store is built on new workers, each parse worker stopped with its WebAssembly
+   * memory once its batch is in (ParseOnWorkersOptions.freshBuildWorkers): 10 M rows peaked at 540 MB instead
+   * of 600–640 MB, and 1 M rows took 0.1–0.2 s longer to load.
    */
   freshBuildWorkersBytes: number
   chunkBytes: number
@@ -177,7 +177,8 @@ export async function loadDataset (
     progress.bytesDone = 0
     const ranges = await planRanges(files, workers > 1 ? tuning.splitBytes : Infinity, keepWhole)
     return workers > 0
-      ? parseOnWorkers(ranges, parseOptions, workers, onBytes, options.signal, tuning.workerScript)
+      ? parseOnWorkers(ranges, parseOptions, workers, onBytes,
+        { signal: options.signal, workerScript: tuning.workerScript, freshBuildWorkers: progress.bytesTotal >= tuning.freshBuildWorkersBytes })
       : parseOnThisThread(ranges, parseOptions, onBytes, options.signal)
   }
 
@@ -215,8 +216,7 @@ export async function loadDataset (
 
   const parsedAt = performance.now()
   const { store, sessionTables } = parsed.workers.length > 0
-    ? await buildOnWorkers(workersToBuildOn(parsed, progress.bytesTotal >= tuning.freshBuildWorkersBytes, tuning.workerScript),
-      parsed.batches, options.sessionTimeoutSeconds, options.signal)
+    ? await buildOnWorkers(parsed.workers, parsed.batches, options.sessionTimeoutSeconds, options.signal)
     : { store: buildPageViewStore(parsed.batches), sessionTables: [] }
   const builtAt = performance.now()
   const summary: DatasetSummary = {

@@ -17,8 +17,25 @@ export interface WorkerOptions extends RangeParseOptions {
 export interface ParsedRanges {
   batches: PageViewBatch[]
   results: RangeResult[]
-  /** The workers that parsed, still running, to build the store with (workersToBuildOn); empty when parsed on this thread. */
+  /**
+   * The workers to build the store on, one for each batch: those that parsed, or new ones (see
+   * ParseOnWorkersOptions.freshBuildWorkers); none when parsed on this thread.
+   */
   workers: Worker[]
+}
+
+export interface ParseOnWorkersOptions {
+  signal?: AbortSignal
+  /** Another worker module, started without this process's Node options (see LoadTuning.workerScript). */
+  workerScript?: URL
+  /**
+   * Each parse worker stopped as soon as its batch is in, and a new worker started in its place to build on. A
+   * parse worker holds its dictionaries' WebAssembly memory (some 270 MB at 10 M rows made elsewhere) until a
+   * garbage collection that no step waits for, so through the build and its busiest moment; and the other
+   * parse is still running when one ends, which is where such a load's memory peaked. Starting two workers
+   * costs some 0.1–0.2 s, which a small load feels and a large one does not.
+   */
+  freshBuildWorkers?: boolean
 }
 
 // The worker is a sibling module: parse-worker.ts under test, parse-worker.js once built.
@@ -43,19 +60,7 @@ function startWorkers (count: number, options?: WorkerOptions, workerScript?: UR
     new Worker(workerScript ?? WORKER_URL, { workerData: options, ...(workerScript && { execArgv: [] }) }))
 }
 
-/**
- * The workers to build the store on: the parse's own, or (`fresh`) as many new ones, the parse's stopped. A
- * parse worker holds its dictionaries' WebAssembly memory (some 60 MB at 5 M rows) until a garbage collection
- * that no step waits for, so through the build and its busiest moment; starting two workers costs some
- * 0.1–0.2 s, which a small load feels and a large one does not.
- */
-export function workersToBuildOn (parsed: ParsedRanges, fresh: boolean, workerScript?: URL): Worker[] {
-  if (!fresh) return parsed.workers
-  stopParseWorkers(parsed)
-  return startWorkers(parsed.workers.length, undefined, workerScript)
-}
-
-/** Stops the workers of a parse, which will not build its batches. */
+/** Stops the workers of a parse (see ParsedRanges.workers), which will not build its batches. */
 export function stopParseWorkers (parsed: ParsedRanges): void {
   for (const worker of parsed.workers) void worker.terminate()
 }
@@ -147,7 +152,7 @@ export async function buildOnWorkers (
 /** Parses the ranges on up to `workerCount` worker threads, each taking the next range when it is free. */
 export function parseOnWorkers (
   ranges: readonly CsvRange[], options: WorkerOptions, workerCount: number, onBytes: (bytes: number) => void,
-  signal?: AbortSignal, workerScript?: URL
+  { signal, workerScript, freshBuildWorkers = false }: ParseOnWorkersOptions = {}
 ): Promise<ParsedRanges> {
   // An abort that came before the listener below would never fire it: the parse would run to its end.
   if (signal?.aborted) return Promise.reject(signal.reason as Error)
@@ -155,6 +160,7 @@ export function parseOnWorkers (
   const batches: PageViewBatch[] = []
   const results: RangeResult[] = []
   const workers = startWorkers(Math.min(workerCount, ranges.length), options, workerScript)
+  const buildWorkers: Worker[] = []
 
   return new Promise((resolve, reject) => {
     let settled = false
@@ -167,7 +173,7 @@ export function parseOnWorkers (
     }
     const fail = (error: Error): void => {
       if (!settle()) return
-      for (const worker of workers) void worker.terminate()
+      for (const worker of [...workers, ...buildWorkers]) void worker.terminate()
       reject(error)
     }
     const abort = (): void => fail(signal!.reason as Error)
@@ -178,8 +184,9 @@ export function parseOnWorkers (
       worker.postMessage(message)
     }
     for (const worker of workers) {
+      const onExit = (code: number): void => fail(exitedEarly(code))
       worker.on('error', fail)
-      worker.on('exit', code => fail(exitedEarly(code)))
+      worker.on('exit', onExit)
       worker.on('message', (message: FromWorker) => {
         switch (message.type) {
           case 'progress':
@@ -194,7 +201,12 @@ export function parseOnWorkers (
             break
           case 'batch':
             batches.push(message.batch)
-            if (batches.length === workers.length && settle()) resolve({ batches, results, workers })
+            if (freshBuildWorkers) {
+              worker.off('exit', onExit)
+              void worker.terminate()
+              buildWorkers.push(...startWorkers(1, undefined, workerScript))
+            }
+            if (batches.length === workers.length && settle()) resolve({ batches, results, workers: freshBuildWorkers ? buildWorkers : workers })
         }
       })
       sendNext(worker)

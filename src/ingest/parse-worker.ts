@@ -1,7 +1,7 @@
 // A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back; and it
 // helps build the store, scattering a batch's rows into shared columns and grouping a share of the sites (and
 // sessionizing each as it is grouped, when warm-up will want its table): as the worker that parsed, or as a
-// worker started for the build alone (workersToBuildOn), which never parses.
+// worker started for the build alone (ParseOnWorkersOptions.freshBuildWorkers), which never parses.
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'

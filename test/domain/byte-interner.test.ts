@@ -101,6 +101,23 @@ t.test('room reserved ahead changes no id, and what it adopted it keeps', async 
   t.equal(merged.find('key-0'), 0)
 })
 
+t.test('keys adopted with room after them take the keys added next there, not in a copy', async t => {
+  const first = new ByteInterner(0, 5)
+  for (let i = 0; i < 100; i++) internString(first, `key-${i}`)
+  const { bytes, ends, slots, seed } = first.keys()
+  const buffer = new ArrayBuffer(bytes.length + 1000)
+  new Uint8Array(buffer).set(bytes)
+  const adopted = ByteInterner.adopt({ bytes: new Uint8Array(buffer, 0, bytes.length), ends: ends.slice(), slots: slots.slice(), seed, room: 1000 })
+  adopted.reserve(100, 1000)
+  for (let i = 100; i < 200; i++) internString(adopted, `key-${i}`)
+  t.equal(adopted.keys().bytes.buffer, buffer, 'the same buffer')
+  t.equal(adopted.keyOf(150), 'key-150')
+  t.equal(adopted.find('key-42'), 42)
+  const withoutRoom = ByteInterner.adopt({ bytes: new Uint8Array(buffer, 0, bytes.length), ends: ends.slice(), slots: slots.slice(), seed })
+  withoutRoom.reserve(1, 10)
+  t.not(withoutRoom.keys().bytes.buffer, buffer, 'without room, a copy: the bytes after the keys may be another\'s')
+})
+
 t.test('hashing is seeded: keys found to share a slot under one seed spread out under another', async t => {
   // Keys that take slot 0 of a new dictionary's 1,024 under seed 12345, found by trying, as an attacker who
   // knew the seed would.

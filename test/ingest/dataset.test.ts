@@ -1,11 +1,14 @@
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { statSync } from 'node:fs'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { once } from 'node:events'
+import { Worker } from 'node:worker_threads'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataDirError, listCsvFiles } from '../../src/ingest/data-folder.js'
 import { loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers, workersToBuildOn } from '../../src/ingest/parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/ingest/parallel-parse.js'
 import { COMPILED_WORKER, contents, onThisThread, onWorkers } from './load-options.js'
 
 t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {
@@ -111,8 +114,8 @@ t.test('an abort that comes before a step has begun stops it too (a stop during 
   const [file, pipe] = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.pipe ? Infinity : file.bytes }))
   const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }
   await t.rejects(parseOnThisThread([pipe], options, () => {}, aborted), { name: 'AbortError' }, 'a pipe is not waited for')
-  await t.rejects(parseOnWorkers([file], options, 2, () => {}, aborted, COMPILED_WORKER), { name: 'AbortError' }, 'no worker is started')
-  const parsed = await parseOnWorkers([file], options, 1, () => {}, undefined, COMPILED_WORKER)
+  await t.rejects(parseOnWorkers([file], options, 2, () => {}, { signal: aborted, workerScript: COMPILED_WORKER }), { name: 'AbortError' }, 'no worker is started')
+  const parsed = await parseOnWorkers([file], options, 1, () => {}, { workerScript: COMPILED_WORKER })
   const exited = new Promise(resolve => parsed.workers[0].once('exit', resolve))
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
   t.equal(await exited, 1, 'and its workers are stopped')
@@ -126,22 +129,28 @@ t.test('a pipe that delivers more than one read holds is read whole', async t =>
   t.equal((await loading).summary.rows, 20_000)
 })
 
-t.test('a large load builds on fresh workers, the parse\'s stopped with their memory; a small one on the parse\'s own', async t => {
+t.test('a large load builds on fresh workers, each parse worker stopped once its batch is in; a small one on the parse\'s own', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
   const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }
-  const small = await parseOnWorkers(ranges, options, 2, () => {}, undefined, COMPILED_WORKER)
-  t.equal(workersToBuildOn(small, false, COMPILED_WORKER), small.workers, 'the parse\'s own')
+  // Node announces each worker it starts on this channel.
+  const started: Worker[] = []
+  const onStarted = (message: unknown): void => { started.push((message as { worker: Worker }).worker) }
+  subscribe('worker_threads', onStarted)
+  t.teardown(() => unsubscribe('worker_threads', onStarted))
+  const small = await parseOnWorkers(ranges, options, 2, () => {}, { workerScript: COMPILED_WORKER })
+  t.same(small.workers, started, 'the parse\'s own')
   await Promise.all(small.workers.map(worker => worker.terminate()))
 
-  const large = await parseOnWorkers(ranges, options, 2, () => {}, undefined, COMPILED_WORKER)
-  const stopped = Promise.all(large.workers.map(worker => new Promise(resolve => worker.once('exit', resolve))))
-  const fresh = workersToBuildOn(large, true, COMPILED_WORKER)
-  t.equal(fresh.length, 2)
-  t.notOk(fresh.some(worker => large.workers.includes(worker)), 'new workers')
-  t.equal((await stopped).length, 2, 'and the parse\'s stopped')
-  const { store } = await buildOnWorkers(fresh, large.batches)
-  t.equal(store.timestampColumn.length, 200, 'they build the store')
+  started.length = 0
+  const large = await parseOnWorkers(ranges, options, 2, () => {}, { workerScript: COMPILED_WORKER, freshBuildWorkers: true })
+  t.equal(started.length, 4, 'two to parse, two to build')
+  const parseWorkers = started.slice(0, 2)
+  t.same(large.workers, started.slice(2), 'the new ones')
+  t.same(await Promise.all(parseWorkers.map(worker => worker.threadId === -1 ? 'exited' : once(worker, 'exit').then(() => 'exited'))),
+    ['exited', 'exited'], 'the parse\'s stopped')
+  const { store } = await buildOnWorkers(large.workers, large.batches)
+  t.equal(store.timestampColumn.length, 200, 'the new ones build the store')
 
   const files = await listCsvFiles(dir)
   const onFresh = await loadDataset(files, { ...onWorkers, tuning: { ...onWorkers.tuning, freshBuildWorkersBytes: 0 } })
@@ -151,7 +160,7 @@ t.test('a large load builds on fresh workers, the parse\'s stopped with their me
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
-  const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }, 2, () => {}, undefined, COMPILED_WORKER)
+  const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }, 2, () => {}, { workerScript: COMPILED_WORKER })
   await parsed.workers[1].terminate()
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
 })
