@@ -49,7 +49,8 @@ function mix (hash: number): number {
 /**
  * A dictionary as typed arrays, to move between threads: key i is bytes[ends[i - 1] (or 0), ends[i]), and
  * `slots` is the hash table over them, hashed with `seed`, so that the receiver can adopt the dictionary
- * without rehashing.
+ * without rehashing; or empty, for keys only to be read or merged into another dictionary (no key can be
+ * looked up, nor added, in a dictionary that adopts them).
  */
 export interface DictionaryKeys {
   bytes: Uint8Array

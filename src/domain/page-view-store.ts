@@ -191,7 +191,7 @@ function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: 
   return { merged, idMaps }
 }
 
-/** Merges the batches' dictionaries and lays out the store. Parsing always yields at least one batch. */
+/** Merges the batches' dictionaries and lays out the store. Parsing always yields at least one batch, the first adoptable. */
 export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   const { merged: sites, idMaps: siteIdMaps } = mergeDictionaries(batches.map(batch => batch.sites))
   const { merged: visitors, idMaps: visitorIdMaps } = mergeDictionaries(batches.map(batch => batch.visitors))

@@ -161,9 +161,10 @@ export class PageViewBatchBuilder {
   /**
    * Returns the columns as views of the rows added, each over a buffer of its own (so it can be transferred).
    * Views, not trimmed copies: a copy would hold every column twice at once, and the unused end of a grown
-   * buffer, never written, takes no memory.
+   * buffer, never written, takes no memory. The dictionaries come adoptable, or as keys only for a batch that
+   * a merge adds to another one's (see WasmInterner.keys).
    */
-  finish (): PageViewBatch {
+  finish (adoptable = true): PageViewBatch {
     this.resolvePendingRows()
     const length = this.#length
     const siteColumn = this.#siteColumn.subarray(0, length)
@@ -178,9 +179,9 @@ export class PageViewBatchBuilder {
       if (time > lastTimestamp) lastTimestamp = time
     }
     return {
-      sites: this.sites.keys(),
-      visitors: this.visitors.keys(),
-      pages: this.pages.keys(),
+      sites: this.sites.keys(adoptable),
+      visitors: this.visitors.keys(adoptable),
+      pages: this.pages.keys(adoptable),
       siteColumn,
       visitorColumn: this.#visitorColumn.subarray(0, length),
       pageColumn: this.#pageColumn.subarray(0, length),

@@ -161,6 +161,8 @@ export function parseOnWorkers (
   const results: RangeResult[] = []
   const workers = startWorkers(Math.min(workerCount, ranges.length), options, workerScript)
   const buildWorkers: Worker[] = []
+  /** Workers told to finish: the first is asked for the one batch that comes adoptable. */
+  let finishing = 0
 
   return new Promise((resolve, reject) => {
     let settled = false
@@ -180,7 +182,7 @@ export function parseOnWorkers (
     signal?.addEventListener('abort', abort)
     const sendNext = (worker: Worker): void => {
       const range = queue.shift()
-      const message: ToWorker = range ? { type: 'parse', range } : { type: 'finish' }
+      const message: ToWorker = range ? { type: 'parse', range } : { type: 'finish', adoptable: finishing++ === 0 }
       worker.postMessage(message)
     }
     for (const worker of workers) {
@@ -200,7 +202,9 @@ export function parseOnWorkers (
             fail(new CsvFormatError(message.message))
             break
           case 'batch':
-            batches.push(message.batch)
+            // The adoptable batch first: the build adopts the first batch's dictionaries.
+            if (message.batch.visitors.slots.length > 0) batches.unshift(message.batch)
+            else batches.push(message.batch)
             if (freshBuildWorkers) {
               worker.off('exit', onExit)
               void worker.terminate()

@@ -131,23 +131,24 @@ export class WasmInterner {
   }
 
   /**
-   * The keys in id order and the table over them, as ByteInterner.keys() gives them, in buffers of their own,
-   * with room after the keys for twice as many bytes again. The merge of the parses' dictionaries adopts one and
-   * reserves room for the others' keys (as if none were shared): with no room, it copied the keys it adopted
-   * into a larger buffer, 0.1 s for the visitors and again for the pages at 10 M rows made elsewhere, and held
-   * both copies.
+   * The keys in id order, in buffers of their own. `adoptable`, as ByteInterner.keys() gives them, with the
+   * table over them, and room after the keys for twice as many bytes again: the merge of the parses'
+   * dictionaries adopts one and reserves room for the others' keys (as if none were shared), and with no room
+   * it copied the keys it adopted into a larger buffer, 0.1 s for the visitors and again for the pages at 10 M
+   * rows made elsewhere, holding both copies. Otherwise without the table (an empty one), which a merge does
+   * not read: the visitors' and the pages' tables are 67 MB a parse at 10 M rows made elsewhere.
    */
-  keys (): DictionaryKeys {
+  keys (adoptable = true): DictionaryKeys {
     const wasm = this.#wasm
     const { ends, bytes } = this.#views()
-    const room = 2 * bytes.length
+    const room = adoptable ? 2 * bytes.length : 0
     const arena = new Uint8Array(bytes.length + room)
     arena.set(bytes)
     return {
       bytes: arena.subarray(0, bytes.length),
       room,
       ends: ends.slice(),
-      slots: new Int32Array(wasm.memory.buffer, wasm.slotsAt(this.#index), wasm.slotsLength(this.#index)).slice(),
+      slots: adoptable ? new Int32Array(wasm.memory.buffer, wasm.slotsAt(this.#index), wasm.slotsLength(this.#index)).slice() : new Int32Array(0),
       seed: this.seed
     }
   }

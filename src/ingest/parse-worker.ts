@@ -11,7 +11,8 @@ import { sessionizeSite, TablePacker, type PackedTables } from '../domain/sessio
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
-  | { type: 'finish' }
+  /** `adoptable`: the batch whose dictionaries the build's merge adopts (see PageViewBatchBuilder.finish). */
+  | { type: 'finish', adoptable: boolean }
   | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdMap: Uint32Array, siteCursor: Uint32Array, columns: StoreColumns }
   | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
@@ -44,7 +45,7 @@ port.on('message', (message: ToWorker) => {
       parse(message.range).catch((error: Error) => send({ type: 'failed', message: error.message }))
       break
     case 'finish': {
-      const batch = builder!.finish()
+      const batch = builder!.finish(message.adoptable)
       // Dropped once the batch is handed over, for a parse worker that goes on to build: its columns have spare
       // capacity that the build should not hold.
       builder = undefined

@@ -36,7 +36,10 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   second.add('v1', 'a', 'a/1', 5)
   second.add('v3', 'b', 'b/y', 1)
   second.add('v2', 'a', 'a/2', 7)
-  const store = buildPageViewStore([first.finish(), second.finish()])
+  // The second batch's dictionaries as keys only, as a parse hands over all but the first.
+  const keysOnly = second.finish(false)
+  t.same([keysOnly.sites.slots.length, keysOnly.visitors.slots.length, keysOnly.pages.slots.length, keysOnly.visitors.room], [0, 0, 0, 0], 'no tables, no room')
+  const store = buildPageViewStore([first.finish(), keysOnly])
   t.same(store.siteUrls, ['b', 'a'])
   t.same(store.siteIdByUrl.get('a'), 1)
   t.equal(store.visitors.size, 3)
