@@ -111,15 +111,18 @@ function emptySlots (count: u32): usize {
   return slots
 }
 
-/** Starts dictionary `index` (0 sites, 1 visitors, 2 pages), empty, with a table of `initialSlots` slots. */
-export function init (index: u32, initialSlots: u32, seed: u32): void {
+/**
+ * Starts dictionary `index` (0 sites, 1 visitors, 2 pages), empty, with a table of `initialSlots` slots and
+ * room for `arenaBytes` bytes of keys (at least 64 KiB) before its arena moves.
+ */
+export function init (index: u32, initialSlots: u32, seed: u32, arenaBytes: u32): void {
   const d = changetype<Dictionary>(allocate(offsetof<Dictionary>()))
   d.seed = seed
   d.slotCount = initialSlots
   d.slots = emptySlots(initialSlots)
   d.endsCapacity = 1024
   d.ends = allocate(<usize>d.endsCapacity << 2)
-  d.arenaCapacity = 1 << 16
+  d.arenaCapacity = max(1 << 16, arenaBytes)
   d.arena = allocate(d.arenaCapacity)
   d.size = 0
   d.used = 0

@@ -58,12 +58,12 @@ export class PageViewBatchBuilder {
   #pendingCount = 0
 
   /**
-   * `expectedVisitors` sizes the visitor dictionary up front: growing it by doubling costs a rehash each time.
+   * `expectedVisitors` and `expectedKeyBytes` size the dictionaries up front (see ParseDictionaries).
    * `expectedRows` sizes the columns: growing one copies it, and holds both copies for a moment, which was the
    * largest moment of a load's memory. Too many costs nothing: the end of a column never written takes no memory.
    */
-  constructor (expectedVisitors?: number, expectedRows = INITIAL_CAPACITY) {
-    this.#dictionaries = new ParseDictionaries(expectedVisitors)
+  constructor (expectedVisitors?: number, expectedRows = INITIAL_CAPACITY, expectedKeyBytes?: number) {
+    this.#dictionaries = new ParseDictionaries(expectedVisitors, expectedKeyBytes)
     const capacity = Math.max(INITIAL_CAPACITY, expectedRows)
     this.#siteColumn = new Uint32Array(capacity)
     this.#visitorColumn = new Uint32Array(capacity)

@@ -12,6 +12,7 @@ import type { FromWorker, ToWorker } from './parse-worker.js'
 export interface WorkerOptions extends RangeParseOptions {
   expectedVisitors: number
   expectedRows: number
+  expectedKeyBytes: number
 }
 
 export interface ParsedRanges {
@@ -45,7 +46,7 @@ const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.ur
 export async function parseOnThisThread (
   ranges: readonly CsvRange[], options: WorkerOptions, onBytes: (bytes: number) => void, signal?: AbortSignal
 ): Promise<ParsedRanges> {
-  const builder = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows)
+  const builder = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows, options.expectedKeyBytes)
   const results: RangeResult[] = []
   for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
   return { batches: [builder.finish()], results, workers: [] }

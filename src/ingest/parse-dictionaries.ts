@@ -16,7 +16,7 @@ const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssembl
 
 interface ParseExports {
   memory: { buffer: ArrayBuffer }
-  init: (index: number, slots: number, seed: number) => void
+  init: (index: number, slots: number, seed: number, arenaBytes: number) => void
   regionOf: (kind: number, bytes: number) => number
   keyCount: (index: number) => number
   keyBytes: (index: number) => number
@@ -40,6 +40,8 @@ const IMPORTS = {
     outOfMemory: () => { throw new RangeError('the dictionaries of a parse outgrew the 4 GiB WebAssembly can address') }
   }
 }
+/** The most room kept ahead for a dictionary's keys: two of these stay well inside WebAssembly's 4 GiB. */
+const MAX_ARENA_ROOM = 1 << 30
 const SITES = 0
 const VISITORS = 1
 const PAGES = 2
@@ -73,11 +75,11 @@ export class WasmInterner {
   readonly #wasm: ParseExports
   readonly #index: number
 
-  constructor (wasm: ParseExports, index: number, expectedKeys: number, seed: number) {
+  constructor (wasm: ParseExports, index: number, expectedKeys: number, seed: number, expectedKeyBytes = 0) {
     this.#wasm = wasm
     this.#index = index
     this.seed = seed
-    wasm.init(index, initialSlots(expectedKeys), seed)
+    wasm.init(index, initialSlots(expectedKeys), seed, Math.min(expectedKeyBytes, MAX_ARENA_ROOM))
   }
 
   get size (): number {
@@ -170,11 +172,17 @@ export class ParseDictionaries {
   readonly pages: WasmInterner
   readonly #wasm: ParseExports
 
-  constructor (expectedVisitors = 512, seeds: readonly number[] = [randomSeed(), randomSeed(), randomSeed()]) {
+  /**
+   * `expectedVisitors` sizes the visitors' table: a table grown by doubling is rehashed each time.
+   * `expectedKeyBytes` is the room kept for the visitors' keys, and as much for the pages': an arena grown by
+   * doubling was copied each time, and left its old copies behind in memory touched once, some 85 MB a parse at
+   * 10 M rows made elsewhere. Room never written takes no memory.
+   */
+  constructor (expectedVisitors = 512, expectedKeyBytes = 0, seeds: readonly number[] = [randomSeed(), randomSeed(), randomSeed()]) {
     this.#wasm = new Instance(MODULE, IMPORTS).exports as ParseExports
     this.sites = new WasmInterner(this.#wasm, SITES, 512, seeds[SITES])
-    this.visitors = new WasmInterner(this.#wasm, VISITORS, expectedVisitors, seeds[VISITORS])
-    this.pages = new WasmInterner(this.#wasm, PAGES, 512, seeds[PAGES])
+    this.visitors = new WasmInterner(this.#wasm, VISITORS, expectedVisitors, seeds[VISITORS], expectedKeyBytes)
+    this.pages = new WasmInterner(this.#wasm, PAGES, 512, seeds[PAGES], expectedKeyBytes)
   }
 
   /** Copies the bytes that readLines reads from, at once: a copy costs a fraction of what reading them does. */

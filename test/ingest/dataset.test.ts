@@ -112,7 +112,7 @@ t.test('an abort that comes before a step has begun stops it too (a stop during 
   execFileSync('mkfifo', [join(dir, 'pipe.csv')])
   const aborted = AbortSignal.abort()
   const [file, pipe] = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.pipe ? Infinity : file.bytes }))
-  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }
+  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }
   await t.rejects(parseOnThisThread([pipe], options, () => {}, aborted), { name: 'AbortError' }, 'a pipe is not waited for')
   await t.rejects(parseOnWorkers([file], options, 2, () => {}, { signal: aborted, workerScript: COMPILED_WORKER }), { name: 'AbortError' }, 'no worker is started')
   const parsed = await parseOnWorkers([file], options, 1, () => {}, { workerScript: COMPILED_WORKER })
@@ -132,7 +132,7 @@ t.test('a pipe that delivers more than one read holds is read whole', async t =>
 t.test('a large load builds on fresh workers, each parse worker stopped once its batch is in; a small one on the parse\'s own', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
-  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }
+  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }
   // Node announces each worker it starts on this channel.
   const started: Worker[] = []
   const onStarted = (message: unknown): void => { started.push((message as { worker: Worker }).worker) }
@@ -160,7 +160,7 @@ t.test('a large load builds on fresh workers, each parse worker stopped once its
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
-  const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10 }, 2, () => {}, { workerScript: COMPILED_WORKER })
+  const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }, 2, () => {}, { workerScript: COMPILED_WORKER })
   await parsed.workers[1].terminate()
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
 })

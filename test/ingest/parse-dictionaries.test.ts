@@ -22,9 +22,10 @@ t.test('interns as ByteInterner does: the same ids, keys, key ends and hash tabl
   const ends = new Uint32Array(names.length)
   let at = 0
   names.forEach((name, i) => { starts[i] = at; ends[i] = at + Buffer.byteLength(name); at = ends[i] + 1 })
-  for (const expectedKeys of [undefined, 50_000]) {
+  // Room for the keys kept ahead: none, some the keys outgrow (their arena moves), all they need.
+  for (const [expectedKeys, expectedKeyBytes] of [[undefined, undefined], [50_000, 100_000], [50_000, 32 << 20]]) {
     const reference = new ByteInterner(expectedKeys, 12345)
-    const wasm = new ParseDictionaries(expectedKeys, [1, 12345, 2]).visitors
+    const wasm = new ParseDictionaries(expectedKeys, expectedKeyBytes, [1, 12345, 2]).visitors
     const hashes = Int32Array.from(names, (_, i) => hashBytes(text, starts[i], ends[i], wasm.seed))
     const expected = new Uint32Array(names.length)
     const ids = new Uint32Array(names.length)
@@ -38,7 +39,7 @@ t.test('interns as ByteInterner does: the same ids, keys, key ends and hash tabl
     const pick = <T extends Uint32Array | Int32Array>(column: T): T => column.map((_, i) => i < 64 ? column[reversed[i]] : 0) as T
     reference.internMany(text, pick(starts), pick(ends), pick(hashes), 0, 64, expected)
     wasm.internMany(text, pick(starts), pick(ends), pick(hashes), 0, 64, ids)
-    t.same(ids, expected, `ids (expecting ${expectedKeys ?? 'the default'})`)
+    t.same(ids, expected, `ids (expecting ${expectedKeys ?? 'the default'} keys, ${expectedKeyBytes ?? 'the default'} bytes)`)
     t.equal(wasm.size, reference.size)
     const [got, want] = [wasm.keys(), reference.keys()]
     t.ok(Buffer.from(got.bytes).equals(Buffer.from(want.bytes)), 'key bytes')
