@@ -1,6 +1,6 @@
 // The dataset in memory: interned ids and typed columns clustered by site, then visitor, then time.
 
-import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
+import { ByteInterner, type DictionaryKeys, type KeyList } from './byte-interner.js'
 import type { PageViewBatch } from '../ingest/page-view-batch.js'
 
 /**
@@ -12,8 +12,8 @@ export interface PageViewStore {
   readonly siteIdByUrl: ReadonlyMap<string, number>
   /** Visitor ids by name, kept as bytes: a string per visitor would cost more than the visitor's views. */
   readonly visitors: ByteInterner
-  /** Page URLs (page_view_url) by id, kept as bytes like visitors: there may be as many. */
-  readonly pages: ByteInterner
+  /** Page URLs (page_view_url) by id, kept as bytes like visitors (there may be as many), and only read by id. */
+  readonly pages: KeyList
   /** Site s owns rows siteRowStart[s] to siteRowStart[s + 1] (exclusive). */
   readonly siteRowStart: Uint32Array
   readonly visitorColumn: Uint32Array
@@ -280,7 +280,8 @@ export function finishStore (plan: StorePlan, { visitorColumn, pageColumn, times
     siteUrls,
     siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
     visitors,
-    pages,
+    // Its table, which the merge needed, goes: no query looks a page up by URL.
+    pages: pages.keyList(),
     siteRowStart,
     visitorColumn,
     pageColumn,

@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path'
 import { setImmediate } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { crc32 } from 'node:zlib'
-import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
+import { ByteInterner, KeyList, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
 import type { PageViewStore } from './page-view-store.js'
@@ -264,7 +264,6 @@ interface StoreMeta {
   summary: DatasetSummary
   siteUrls: string[]
   visitorSeed: number
-  pageSeed: number
   firstTimestamp: number | null
   lastTimestamp: number | null
 }
@@ -321,7 +320,7 @@ export class StoreCache {
       siteUrls,
       siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
       visitors: readDictionary(sections, 'visitor', meta.visitorSeed),
-      pages: readDictionary(sections, 'page', meta.pageSeed),
+      pages: new KeyList({ bytes: sections.get('pageBytes') as Uint8Array, ends: sections.get('pageEnds') as Uint32Array }),
       siteRowStart: sections.get('siteRowStart') as Uint32Array,
       visitorColumn: sections.get('visitorColumn') as Uint32Array,
       pageColumn: sections.get('pageColumn') as Uint32Array,
@@ -343,13 +342,13 @@ export class StoreCache {
       summary,
       siteUrls: [...store.siteUrls],
       visitorSeed: visitorKeys.seed,
-      pageSeed: pageKeys.seed,
       firstTimestamp: store.firstTimestamp,
       lastTimestamp: store.lastTimestamp
     }
     await writeSectionsFile(this.#storePath, this.#storeKey, meta, {
       ...dictionarySections('visitor', visitorKeys),
-      ...dictionarySections('page', pageKeys),
+      pageBytes: pageKeys.bytes,
+      pageEnds: pageKeys.ends,
       siteRowStart: store.siteRowStart,
       visitorColumn: store.visitorColumn,
       pageColumn: store.pageColumn,

@@ -52,6 +52,7 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   t.same(['v1', 'v2', 'v3'].map(name => store.visitorSiteCount[store.visitors.find(name)]), [2, 1, 1])
   t.equal(store.visitors.find('nobody'), -1)
   t.equal(store.pages.size, 5, 'one dictionary of pages')
+  t.notOk('find' in store.pages, 'kept without its table: no page is looked up by URL')
   t.equal(store.firstTimestamp, 1)
   t.equal(store.lastTimestamp, 30)
 })
