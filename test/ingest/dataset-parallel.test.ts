@@ -53,14 +53,17 @@ t.test('unquoted, fully quoted and mixed files: the fast path and papaparse alon
 t.test('a split that falls inside a quoted field is found, and the file is parsed whole', async t => {
   const longQuoted = `"${'line\n'.repeat(2000)}"`
   const dir = t.testdir({ 'q.csv': `v1,s1,${longQuoted},10\nv2,s1,u,20\nv3,s1,"${'x\n'.repeat(3000)}",30\n` })
-  const { store, summary } = await loadDataset(await listCsvFiles(dir), onWorkers)
-  t.equal(summary.rows, 3)
-  t.equal(summary.skippedRows, 0)
-  const view = (time: number, page: string) => JSON.stringify([time, page])
-  t.same(contents(t, store), [
-    JSON.stringify(['s1', 'v1', [view(10, 'line\n'.repeat(2000))]]), JSON.stringify(['s1', 'v2', [view(20, 'u')]]),
-    JSON.stringify(['s1', 'v3', [view(30, 'x\n'.repeat(3000))]])
-  ], 'the quoted pages whole')
+  // On the parse's own workers, and on fresh ones, which the first parse has started when it is parsed again.
+  for (const options of [onWorkers, { ...onWorkers, tuning: { ...onWorkers.tuning, freshBuildWorkersBytes: 0 } }]) {
+    const { store, summary } = await loadDataset(await listCsvFiles(dir), options)
+    t.equal(summary.rows, 3)
+    t.equal(summary.skippedRows, 0)
+    const view = (time: number, page: string) => JSON.stringify([time, page])
+    t.same(contents(t, store), [
+      JSON.stringify(['s1', 'v1', [view(10, 'line\n'.repeat(2000))]]), JSON.stringify(['s1', 'v2', [view(20, 'u')]]),
+      JSON.stringify(['s1', 'v3', [view(30, 'x\n'.repeat(3000))]])
+    ], 'the quoted pages whole')
+  }
 })
 
 t.test('workers that build the store sessionize every site with the timeout given, as this thread would', async t => {
