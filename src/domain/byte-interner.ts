@@ -66,7 +66,7 @@ export interface DictionaryKeys {
 }
 
 /** Key `id` of keys stored as DictionaryKeys stores them. */
-function keyAt (bytes: Uint8Array, ends: Uint32Array, id: number): string {
+export function keyAt (bytes: Uint8Array, ends: Uint32Array, id: number): string {
   return decoder.decode(bytes.subarray(id === 0 ? 0 : ends[id - 1], ends[id]))
 }
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PROJECT_ROOT } from '../project-root.js'
-import { hashBytes, initialSlots, randomSeed, type DictionaryKeys } from '../domain/byte-interner.js'
+import { hashBytes, initialSlots, keyAt, randomSeed, type DictionaryKeys } from '../domain/byte-interner.js'
 
 /** The part of the WebAssembly API used here: TypeScript declares it only with the DOM's types. */
 interface WebAssemblyApi {
@@ -54,7 +54,6 @@ const SHORTEST_ROW_LINE = 7
 /** Per row read: site, visitor and page ids, 4 bytes unused, then the timestamp as a double. */
 const ROW_BYTES = 24
 const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 
 /** Rows readLines read, as flat arrays over the module's memory: only until the module is next called. */
 export interface ReadRows {
@@ -129,7 +128,7 @@ export class WasmInterner {
   /** The string of an id. */
   keyOf (id: number): string {
     const { ends, bytes } = this.#views()
-    return decoder.decode(bytes.subarray(id === 0 ? 0 : ends[id - 1], ends[id]))
+    return keyAt(bytes, ends, id)
   }
 
   /**
