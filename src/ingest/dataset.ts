@@ -158,17 +158,19 @@ export async function loadDataset (
     bytesDone: 0
   }
   const workers = options.workers > 0 && progress.bytesTotal >= tuning.minBytesForWorkers ? options.workers : 0
+  // What each parse reads, about: its share of the bytes.
+  const bytesPerParse = progress.bytesTotal / Math.max(workers, 1)
   const parseOptions: WorkerOptions = {
     // Guesses, only to size each parser's visitor dictionary and its columns (generously: at least 40 bytes a
     // view; columns past what is written take no memory). Visitors, one per 560 bytes of CSV: the generated
     // data has one per 480 (60 bytes a view, 8 views a visitor), data made elsewhere one per 1,465 (UUIDs, long
     // URLs). Both get a table of 2 M slots a parse at 10 M rows; at 480, the second got 4 M (33.5 MB, touched
     // all over for 560 K keys, and saved so), and a peak 25–35 MB higher. Too few is a rehash as it grows.
-    expectedVisitors: Math.ceil(progress.bytesTotal / Math.max(workers, 1) / 560),
-    expectedRows: Math.ceil(progress.bytesTotal / Math.max(workers, 1) / 40),
+    expectedVisitors: Math.ceil(bytesPerParse / 560),
+    expectedRows: Math.ceil(bytesPerParse / 40),
     // Room for each of the visitors' and the pages' keys: a generous guess, since most rows repeat keys seen
     // before (the pages' keys were a ninth of the bytes at 10 M rows made elsewhere, with 2.3 M URLs).
-    expectedKeyBytes: Math.ceil(progress.bytesTotal / Math.max(workers, 1) / 4),
+    expectedKeyBytes: Math.ceil(bytesPerParse / 4),
     strict: options.strict,
     maxBadRowExamples: options.maxBadRowExamples,
     fastPath: options.fastPath,

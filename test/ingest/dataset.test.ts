@@ -11,6 +11,9 @@ import { loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/ingest/parallel-parse.js'
 import { COMPILED_WORKER, contents, onThisThread, onWorkers } from './load-options.js'
 
+/** What a parse on workers is told, when a test starts one itself. */
+const PARSE_OPTIONS = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }
+
 t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {
   const dir = t.testdir({
     'b.csv': 'v,s,u,1\n',
@@ -112,10 +115,9 @@ t.test('an abort that comes before a step has begun stops it too (a stop during 
   execFileSync('mkfifo', [join(dir, 'pipe.csv')])
   const aborted = AbortSignal.abort()
   const [file, pipe] = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.pipe ? Infinity : file.bytes }))
-  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }
-  await t.rejects(parseOnThisThread([pipe], options, () => {}, aborted), { name: 'AbortError' }, 'a pipe is not waited for')
-  await t.rejects(parseOnWorkers([file], options, 2, () => {}, { signal: aborted, workerScript: COMPILED_WORKER }), { name: 'AbortError' }, 'no worker is started')
-  const parsed = await parseOnWorkers([file], options, 1, () => {}, { workerScript: COMPILED_WORKER })
+  await t.rejects(parseOnThisThread([pipe], PARSE_OPTIONS, () => {}, aborted), { name: 'AbortError' }, 'a pipe is not waited for')
+  await t.rejects(parseOnWorkers([file], PARSE_OPTIONS, 2, () => {}, { signal: aborted, workerScript: COMPILED_WORKER }), { name: 'AbortError' }, 'no worker is started')
+  const parsed = await parseOnWorkers([file], PARSE_OPTIONS, 1, () => {}, { workerScript: COMPILED_WORKER })
   const exited = new Promise(resolve => parsed.workers[0].once('exit', resolve))
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
   t.equal(await exited, 1, 'and its workers are stopped')
@@ -132,18 +134,17 @@ t.test('a pipe that delivers more than one read holds is read whole', async t =>
 t.test('a large load builds on fresh workers, each parse worker stopped once its batch is in; a small one on the parse\'s own', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
-  const options = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }
   // Node announces each worker it starts on this channel.
   const started: Worker[] = []
   const onStarted = (message: unknown): void => { started.push((message as { worker: Worker }).worker) }
   subscribe('worker_threads', onStarted)
   t.teardown(() => unsubscribe('worker_threads', onStarted))
-  const small = await parseOnWorkers(ranges, options, 2, () => {}, { workerScript: COMPILED_WORKER })
+  const small = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   t.same(small.workers, started, 'the parse\'s own')
   await Promise.all(small.workers.map(worker => worker.terminate()))
 
   started.length = 0
-  const large = await parseOnWorkers(ranges, options, 2, () => {}, { workerScript: COMPILED_WORKER, freshBuildWorkers: true })
+  const large = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER, freshBuildWorkers: true })
   t.equal(started.length, 4, 'two to parse, two to build')
   const parseWorkers = started.slice(0, 2)
   t.same(large.workers, started.slice(2), 'the new ones')
@@ -160,7 +161,7 @@ t.test('a large load builds on fresh workers, each parse worker stopped once its
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
   const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
-  const parsed = await parseOnWorkers(ranges, { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }, 2, () => {}, { workerScript: COMPILED_WORKER })
+  const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   await parsed.workers[1].terminate()
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
 })
