@@ -1,6 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
 import { INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
-import { ParseDictionaries, type WasmInterner } from './parse-dictionaries.js'
+import { ParseDictionaries, type DictionarySizes, type WasmInterner } from './parse-dictionaries.js'
 import { grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
@@ -19,6 +19,11 @@ export interface PageViewBatch {
 }
 
 const INITIAL_CAPACITY = 1024
+
+/** What a parse expects, to size its dictionaries and its columns. */
+export interface ExpectedSizes extends DictionarySizes {
+  rows: number
+}
 
 /** Keys of rows that wait for their ids: where each is in the bytes it was read from, and its hash. */
 class PendingKeys {
@@ -58,13 +63,13 @@ export class PageViewBatchBuilder {
   #pendingCount = 0
 
   /**
-   * `expectedVisitors` and `expectedKeyBytes` size the dictionaries up front (see ParseDictionaries).
-   * `expectedRows` sizes the columns: growing one copies it, and holds both copies for a moment, which was the
-   * largest moment of a load's memory. Too many costs nothing: the end of a column never written takes no memory.
+   * `expected` sizes the dictionaries up front (see ParseDictionaries), and the columns: growing one copies it,
+   * and holds both copies for a moment, which was the largest moment of a load's memory. Too many rows costs
+   * nothing: the end of a column never written takes no memory.
    */
-  constructor (expectedVisitors?: number, expectedRows = INITIAL_CAPACITY, expectedKeyBytes?: number) {
-    this.#dictionaries = new ParseDictionaries(expectedVisitors, expectedKeyBytes)
-    const capacity = Math.max(INITIAL_CAPACITY, expectedRows)
+  constructor (expected: Partial<ExpectedSizes> = {}) {
+    this.#dictionaries = new ParseDictionaries(expected)
+    const capacity = Math.max(INITIAL_CAPACITY, expected.rows ?? 0)
     this.#siteColumn = new Uint32Array(capacity)
     this.#visitorColumn = new Uint32Array(capacity)
     this.#pageColumn = new Uint32Array(capacity)

@@ -3,16 +3,14 @@ import { Worker } from 'node:worker_threads'
 import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
-import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
+import { PageViewBatchBuilder, type ExpectedSizes, type PageViewBatch } from './page-view-batch.js'
 import { finishStore, planStore, type PageViewStore } from '../domain/page-view-store.js'
 import { unpackTables, type SessionTable } from '../domain/sessions.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
-/** What each parser needs: how to parse, and how many distinct visitors and rows to expect. */
+/** What each parser needs: how to parse, and what to expect. */
 export interface WorkerOptions extends RangeParseOptions {
-  expectedVisitors: number
-  expectedRows: number
-  expectedKeyBytes: number
+  expected: ExpectedSizes
 }
 
 export interface ParsedRanges {
@@ -46,7 +44,7 @@ const WORKER_URL = new URL(`./parse-worker${extname(fileURLToPath(import.meta.ur
 export async function parseOnThisThread (
   ranges: readonly CsvRange[], options: WorkerOptions, onBytes: (bytes: number) => void, signal?: AbortSignal
 ): Promise<ParsedRanges> {
-  const builder = new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows, options.expectedKeyBytes)
+  const builder = new PageViewBatchBuilder(options.expected)
   const results: RangeResult[] = []
   for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
   return { batches: [builder.finish()], results, workers: [] }

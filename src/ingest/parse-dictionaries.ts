@@ -164,6 +164,13 @@ export class WasmInterner {
   }
 }
 
+/** How many visitors and pages a parse expects, and how many bytes of keys each of them may take. */
+export interface DictionarySizes {
+  visitors: number
+  pages: number
+  keyBytes: number
+}
+
 /** A parse's three dictionaries, in one instance of the module, and its reading of plain lines into them. */
 export class ParseDictionaries {
   readonly sites: WasmInterner
@@ -172,16 +179,18 @@ export class ParseDictionaries {
   readonly #wasm: ParseExports
 
   /**
-   * `expectedVisitors` sizes the visitors' table: a table grown by doubling is rehashed each time.
-   * `expectedKeyBytes` is the room kept for the visitors' keys, and as much for the pages': an arena grown by
-   * doubling was copied each time, and left its old copies behind in memory touched once, some 85 MB a parse at
-   * 10 M rows made elsewhere. Room never written takes no memory.
+   * `expected.visitors` and `expected.pages` size the visitors' and the pages' tables: a table grown by doubling
+   * is rehashed each time, and each table it outgrew was memory touched once and left behind (the pages' of a
+   * parse at 10 M rows made elsewhere grew to 32 MB, past 32 MB of smaller ones). `expected.keyBytes` is the room
+   * kept for the visitors' keys, and as much for the pages': an arena grown by doubling was copied each time, and
+   * left its old copies behind in the same way, some 85 MB a parse there. Room never written takes no memory.
    */
-  constructor (expectedVisitors = 512, expectedKeyBytes = 0, seeds: readonly number[] = [randomSeed(), randomSeed(), randomSeed()]) {
+  constructor (expected: Partial<DictionarySizes> = {}, seeds: readonly number[] = [randomSeed(), randomSeed(), randomSeed()]) {
+    const { visitors = 512, pages = 512, keyBytes = 0 } = expected
     this.#wasm = new Instance(MODULE, IMPORTS).exports as ParseExports
     this.sites = new WasmInterner(this.#wasm, SITES, 512, seeds[SITES])
-    this.visitors = new WasmInterner(this.#wasm, VISITORS, expectedVisitors, seeds[VISITORS], expectedKeyBytes)
-    this.pages = new WasmInterner(this.#wasm, PAGES, 512, seeds[PAGES], expectedKeyBytes)
+    this.visitors = new WasmInterner(this.#wasm, VISITORS, visitors, seeds[VISITORS], keyBytes)
+    this.pages = new WasmInterner(this.#wasm, PAGES, pages, seeds[PAGES], keyBytes)
   }
 
   /** Copies the bytes that readLines reads from, at once: a copy costs a fraction of what reading them does. */

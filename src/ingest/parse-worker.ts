@@ -34,7 +34,7 @@ const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
 async function parse (range: CsvRange): Promise<void> {
-  builder ??= new PageViewBatchBuilder(options.expectedVisitors, options.expectedRows, options.expectedKeyBytes)
+  builder ??= new PageViewBatchBuilder(options.expected)
   const result = await parseRange(range, builder, options, bytes => send({ type: 'progress', bytes }))
   send({ type: 'parsed', result })
 }

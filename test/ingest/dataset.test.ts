@@ -12,7 +12,7 @@ import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/ing
 import { COMPILED_WORKER, contents, onThisThread, onWorkers } from './load-options.js'
 
 /** What a parse on workers is told, when a test starts one itself. */
-const PARSE_OPTIONS = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expectedVisitors: 10, expectedRows: 10, expectedKeyBytes: 100 }
+const PARSE_OPTIONS = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expected: { visitors: 10, pages: 10, rows: 10, keyBytes: 100 } }
 
 t.test('lists only CSV files and pipes, sorted by name, with their sizes', async t => {
   const dir = t.testdir({

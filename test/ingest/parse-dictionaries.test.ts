@@ -23,9 +23,12 @@ t.test('interns as ByteInterner does: the same ids, keys, key ends and hash tabl
   let at = 0
   names.forEach((name, i) => { starts[i] = at; ends[i] = at + Buffer.byteLength(name); at = ends[i] + 1 })
   // Room for the keys kept ahead: none, some the keys outgrow (their arena moves), all they need.
-  for (const [expectedKeys, expectedKeyBytes] of [[undefined, undefined], [50_000, 100_000], [50_000, 32 << 20]]) {
+  // Tables sized for the keys expected, or grown to them; the visitors' and the pages' alike.
+  const cases = [[undefined, undefined], [50_000, 100_000], [50_000, 32 << 20]].flatMap(([expectedKeys, expectedKeyBytes]) =>
+    (['visitors', 'pages'] as const).map(dictionary => ({ dictionary, expectedKeys, expectedKeyBytes })))
+  for (const { dictionary, expectedKeys, expectedKeyBytes } of cases) {
     const reference = new ByteInterner(expectedKeys, 12345)
-    const wasm = new ParseDictionaries(expectedKeys, expectedKeyBytes, [1, 12345, 2]).visitors
+    const wasm = new ParseDictionaries({ [dictionary]: expectedKeys, keyBytes: expectedKeyBytes }, [12345, 12345, 12345])[dictionary]
     const hashes = Int32Array.from(names, (_, i) => hashBytes(text, starts[i], ends[i], wasm.seed))
     const expected = new Uint32Array(names.length)
     const ids = new Uint32Array(names.length)
@@ -39,7 +42,7 @@ t.test('interns as ByteInterner does: the same ids, keys, key ends and hash tabl
     const pick = <T extends Uint32Array | Int32Array>(column: T): T => column.map((_, i) => i < 64 ? column[reversed[i]] : 0) as T
     reference.internMany(text, pick(starts), pick(ends), pick(hashes), 0, 64, expected)
     wasm.internMany(text, pick(starts), pick(ends), pick(hashes), 0, 64, ids)
-    t.same(ids, expected, `ids (expecting ${expectedKeys ?? 'the default'} keys, ${expectedKeyBytes ?? 'the default'} bytes)`)
+    t.same(ids, expected, `${dictionary}: ids (expecting ${expectedKeys ?? 'the default'} keys, ${expectedKeyBytes ?? 'the default'} bytes)`)
     t.equal(wasm.size, reference.size)
     const [got, want] = [wasm.keys(), reference.keys()]
     t.ok(Buffer.from(got.bytes).equals(Buffer.from(want.bytes)), 'key bytes')
