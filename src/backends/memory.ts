@@ -2,7 +2,7 @@
 // the cache folder for the next start, and every answer computed from the store.
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary, LoadProgress } from '../ingest/dataset.js'
-import { siteRowCount, type PageViewStore } from '../domain/page-view-store.js'
+import { siteRowCount, type PageViewStore, type SessionStore } from '../domain/page-view-store.js'
 import { cacheRoom, ownedUnlessAllFit, sessionizeSite, summarizeRange, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
@@ -30,7 +30,16 @@ export interface MemoryBackendOptions {
   maxBadRowExamples: number
 }
 
-interface Loaded { store: PageViewStore, summary: DatasetSummary, source: DataSource }
+interface Loaded {
+  store: SessionStore
+  /**
+   * The same store with its pages: a load from CSV merges them after the rest (BuiltStore), and what needs
+   * them (a site's pages, saving the store) waits for it.
+   */
+  complete: Promise<PageViewStore>
+  summary: DatasetSummary
+  source: DataSource
+}
 
 export class MemoryBackend implements SessionBackend<SessionTable> {
   readonly name = 'memory'
@@ -64,13 +73,18 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     const cached = await this.#readCache(signal)
     if (cached) {
       // What was read back, the store and the saved tables, is this start's load.
-      this.#loaded = { store: cached.store, summary: { ...cached.summary, loadMs: Math.round(performance.now() - started) }, source: 'cache' }
+      this.#loaded = {
+        store: cached.store,
+        complete: Promise.resolve(cached.store),
+        summary: { ...cached.summary, loadMs: Math.round(performance.now() - started) },
+        source: 'cache'
+      }
       return { savedTables: cached.savedTables }
     }
     // Imported only now: a start that reads its data from the cache never parses, and the parse's modules
     // (papaparse, the WebAssembly module) took some 30 ms of every restart.
     const { loadDataset } = await import('../ingest/dataset.js')
-    const { store, summary, sessionTables } = await loadDataset(this.#files, {
+    const { store, complete, summary, sessionTables } = await loadDataset(this.#files, {
       strict: this.#options.strictCsv,
       maxBadRowExamples: this.#options.maxBadRowExamples,
       fastPath: this.#options.csvFastPath,
@@ -79,7 +93,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
       onProgress,
       signal
     })
-    this.#loaded = { store, summary, source: 'csv' }
+    this.#loaded = { store, complete, summary, source: 'csv' }
     // Views of the workers' packed tables: each its own copy unless the cache takes them all, as saved ones.
     const built = ownedUnlessAllFit(sessionTables.map(table => ({ table })), cacheRoom(this.#options))
     this.#builtTables = new Map(built.map(({ table }) => [table.siteUrl, table]))
@@ -87,7 +101,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   }
 
   /** The store and the session tables saved by an earlier start, when they hold this data folder as it is now. */
-  async #readCache (signal: AbortSignal): Promise<(Omit<Loaded, 'source'> & LoadedData) | undefined> {
+  async #readCache (signal: AbortSignal): Promise<({ store: PageViewStore, summary: DatasetSummary } & LoadedData) | undefined> {
     // A stop ends a read still under way on the read-ahead's worker.
     const stopReadAhead = (): void => this.#options.readAhead?.close()
     signal.addEventListener('abort', stopReadAhead)
@@ -105,7 +119,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   }
 
   /** The store saved by an earlier start, when it holds this data folder as it is now. */
-  async #readStore (storeCache: StoreCache, signal: AbortSignal): Promise<Omit<Loaded, 'source'> | undefined> {
+  async #readStore (storeCache: StoreCache, signal: AbortSignal): Promise<{ store: PageViewStore, summary: DatasetSummary } | undefined> {
     try {
       const { store, summary, storeId } = await storeCache.readStore()
       this.#cacheFile = 'read'
@@ -137,10 +151,11 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     this.#builtTables.clear()
     const storeCache = this.#storeCache
     if (storeCache === undefined || (this.#cachedStoreId !== undefined && tables.length === 0)) return
-    const { store, summary } = this.#loaded!
+    const { complete, summary } = this.#loaded!
     const signal = this.#signal!
     this.#cacheFile = 'saving'
     try {
+      const store = await complete
       const storeId = this.#cachedStoreId ?? await storeCache.saveStore(store, summary, signal)
       if (tables.length > 0) {
         const siteIds = tables.map(table => store.siteIdByUrl.get(table.siteUrl)!)
@@ -153,7 +168,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     }
   }
 
-  get #store (): PageViewStore {
+  get #store (): SessionStore {
     return this.#loaded!.store
   }
 
@@ -209,8 +224,8 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     return siteTimeline(table, this.#store, range)
   }
 
-  sitePages (table: SessionTable, range: TimeRange, limit: number): Promise<SitePages> {
-    return sitePages(table, this.#store, range, limit)
+  async sitePages (table: SessionTable, range: TimeRange, limit: number): Promise<SitePages> {
+    return sitePages(table, await this.#loaded!.complete, range, limit)
   }
 
   async close (): Promise<void> {}

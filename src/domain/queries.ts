@@ -1,6 +1,6 @@
 // The answers the routes give: one pure function per question, over a session table or the store.
 import { setImmediate } from 'node:timers/promises'
-import type { PageViewStore } from './page-view-store.js'
+import type { PageViewStore, SessionStore } from './page-view-store.js'
 import { forEachSessionIn, medianOfSorted, percentileOfSorted, SLICE, type SessionSummary, type SessionTable } from './sessions.js'
 import type { TimeRange } from './time-range.js'
 
@@ -37,7 +37,7 @@ export function medianSessionLength (summary: SessionSummary): number | null {
   return summary.sessionLengths.length === 0 ? null : medianOfSorted(summary.sessionLengths)
 }
 
-export function numUniqueVisitedSites (store: PageViewStore, visitorId: number): number {
+export function numUniqueVisitedSites (store: SessionStore, visitorId: number): number {
   return store.visitorSiteCount[visitorId]
 }
 
@@ -197,7 +197,7 @@ export function timelineOfDays (siteUrl: string, days: readonly DayCount[]): Sit
  * Sessions and their page views per day (UTC) of their first view, for the sessions in `range`: counted from
  * the table's session rows, a slice at a time.
  */
-export async function siteTimeline (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SiteTimeline> {
+export async function siteTimeline (table: SessionTable, store: SessionStore, range: TimeRange): Promise<SiteTimeline> {
   const { sessionRows } = table
   const byDay = new Map<number, DayCount>()
   await forEachSessionIn(table, store, range, (session, _first, _end, start) => {

@@ -1,6 +1,6 @@
 // Sessionization of one site and the order statistics of its session lengths.
 import { setImmediate } from 'node:timers/promises'
-import type { PageViewStore } from './page-view-store.js'
+import type { SessionStore } from './page-view-store.js'
 import type { TimeRange } from './time-range.js'
 
 /** What the statistics of a site's sessions (all of them, or those of a time range) are computed from. */
@@ -29,7 +29,7 @@ export interface SessionTable extends SessionSummary {
 }
 
 /** What sessionizing reads of a store: a build worker has these, before the store is whole. */
-export type SessionizedColumns = Pick<PageViewStore, 'siteUrls' | 'siteRowStart' | 'visitorColumn' | 'timestampColumn'>
+export type SessionizedColumns = Pick<SessionStore, 'siteUrls' | 'siteRowStart' | 'visitorColumn' | 'timestampColumn'>
 
 /** A rough fixed cost of a table besides its lengths: object, strings and numbers. */
 const TABLE_OVERHEAD_BYTES = 256
@@ -225,7 +225,7 @@ async function copyInSlices<T extends Float64Array<ArrayBuffer> | Uint32Array<Ar
  * yielding to the event loop between slices: every answer in a time range walks the sessions this way.
  */
 export async function forEachSessionIn (
-  table: SessionTable, store: PageViewStore, range: TimeRange,
+  table: SessionTable, store: SessionStore, range: TimeRange,
   visit: (session: number, first: number, end: number, start: number) => void
 ): Promise<void> {
   const { sessionRows } = table
@@ -243,7 +243,7 @@ export async function forEachSessionIn (
 /**
  * The sessions of a table whose first view is in `range`, summarized as a table's own are, with no sessionizing.
  */
-export async function summarizeRange (table: SessionTable, store: PageViewStore, range: TimeRange): Promise<SessionSummary> {
+export async function summarizeRange (table: SessionTable, store: SessionStore, range: TimeRange): Promise<SessionSummary> {
   const { visitorColumn, timestampColumn } = store
   const lengths = new Float64Array(table.sessionRows.length - 1)
   let count = 0

@@ -3,9 +3,8 @@
 import { open } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
-import { buildOnWorkers, parseOnThisThread, parseOnWorkers, stopParseWorkers, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
+import { buildOnWorkers, parseOnThisThread, parseOnWorkers, stopParseWorkers, type BuiltStore, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
-import type { SessionTable } from '../domain/sessions.js'
 import type { CsvFile } from './data-folder.js'
 
 export interface LoadProgress {
@@ -86,6 +85,11 @@ export interface LoadOptions {
 
 const SPLIT_PROBE_BYTES = 64 * 1024
 
+/** A store built on this thread, pages and all; warm-up sessionizes its sites. */
+function builtOnThisThread (store: PageViewStore): BuiltStore {
+  return { store, complete: Promise.resolve(store), sessionTables: [] }
+}
+
 /** Cuts a file into about `parts` ranges, each starting just after a line break. */
 async function lineAlignedRanges (file: CsvFile, parts: number): Promise<CsvRange[]> {
   const starts = [0]
@@ -146,10 +150,12 @@ function filesSplitInsideQuotes (byFile: ReturnType<typeof rangesByFile>): Set<s
   return files
 }
 
-export async function loadDataset (
-  files: readonly CsvFile[],
-  options: LoadOptions
-): Promise<{ store: PageViewStore, summary: DatasetSummary, sessionTables: SessionTable[] }> {
+/** What a load gives: the store, all but its pages at once, and all of it once they are merged (see BuiltStore). */
+export interface LoadedDataset extends BuiltStore {
+  summary: DatasetSummary
+}
+
+export async function loadDataset (files: readonly CsvFile[], options: LoadOptions): Promise<LoadedDataset> {
   const started = performance.now()
   const tuning = { ...DEFAULT_TUNING, ...options.tuning }
   const progress: LoadProgress = {
@@ -230,9 +236,9 @@ export async function loadDataset (
   }
 
   const parsedAt = performance.now()
-  const { store, sessionTables } = parsed.workers.length > 0
+  const { store, complete, sessionTables } = parsed.workers.length > 0
     ? await buildOnWorkers(parsed.workers, parsed.batches, options.sessionTimeoutSeconds, options.signal)
-    : { store: buildPageViewStore(parsed.batches), sessionTables: [] }
+    : builtOnThisThread(buildPageViewStore(parsed.batches))
   const builtAt = performance.now()
   const summary: DatasetSummary = {
     files: fileSummaries,
@@ -248,5 +254,5 @@ export async function loadDataset (
     buildMs: Math.round(builtAt - parsedAt),
     workers
   }
-  return { store, summary, sessionTables }
+  return { store, complete, summary, sessionTables }
 }

@@ -4,7 +4,8 @@ import { extname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type ExpectedSizes, type PageViewBatch } from './page-view-batch.js'
-import { finishStore, planStore, type PageViewStore } from '../domain/page-view-store.js'
+import { finishStore, planStore, withPages, type PageViewStore, type SessionStore } from '../domain/page-view-store.js'
+import type { DictionaryKeys } from '../domain/byte-interner.js'
 import { unpackTables, type SessionTable } from '../domain/sessions.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
@@ -70,7 +71,7 @@ function exitedEarly (code?: number): Error {
 }
 
 /** A build step's answer: during the build, a worker sends nothing else. */
-type Built = Extract<FromWorker, { type: 'scattered' | 'grouped' }>
+type Built = Extract<FromWorker, { type: 'scattered' | 'grouped' | 'pagesMerged' }>
 
 /** Sends a worker one build step and waits for its answer, of the type that step answers with. */
 function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<Answer> {
@@ -94,17 +95,28 @@ function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, tra
   })
 }
 
+/** A store built on workers: all of it but its pages at once, and all of it once its pages are merged. */
+export interface BuiltStore {
+  store: SessionStore
+  /** Rejects when the merge fails, or with the signal's reason when the load is aborted before it ends. */
+  complete: Promise<PageViewStore>
+  sessionTables: SessionTable[]
+}
+
 /**
  * Builds the store on workers, one for each batch, as buildPageViewStore does on one thread: the plan here
  * (while workers just started get ready), then each worker scatters a batch into shared columns, then each groups a share of the sites
  * (cut so that the shares hold about as many rows), counting each visitor's sites as it goes, and with a session
  * timeout, sessionizes each site as it groups it: warm-up's work, in parallel and on rows in the CPU's cache.
- * Terminates the workers.
+ * Then the store answers all but pages, while the first worker merges the pages; the others are terminated,
+ * and it is once it is done.
  */
 export async function buildOnWorkers (
   workers: Worker[], batches: PageViewBatch[], sessionTimeoutSeconds?: number, signal?: AbortSignal
-): Promise<{ store: PageViewStore, sessionTables: SessionTable[] }> {
-  const stop = (): void => { for (const worker of workers) void worker.terminate() }
+): Promise<BuiltStore> {
+  /** The worker that goes on to merge the pages, once the rest is built. */
+  let pagesWorker: Worker | undefined
+  const stop = (): void => { for (const worker of workers) if (worker !== pagesWorker) void worker.terminate() }
   signal?.addEventListener('abort', stop)
   try {
     signal?.throwIfAborted()
@@ -121,11 +133,11 @@ export async function buildOnWorkers (
       type: 'scatter',
       batch: { siteColumn: batch.siteColumn, visitorColumn: batch.visitorColumn, pageColumn: batch.pageColumn, timestampColumn: batch.timestampColumn },
       visitorIdMap: plan.visitorIdMaps[b],
-      pageIdMap: plan.pageIdMaps[b],
+      pageIdOffset: plan.pageIdOffsets[b],
       siteCursor: plan.batchSiteCursors[b],
       columns
     }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.pageColumn.buffer, batch.timestampColumn.buffer,
-      plan.visitorIdMaps[b].buffer, plan.pageIdMaps[b].buffer] as ArrayBuffer[])))
+      plan.visitorIdMaps[b].buffer] as ArrayBuffer[])))
     const sessionize = sessionTimeoutSeconds === undefined ? undefined : { timeoutSeconds: sessionTimeoutSeconds, siteUrls: plan.siteUrls }
     let fromSite = 0
     const groupedByWorker = await Promise.all(workers.map((worker, w) => {
@@ -141,7 +153,33 @@ export async function buildOnWorkers (
     const [visitorSiteCount, ...others] = groupedByWorker.map(grouped => grouped.visitorSiteCount)
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
     const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
-    return { store: finishStore(plan, columns, visitorSiteCount), sessionTables }
+    const store = finishStore(plan, columns, visitorSiteCount)
+    pagesWorker = workers[0]
+    const complete = mergePagesOn(pagesWorker, batches.map(batch => batch.pages), columns.pageColumn, signal)
+      .then(pages => withPages(store, columns.pageColumn, pages))
+    // Its failure is for what awaits the pages, perhaps only later: until then it is not an unhandled rejection.
+    complete.catch(() => {})
+    return { store, complete, sessionTables }
+  } finally {
+    signal?.removeEventListener('abort', stop)
+    stop()
+  }
+}
+
+/** Has a worker merge the batches' pages into the page column (mergePages), then terminates it. */
+async function mergePagesOn (
+  worker: Worker, pages: DictionaryKeys[], pageColumn: Uint32Array, signal?: AbortSignal
+): Promise<Pick<DictionaryKeys, 'bytes' | 'ends'>> {
+  const stop = (): void => { void worker.terminate() }
+  signal?.addEventListener('abort', stop)
+  try {
+    const merged = await buildStep<Extract<Built, { type: 'pagesMerged' }>>(worker, { type: 'mergePages', pages, pageColumn },
+      pages.flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]))
+    return merged.pages
+  } catch (error) {
+    // Terminated by an abort: the load was stopped, which is what to say.
+    signal?.throwIfAborted()
+    throw error
   } finally {
     signal?.removeEventListener('abort', stop)
     stop()

@@ -1,20 +1,23 @@
 // A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back; and it
-// helps build the store, scattering a batch's rows into shared columns and grouping a share of the sites (and
-// sessionizing each as it is grouped, when warm-up will want its table): as the worker that parsed, or as a
-// worker started for the build alone (ParseOnWorkersOptions.freshBuildWorkers), which never parses.
+// helps build the store, scattering a batch's rows into shared columns, grouping a share of the sites (and
+// sessionizing each as it is grouped, when warm-up will want its table), and, last, merging the pages: as the
+// worker that parsed, or as a worker started for the build alone (ParseOnWorkersOptions.freshBuildWorkers),
+// which never parses.
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
-import { scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import { mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import type { DictionaryKeys } from '../domain/byte-interner.js'
 import { sessionizeSite, TablePacker, type PackedTables } from '../domain/sessions.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
   /** `adoptable`: the batch whose dictionaries the build's merge adopts (see PageViewBatchBuilder.finish). */
   | { type: 'finish', adoptable: boolean }
-  | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdMap: Uint32Array, siteCursor: Uint32Array, columns: StoreColumns }
+  | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdOffset: number, siteCursor: Uint32Array, columns: StoreColumns }
   | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
+  | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
 export interface SessionizeOptions { timeoutSeconds: number, siteUrls: readonly string[] }
 
@@ -24,6 +27,7 @@ export type FromWorker =
   | { type: 'batch', batch: PageViewBatch }
   | { type: 'scattered' }
   | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
+  | { type: 'pagesMerged', pages: Pick<DictionaryKeys, 'bytes' | 'ends'> }
   | { type: 'failed', message: string }
 
 /** A parse worker's options (a build worker has none, and never parses). */
@@ -60,13 +64,18 @@ port.on('message', (message: ToWorker) => {
       break
     }
     case 'scatter':
-      scatterRows(message.batch, message.visitorIdMap, message.pageIdMap, message.siteCursor, message.columns)
+      scatterRows(message.batch, message.visitorIdMap, message.pageIdOffset, message.siteCursor, message.columns)
       send({ type: 'scattered' })
       break
     case 'group':
       // A failure here ends the worker with an error, which the build step waiting for this answer rejects with.
       void group(message).then(grouped => send(grouped,
         [grouped.visitorSiteCount.buffer, grouped.tables.numbers.buffer, grouped.tables.lengths.buffer, grouped.tables.rows.buffer] as ArrayBuffer[]))
+      break
+    case 'mergePages': {
+      const pages = mergePages(message.pages, message.pageColumn)
+      send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
+    }
   }
 })
 

@@ -22,8 +22,8 @@ async function setUp (t: Test, overrides: Partial<StoreCacheOptions> = {}) {
     cacheDir: join(root, 'cache'), dataDir, strictCsv: false, sessionTimeoutSeconds: 1800, program: 'p1', signal: new AbortController().signal, readBlockBytes: 64, ...overrides
   }
   const files = await listCsvFiles(dataDir)
-  const loaded = await loadDataset(files, onThisThread)
-  return { root, dataDir, options, files, ...loaded, cache: new StoreCache(options, files) }
+  const { complete, summary } = await loadDataset(files, onThisThread)
+  return { root, dataDir, options, files, store: await complete, summary, cache: new StoreCache(options, files) }
 }
 
 const neverAborted = new AbortController().signal

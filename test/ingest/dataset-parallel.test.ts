@@ -19,13 +19,13 @@ t.test('worker threads and split files build the same store, with the same line 
   const progress: LoadProgress[] = []
   const parallel = await loadDataset(files, { ...onWorkers, onProgress: p => progress.push({ ...p }) })
   t.equal(parallel.summary.workers, 2)
-  t.same(contents(t, parallel.store), contents(t, single.store))
+  t.same(contents(t, await parallel.complete), contents(t, await single.complete))
   t.same(parallel.summary.skippedRowExamples, single.summary.skippedRowExamples)
   t.same(single.summary.skippedRowExamples, [{ file: basename(first), line: 702, reason: 'expected 4 fields, found 1' }])
   t.same(parallel.summary.files, single.summary.files)
   t.equal(progress.at(-1)!.bytesDone, progress.at(-1)!.bytesTotal)
   const papaparseOnly = await loadDataset(files, { ...onWorkers, fastPath: false })
-  t.same(contents(t, papaparseOnly.store), contents(t, single.store), 'papaparse alone builds the same store')
+  t.same(contents(t, await papaparseOnly.complete), contents(t, await single.complete), 'papaparse alone builds the same store')
 })
 
 t.test('unquoted, fully quoted and mixed files: the fast path and papaparse alone build the same store', async t => {
@@ -45,7 +45,7 @@ t.test('unquoted, fully quoted and mixed files: the fast path and papaparse alon
     const papaparseOnly = await loadDataset(files, { ...options, fastPath: false })
     t.equal(fast.summary.rows, 6000)
     t.equal(fast.summary.skippedRows, 0)
-    t.same(contents(t, fast.store), contents(t, papaparseOnly.store))
+    t.same(contents(t, await fast.complete), contents(t, await papaparseOnly.complete))
     t.same(fast.summary.files, papaparseOnly.summary.files)
   }
 })
@@ -55,11 +55,11 @@ t.test('a split that falls inside a quoted field is found, and the file is parse
   const dir = t.testdir({ 'q.csv': `v1,s1,${longQuoted},10\nv2,s1,u,20\nv3,s1,"${'x\n'.repeat(3000)}",30\n` })
   // On the parse's own workers, and on fresh ones, which the first parse has started when it is parsed again.
   for (const options of [onWorkers, { ...onWorkers, tuning: { ...onWorkers.tuning, freshBuildWorkersBytes: 0 } }]) {
-    const { store, summary } = await loadDataset(await listCsvFiles(dir), options)
+    const { complete, summary } = await loadDataset(await listCsvFiles(dir), options)
     t.equal(summary.rows, 3)
     t.equal(summary.skippedRows, 0)
     const view = (time: number, page: string) => JSON.stringify([time, page])
-    t.same(contents(t, store), [
+    t.same(contents(t, await complete), [
       JSON.stringify(['s1', 'v1', [view(10, 'line\n'.repeat(2000))]]), JSON.stringify(['s1', 'v2', [view(20, 'u')]]),
       JSON.stringify(['s1', 'v3', [view(30, 'x\n'.repeat(3000))]])
     ], 'the quoted pages whole')

@@ -155,7 +155,7 @@ t.test('a large load builds on fresh workers, each parse worker stopped once its
 
   const files = await listCsvFiles(dir)
   const onFresh = await loadDataset(files, { ...onWorkers, tuning: { ...onWorkers.tuning, freshBuildWorkersBytes: 0 } })
-  t.same(contents(t, onFresh.store), contents(t, (await loadDataset(files, onWorkers)).store), 'a load on fresh workers builds the same store')
+  t.same(contents(t, await onFresh.complete), contents(t, await (await loadDataset(files, onWorkers)).complete), 'a load on fresh workers builds the same store')
 })
 
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
@@ -164,4 +164,41 @@ t.test('a worker that exits without a word fails the build with a clear error', 
   const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   await parsed.workers[1].terminate()
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
+})
+
+t.test('the build answers all but pages at once; the first worker merges the pages after, and each worker exits when done', async t => {
+  // Pages shared between the files and pages of their own, so that the merge has both to do.
+  const lines = (visitor: string, pages: number) => Array.from({ length: 3000 }, (_, i) => `${visitor}${i % 7},s${i % 3},/p${i % pages},${i}\n`).join('')
+  const dir = t.testdir({ 'a.csv': lines('a', 2000), 'b.csv': lines('b', 2500) })
+  const files = await listCsvFiles(dir)
+  const ranges = files.map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
+  const [pagesWorker, other] = parsed.workers
+  const { store, complete } = await buildOnWorkers(parsed.workers, parsed.batches)
+  t.notOk('pages' in store || 'pageColumn' in store, 'no pages yet')
+  t.equal(pagesWorker.threadId === -1, false, 'the first worker still runs, to merge the pages')
+  await once(other, 'exit')
+  const whole = await complete
+  t.same(contents(t, whole), contents(t, await (await loadDataset(files, onThisThread)).complete), 'the same store as a load on this thread')
+  t.equal(whole.pages.size, 2500)
+  t.equal(whole.visitorColumn, store.visitorColumn, 'the same store, its pages added')
+  if (pagesWorker.threadId !== -1) await once(pagesWorker, 'exit')
+  t.pass('the first worker exits once the pages are merged')
+})
+
+t.test('the pages\' merge stops with the load, and a worker lost in it fails what waits for the pages', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,/a,1\n'.repeat(100), 'b.csv': Array.from({ length: 20_000 }, (_, i) => `w,s,/b${i},2\n`).join('') })
+  const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const controller = new AbortController()
+  const stopped = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
+  const built = await buildOnWorkers(stopped.workers, stopped.batches, undefined, controller.signal)
+  // Before the worker can have answered: its answer is a message, which waits for this turn of the event loop to end.
+  controller.abort(new DOMException('stopped', 'AbortError'))
+  await t.rejects(built.complete, { name: 'AbortError' }, 'the merge rejects with the load\'s reason')
+  t.equal(stopped.workers[0].threadId, -1, 'its worker is terminated')
+
+  const lost = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
+  const { complete } = await buildOnWorkers(lost.workers, lost.batches)
+  void lost.workers[0].terminate()
+  await t.rejects(complete, { message: /^a load worker exited/ }, 'a clear error for the pages\' query or the cache to report')
 })

@@ -1,5 +1,7 @@
 import t from 'tap'
-import Fastify from 'fastify'
+import { join } from 'node:path'
+import { setTimeout } from 'node:timers/promises'
+import Fastify, { type FastifyInstance } from 'fastify'
 import sessions, { SessionService } from '../../src/plugins/sessions.js'
 import type { SessionBackend, SiteTable } from '../../src/backends/backend.js'
 import type { DatasetSummary } from '../../src/ingest/dataset.js'
@@ -89,6 +91,25 @@ t.test('warm-up takes the tables the load\'s workers computed as they built the 
     t.equal(figures(await onWorkers.sessions.sessionTable(site)), figures(await onThisThread.sessions.sessionTable(site)), `${site}: warmed, or computed later`)
   }
   t.match(onWorkers.sessions.cacheStats(), { computations: 20 }, 'the sites warm-up left out were computed when asked')
+})
+
+t.test('a load on workers answers a site\'s pages, merged after the rest, as a load on this thread does, and saves them', async t => {
+  const dataDir = t.testdir({})
+  // Enough data for the load to take worker threads; pages of a site are many, and shared between the files.
+  generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 300_000, sites: 6, visitors: 20_000, files: 2, out: dataDir, seed: 4 })
+  const cacheDir = join(t.testdirName, 'cache')
+  const onThisThread = await buildLoaded(t, { dataDir })
+  const onWorkers = await buildLoaded(t, { dataDir, warmCache: true, loadWorkers: 2, cacheDir })
+  t.match(onWorkers.sessions.health(), { status: 'ready', load_workers: 2 })
+  const pages = (server: FastifyInstance, site: string) => get(server, '/site_pages', { site_url: site, limit: '50' }).then(reply => reply.json())
+  const sites = Array.from({ length: 6 }, (_, i) => `www.s_${i + 1}.com`)
+  // Asked at once, before the pages' merge can be done: each answer waits for it.
+  const fromWorkers = await Promise.all(sites.map(site => pages(onWorkers, site)))
+  for (const [i, site] of sites.entries()) t.same(fromWorkers[i], await pages(onThisThread, site), `${site}: the same pages`)
+  while ((onWorkers.sessions.health() as { cache_file?: string }).cache_file !== 'saved') await setTimeout(20)
+  const restarted = await buildLoaded(t, { dataDir, cacheDir })
+  t.match(restarted.sessions.health(), { source: 'cache' })
+  for (const [i, site] of sites.entries()) t.same(await pages(restarted, site), fromWorkers[i], `${site}: the same pages from the cache folder`)
 })
 
 t.test('warming more sites than one batch warms them all, a batch at a time', async t => {
