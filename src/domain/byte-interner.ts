@@ -190,11 +190,6 @@ export class ByteInterner {
     return keyAt(this.#arena, this.#ends, id)
   }
 
-  /** The keys, without the table: views of this dictionary's own arrays, as keys() gives them. */
-  keyList (): KeyList {
-    return new KeyList(this.keys())
-  }
-
   /**
    * The keys in id order, and the table over them: views of this dictionary's own arrays, not copies (of 100 MB
    * and more for a big one). A key never changes once stored, so the views stay right as keys are added.

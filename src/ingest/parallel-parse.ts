@@ -98,7 +98,7 @@ function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, tra
 /** A store built on workers: all of it but its pages at once, and all of it once its pages are merged. */
 export interface BuiltStore {
   store: SessionStore
-  /** Rejects when the merge fails, or with the signal's reason when the load is aborted before it ends. */
+  /** Rejects when the merge fails, or the load is aborted before it ends. */
   complete: Promise<PageViewStore>
   sessionTables: SessionTable[]
 }
@@ -176,10 +176,6 @@ async function mergePagesOn (
     const merged = await buildStep<Extract<Built, { type: 'pagesMerged' }>>(worker, { type: 'mergePages', pages, pageColumn },
       pages.flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]))
     return merged.pages
-  } catch (error) {
-    // Terminated by an abort: the load was stopped, which is what to say.
-    signal?.throwIfAborted()
-    throw error
   } finally {
     signal?.removeEventListener('abort', stop)
     stop()
