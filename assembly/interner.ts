@@ -245,7 +245,7 @@ function intern (d: Dictionary, key: usize, length: u32, hash: u32): u32 {
   }
 }
 
-/** The id in dictionary `index` of one key, as internMany gives it: for the keys read outside readLines. */
+/** The id in dictionary `index` of one key, as internKeys gives it: for the keys read outside readLines. */
 export function internOne (index: u32, key: usize, length: u32, hash: u32): u32 {
   return intern(dictionary(index), key, length, hash)
 }
@@ -263,15 +263,11 @@ function touchAhead (d: Dictionary, hashes: usize, count: u32): u32 {
 }
 
 /**
- * Interns `count` keys into dictionary `index`, key i being [keys + starts[i], keys + ends[i]) with unmixed hash
+ * Interns `count` keys into a dictionary, key i being [keys + starts[i], keys + ends[i]) with unmixed hash
  * hashes[i], and writes each one's id to ids[i]. As in ByteInterner.internMany, the reads ahead do not wait for
- * each other, and the interning after them finds what it reads in the caches.
+ * each other, and the interning after them finds what it reads in the caches. Returns what the reads ahead read,
+ * for the caller to keep.
  */
-export function internMany (index: u32, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): u32 {
-  return internKeys(dictionary(index), keys, starts, keyEnds, hashes, count, ids)
-}
-
-/** internMany's work, on a dictionary; returns what the reads ahead read, for the caller to keep. */
 function internKeys (d: Dictionary, keys: usize, starts: usize, keyEnds: usize, hashes: usize, count: u32, ids: usize): u32 {
   const touched = touchAhead(d, hashes, count)
   for (let i: u32 = 0; i < count; i++) {
@@ -360,6 +356,56 @@ let fieldBits: u32 = 0
 }
 
 /**
+ * Reads the text of the quoted field whose opening quote is at `from` as scanText reads a field (its hash in
+ * fieldHash, its bytes ORed into fieldBits): text that may hold commas, but no quote (`""` is csv-range.ts's)
+ * and no line break. Returns its closing quote, or `end` when a quote or line break is not there to close it.
+ */
+// @ts-ignore: a decorator AssemblyScript knows
+@inline function scanQuoted (data: usize, from: u32, end: u32, seed: u32): u32 {
+  let hash = seed
+  let bits: u32 = 0
+  let at = from + 1
+  while (at + 4 <= end) {
+    const word = load<u32>(data + at)
+    if (hasZeroByte(word ^ QUOTES) || hasZeroByte(word ^ NEWLINES)) break
+    hash = (hash ^ word) * FNV_PRIME
+    bits |= word
+    at += 4
+  }
+  for (let byte = load<u8>(data + at); at < end && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
+    hash = (hash ^ byte) * FNV_PRIME
+    bits |= byte
+  }
+  fieldHash = hash
+  fieldBits |= bits
+  return at < end && load<u8>(data + at) == QUOTE ? at : end
+}
+
+// Where the text of the field scanField read last begins and ends: inside its quotes, when quoted.
+let textStart: u32 = 0
+let textEnd: u32 = 0
+
+/**
+ * Reads the text field at `from`, unquoted (scanText) or quoted as a CSV writer quotes a field with a comma in
+ * it (scanQuoted): its text's bounds in textStart and textEnd, its hash in fieldHash. Returns where it stops:
+ * its comma when it is one of those, or anything else (a quote, a line break, `end`) that leaves the line to
+ * csv-range.ts.
+ */
+// @ts-ignore: a decorator AssemblyScript knows
+@inline function scanField (data: usize, from: u32, end: u32, seed: u32): u32 {
+  if (from < end && load<u8>(data + from) == QUOTE) {
+    const closingQuote = scanQuoted(data, from, end, seed)
+    if (closingQuote == end) return end
+    textStart = from + 1
+    textEnd = closingQuote
+    return closingQuote + 1
+  }
+  textStart = from
+  textEnd = scanText(data, from, end, seed)
+  return textEnd
+}
+
+/**
  * Where the line break is, when the line ends at `at`: a line break there, or \r and one, or (the last line, with
  * `lastLineEnds`) the data's end there or after \r, which counts as the line break; -1 when the line goes on.
  */
@@ -377,9 +423,10 @@ const BLOCK: u32 = 64
 /**
  * Reads the lines of [data, data + length), each ending with a line break (the last one, with `lastLineEnds`,
  * perhaps with the data's end), into rows: site, visitor and page ids and timestamp, at rows + 24 * i (3 ids,
- * then the timestamp as a double). This is the fast path for plain lines: text fields without quotes, in valid
- * UTF-8, a non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an empty line is read as
- * no row. Stops before the first line that is anything else (or longer than `maxLine` bytes), which
+ * then the timestamp as a double). This is the fast path for plain lines: text fields without quotes, or quoted
+ * as a CSV writer quotes a field with a comma in it (a quote, text without quotes or line breaks, a quote, then
+ * the comma), in valid UTF-8, a non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an
+ * empty line is read as no row. Stops before the first line that is anything else (or longer than `maxLine` bytes), which
  * csv-range.ts hands to papaparse; returns where it stopped, relative to `data`.
  */
 export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, lastLineEnds: bool): u32 {
@@ -387,7 +434,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
   const visitors = dictionary(1)
   const pages = dictionary(2)
   if (block == 0) block = allocate(BLOCK * 7 * 4)
-  // Per row of the block: visitor start, end and hash, then page start, end and hash, as internMany takes them.
+  // Per row of the block: visitor start, end and hash, then page start, end and hash, as internKeys takes them.
   const visitorStarts = block
   const visitorEnds = block + BLOCK * 4
   const visitorHashes = block + BLOCK * 8
@@ -409,18 +456,22 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
       continue
     }
     fieldBits = 0
-    const visitorEnd = scanText(data, lineStart, length, visitors.seed)
+    const afterVisitor = scanField(data, lineStart, length, visitors.seed)
+    const visitorStart = textStart
+    const visitorEnd = textEnd
     const visitorHash = fieldHash
-    if (visitorEnd == lineStart || visitorEnd == length || load<u8>(data + visitorEnd) != COMMA) break
-    const siteStart = visitorEnd + 1
-    const siteEnd = scanText(data, siteStart, length, sites.seed)
+    if (visitorEnd == visitorStart || afterVisitor == length || load<u8>(data + afterVisitor) != COMMA) break
+    const afterSite = scanField(data, afterVisitor + 1, length, sites.seed)
+    const siteStart = textStart
+    const siteEnd = textEnd
     const siteHash = fieldHash
-    if (siteEnd == siteStart || siteEnd == length || load<u8>(data + siteEnd) != COMMA) break
-    const pageStart = siteEnd + 1
-    const pageEnd = scanText(data, pageStart, length, pages.seed)
+    if (siteEnd == siteStart || afterSite == length || load<u8>(data + afterSite) != COMMA) break
+    const afterPage = scanField(data, afterSite + 1, length, pages.seed)
+    const pageStart = textStart
+    const pageEnd = textEnd
     const pageHash = fieldHash
-    if (pageEnd == length || load<u8>(data + pageEnd) != COMMA) break
-    const timestampStart = pageEnd + 1
+    if (afterPage == length || load<u8>(data + afterPage) != COMMA) break
+    const timestampStart = afterPage + 1
     let p = timestampStart
     let timestamp: u64 = 0
     for (let digit = <u32>load<u8>(data + p) - ZERO; p < length && digit <= 9; digit = <u32>load<u8>(data + ++p) - ZERO) timestamp = timestamp * 10 + digit
@@ -434,7 +485,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
     const row = rows + (<usize>(rowsRead + pending) * 24)
     store<u32>(row, intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
     store<f64>(row, <f64>timestamp, 16)
-    store<u32>(visitorStarts + (<usize>pending << 2), lineStart)
+    store<u32>(visitorStarts + (<usize>pending << 2), visitorStart)
     store<u32>(visitorEnds + (<usize>pending << 2), visitorEnd)
     store<u32>(visitorHashes + (<usize>pending << 2), visitorHash)
     store<u32>(pageStarts + (<usize>pending << 2), pageStart)

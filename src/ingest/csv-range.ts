@@ -1,14 +1,12 @@
-// Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines take a
-// byte-level fast path in WebAssembly (assembly/interner.ts), and lines whose fields are quoted as CSV writers
-// quote a comma one here; neither allocates anything per row. Every other line holding a quote, and every line
-// a fast path does not accept, goes through papaparse, so quoting and the reasons for bad rows are papaparse's.
+// Parses a byte range of a page-view CSV file, chunk by chunk, into a batch builder. Plain lines, and lines whose
+// fields are quoted as CSV writers quote a comma, take a byte-level fast path in WebAssembly
+// (assembly/interner.ts) that allocates nothing per row. Every other line holding a quote, and every line the
+// fast path does not accept, goes through papaparse, so quoting and the reasons for bad rows are papaparse's.
 // Where a record ends is found here, by papaparse's own quoting rules, so that a bad record spoils one line.
-import { isUtf8 } from 'node:buffer'
 import { constants, openSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { Socket } from 'node:net'
 import Papa from 'papaparse'
-import { hashBytes } from '../domain/byte-interner.js'
 import type { PageViewBatchBuilder } from './page-view-batch.js'
 
 /** A row that was skipped, where it was and why. Lines count from 1, as an editor shows them. */
@@ -60,13 +58,8 @@ export interface RangeResult {
 }
 
 const NEWLINE = 10
-const CARRIAGE_RETURN = 13
 const QUOTE = 34
 const COMMA = 44
-const ZERO = 48
-const NON_ASCII = 0x80
-/** 15 digits always fit a double exactly; longer timestamps take papaparse's path and the full check. */
-const MAX_FAST_DIGITS = 15
 const HEADER = ['visitor_id', 'site_url', 'page_view_url', 'timestamp']
 const DIGITS = /^\d+$/
 const PAPA_CONFIG: Papa.ParseConfig<string[]> = {
@@ -220,11 +213,6 @@ export class RangeParser {
    * that stretch jumps ahead instead of walking it again, so a file of stray quotes is not read quadratically.
    */
   #closerSearch = { from: -1, to: -1, closer: -1 }
-  /** The last field #scanField read: where its text begins and ends, and its hash; and the line's bytes ORed. */
-  #fieldStart = 0
-  #fieldEnd = 0
-  #fieldHash = 0
-  #lineBytes = 0
 
   constructor (range: CsvRange, builder: PageViewBatchBuilder, options: RangeParseOptions) {
     this.#range = range
@@ -319,8 +307,6 @@ export class RangeParser {
     }
     position = this.#scanLines(data, position)
     this.#flushSegment(data, position)
-    // Before the bytes move: quoted fast lines leave their sites, visitors and pages to be interned together.
-    this.#builder.resolvePendingRows()
     // Carry what is not parsed yet: a partial last line, or a record whose end is not read yet.
     this.#buffer.copy(this.#buffer, 0, position, this.#buffered)
     this.#buffered -= position
@@ -336,30 +322,20 @@ export class RangeParser {
     const final = this.#final
     const { fastPath, maxRecordBytes } = this.#options
     if (fastPath) this.#builder.setPlainLines(data)
+    // Where the whole lines end, which WebAssembly reads as far as each is plain: the range's last line needs no line break.
+    const plainEnd = !fastPath ? 0 : final ? data.length : data.lastIndexOf(NEWLINE) + 1
     let position = from
     let nextQuote = data.indexOf(QUOTE, position)
-    // Where the whole lines before the next quote end, and the quote (or data's end) that was worked out for.
-    let runLimit = -1
-    let runEnd = 0
     while (position < data.length && !this.#strictFailure) {
       if (nextQuote !== -1 && nextQuote < position) nextQuote = data.indexOf(QUOTE, position)
-      if (fastPath) {
-        // The lines before the next quote's, read in WebAssembly as far as they are plain.
-        const limit = nextQuote === -1 ? data.length : nextQuote
-        if (limit !== runLimit) {
-          runLimit = limit
-          // The range's last line needs no line break.
-          runEnd = final && limit === data.length ? limit : data.lastIndexOf(NEWLINE, limit - 1) + 1
-        }
-        if (runEnd > position) {
-          const read = this.#builder.addPlainLines(position, runEnd, maxRecordBytes, final && runEnd === data.length)
-          if (read.lines > 0) {
-            this.#flushSegment(data, position)
-            this.#lines += read.lines
-            this.#rows += read.rows
-            position = read.end
-            continue
-          }
+      if (plainEnd > position) {
+        const read = this.#builder.addPlainLines(position, plainEnd, maxRecordBytes, final && plainEnd === data.length)
+        if (read.lines > 0) {
+          this.#flushSegment(data, position)
+          this.#lines += read.lines
+          this.#rows += read.rows
+          position = read.end
+          continue
         }
       }
       let lineEnd = data.indexOf(NEWLINE, position)
@@ -379,8 +355,7 @@ export class RangeParser {
         const recordEnd = this.#recordEnd(data, position)
         if (recordEnd === NEEDS_MORE_DATA) break
         this.#lines++
-        if (recordEnd === lineEnd && this.#takeQuotedLine(data, position, lineEnd)) this.#flushSegment(data, position)
-        else if (recordEnd >= 0 && recordEnd <= lineEnd) this.#addToSegment(position)
+        if (recordEnd >= 0 && recordEnd <= lineEnd) this.#addToSegment(position)
         else {
           this.#flushSegment(data, position)
           if (recordEnd >= 0 && this.#takeMultiLineRecord(data, position, recordEnd)) lineEnd = recordEnd
@@ -505,74 +480,6 @@ export class RangeParser {
     this.#skip(this.#lines, why === UNCLOSED_AT_END
       ? 'a quoted field is not closed'
       : `a quoted field is not closed within ${this.#options.maxRecordBytes} bytes`)
-  }
-
-  /**
-   * Parses a line with quotes in place, when each quoted text field is quoted as CSV writers quote a field with
-   * a comma in it: a quote, text without quotes, a quote, then the comma; and its timestamp is plain digits and
-   * its text valid UTF-8. False for anything else, which goes to papaparse, and for a line that is not a valid
-   * page view.
-   */
-  #takeQuotedLine (data: Buffer, start: number, lineEnd: number): boolean {
-    if (!this.#options.fastPath) return false
-    const end = data[lineEnd - 1] === CARRIAGE_RETURN ? lineEnd - 1 : lineEnd
-    const builder = this.#builder
-    this.#lineBytes = 0
-    let at = this.#scanField(data, start, end, builder.visitors.seed)
-    const visitorStart = this.#fieldStart
-    const visitorEnd = this.#fieldEnd
-    const visitorHash = this.#fieldHash
-    if (at === -1 || at === end || visitorEnd === visitorStart) return false
-    at = this.#scanField(data, at + 1, end, builder.sites.seed)
-    const siteStart = this.#fieldStart
-    const siteEnd = this.#fieldEnd
-    const siteHash = this.#fieldHash
-    if (at === -1 || at === end || siteEnd === siteStart) return false
-    at = this.#scanField(data, at + 1, end, builder.pages.seed)
-    if (at === -1) return false
-    const timestampStart = at + 1
-    if (timestampStart >= end || end - timestampStart > MAX_FAST_DIGITS) return false
-    let timestamp = 0
-    for (let digitAt = timestampStart; digitAt < end; digitAt++) {
-      const digit = data[digitAt] - ZERO
-      if (digit < 0 || digit > 9) return false
-      timestamp = timestamp * 10 + digit
-    }
-    // Text that is not valid UTF-8 takes papaparse's path, which decodes it as every other path does.
-    if ((this.#lineBytes & NON_ASCII) !== 0 && !isUtf8(data.subarray(start, this.#fieldEnd))) return false
-    builder.addPendingRow(data, visitorStart, visitorEnd, visitorHash, siteStart, siteEnd, siteHash,
-      this.#fieldStart, this.#fieldEnd, this.#fieldHash, timestamp)
-    this.#rows++
-    return true
-  }
-
-  /**
-   * Reads the text field of a line with quotes that starts at `from`, hashing it from `seed`: leaves its text's
-   * bounds (quotes left out) and hash in #fieldStart, #fieldEnd and #fieldHash, ORs its bytes into #lineBytes,
-   * and returns where it stops (its comma, or `end`); -1 when it is not quoted as #takeQuotedLine takes.
-   */
-  #scanField (data: Buffer, from: number, end: number, seed: number): number {
-    let bytes = 0
-    let at = from
-    let textStart = from
-    if (data[at] === QUOTE) {
-      textStart = ++at
-      for (let byte; at < end && (byte = data[at]) !== QUOTE; at++) bytes |= byte
-      // Unclosed, "" inside, or anything between the closing quote and the comma: papaparse's rules.
-      if (at === end || (at + 1 < end && data[at + 1] !== COMMA)) return -1
-      this.#fieldEnd = at++
-    } else {
-      for (let byte; at < end && (byte = data[at]) !== COMMA; at++) {
-        // A quote inside a field is papaparse's to read.
-        if (byte === QUOTE) return -1
-        bytes |= byte
-      }
-      this.#fieldEnd = at
-    }
-    this.#fieldStart = textStart
-    this.#fieldHash = hashBytes(data, textStart, this.#fieldEnd, seed)
-    this.#lineBytes |= bytes
-    return at
   }
 
   /**

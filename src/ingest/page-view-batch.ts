@@ -1,5 +1,5 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
-import { INTERN_BLOCK, type DictionaryKeys } from '../domain/byte-interner.js'
+import type { DictionaryKeys } from '../domain/byte-interner.js'
 import { ParseDictionaries, type DictionarySizes, type WasmInterner } from './parse-dictionaries.js'
 import { grown } from '../domain/typed-arrays.js'
 
@@ -25,26 +25,6 @@ export interface ExpectedSizes extends DictionarySizes {
   rows: number
 }
 
-/** Keys of rows that wait for their ids: where each is in the bytes it was read from, and its hash. */
-class PendingKeys {
-  readonly #starts = new Uint32Array(INTERN_BLOCK)
-  readonly #ends = new Uint32Array(INTERN_BLOCK)
-  readonly #hashes = new Int32Array(INTERN_BLOCK)
-  readonly #ids = new Uint32Array(INTERN_BLOCK)
-
-  set (pending: number, start: number, end: number, hash: number): void {
-    this.#starts[pending] = start
-    this.#ends[pending] = end
-    this.#hashes[pending] = hash
-  }
-
-  /** Interns the first `count` keys, from `bytes`, and writes each one's id to column[rows[i]]. */
-  resolve (dictionary: WasmInterner, bytes: Uint8Array, count: number, rows: Uint32Array, column: Uint32Array): void {
-    dictionary.internMany(bytes, this.#starts, this.#ends, this.#hashes, 0, count, this.#ids)
-    for (let i = 0; i < count; i++) column[rows[i]] = this.#ids[i]
-  }
-}
-
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
   #dictionaries: ParseDictionaries
@@ -54,13 +34,6 @@ export class PageViewBatchBuilder {
   #pageColumn: Uint32Array<ArrayBuffer>
   #timestampColumn: Float64Array<ArrayBuffer>
   #length = 0
-  /** Rows added with addPendingRow: the bytes their keys are in, their rows, and their sites', visitors' and pages' keys. */
-  #pendingBytes: Uint8Array | undefined
-  readonly #pendingRows = new Uint32Array(INTERN_BLOCK)
-  readonly #pendingSites = new PendingKeys()
-  readonly #pendingVisitors = new PendingKeys()
-  readonly #pendingPages = new PendingKeys()
-  #pendingCount = 0
 
   /**
    * `expected` sizes the dictionaries up front (see ParseDictionaries), and the columns: growing one copies it,
@@ -126,39 +99,6 @@ export class PageViewBatchBuilder {
     this.#timestampColumn[row] = timestamp
   }
 
-  /**
-   * Appends a row whose visitor is bytes[visitorStart, visitorEnd), site bytes[siteStart, siteEnd) and page
-   * bytes[pageStart, pageEnd), hashed from their dictionaries' seeds: their ids are looked up later, with other
-   * rows' (resolvePendingRows). The bytes are read until then, so they must not change before it is called.
-   */
-  addPendingRow (
-    bytes: Uint8Array, visitorStart: number, visitorEnd: number, visitorHash: number,
-    siteStart: number, siteEnd: number, siteHash: number, pageStart: number, pageEnd: number, pageHash: number, timestamp: number
-  ): void {
-    if (bytes !== this.#pendingBytes) {
-      this.resolvePendingRows()
-      this.#pendingBytes = bytes
-    }
-    const pending = this.#pendingCount++
-    this.#pendingRows[pending] = this.#length
-    this.#pendingSites.set(pending, siteStart, siteEnd, siteHash)
-    this.#pendingVisitors.set(pending, visitorStart, visitorEnd, visitorHash)
-    this.#pendingPages.set(pending, pageStart, pageEnd, pageHash)
-    this.addIds(0, 0, 0, timestamp)
-    if (this.#pendingCount === INTERN_BLOCK) this.resolvePendingRows()
-  }
-
-  /** Interns the sites, visitors and pages of the rows that wait for them; after it, their bytes may change. */
-  resolvePendingRows (): void {
-    const count = this.#pendingCount
-    if (count === 0) return
-    this.#pendingSites.resolve(this.sites, this.#pendingBytes!, count, this.#pendingRows, this.#siteColumn)
-    this.#pendingVisitors.resolve(this.visitors, this.#pendingBytes!, count, this.#pendingRows, this.#visitorColumn)
-    this.#pendingPages.resolve(this.pages, this.#pendingBytes!, count, this.#pendingRows, this.#pageColumn)
-    this.#pendingCount = 0
-    this.#pendingBytes = undefined
-  }
-
   add (visitorId: string, siteUrl: string, pageUrl: string, timestamp: number): void {
     this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), this.pages.internString(pageUrl), timestamp)
   }
@@ -170,7 +110,6 @@ export class PageViewBatchBuilder {
    * a merge adds to another one's (see WasmInterner.keys).
    */
   finish (adoptable = true): PageViewBatch {
-    this.resolvePendingRows()
     const length = this.#length
     const siteColumn = this.#siteColumn.subarray(0, length)
     const timestampColumn = this.#timestampColumn.subarray(0, length)

@@ -24,7 +24,6 @@ interface ParseExports {
   slotsLength: (index: number) => number
   endsAt: (index: number) => number
   arenaAt: (index: number) => number
-  internMany: (index: number, keys: number, starts: number, ends: number, hashes: number, count: number, ids: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
   readLines: (data: number, length: number, maxLine: number, rows: number, lastLineEnds: number) => number
   lastLines: () => number
@@ -83,32 +82,6 @@ export class WasmInterner {
 
   get size (): number {
     return this.#wasm.keyCount(this.#index)
-  }
-
-  /** As ByteInterner.internMany: the keys from <= i < to, each bytes[starts[i], ends[i]) hashed `hashes[i]`. */
-  internMany (bytes: Uint8Array, starts: Uint32Array, ends: Uint32Array, hashes: Int32Array, from: number, to: number, ids: Uint32Array): void {
-    const wasm = this.#wasm
-    const count = to - from
-    let first = starts[from]
-    let last = ends[from]
-    for (let i = from + 1; i < to; i++) {
-      if (starts[i] < first) first = starts[i]
-      if (ends[i] > last) last = ends[i]
-    }
-    // Scratch: the bytes the keys lie in, then each key's start, end and hash, then room for the ids.
-    const numbersAt = (last - first + 3) & ~3
-    const scratch = wasm.regionOf(KEYS_REGION, numbersAt + count * 16)
-    new Uint8Array(wasm.memory.buffer, scratch, last - first).set(bytes.subarray(first, last))
-    const numbers = new Uint32Array(wasm.memory.buffer, scratch + numbersAt, count * 3)
-    for (let i = 0; i < count; i++) {
-      numbers[i] = starts[from + i] - first
-      numbers[count + i] = ends[from + i] - first
-      numbers[2 * count + i] = hashes[from + i]
-    }
-    const idsAt = scratch + numbersAt + count * 12
-    wasm.internMany(this.#index, scratch, scratch + numbersAt, scratch + numbersAt + count * 4, scratch + numbersAt + count * 8, count, idsAt)
-    // A view made after the call: growing the memory detaches every view made before.
-    ids.set(new Uint32Array(wasm.memory.buffer, idsAt, count), from)
   }
 
   /** The id of bytes[start, end), whose hashBytes() from this dictionary's seed is `hash`; a new id when first seen. */

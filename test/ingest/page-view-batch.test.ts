@@ -1,36 +1,40 @@
 import t from 'tap'
-import { hashBytes } from '../../src/domain/byte-interner.js'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 
-/** Adds a row whose visitor, site and page are within `bytes`, waiting for their ids, as the CSV fast path does. */
-function addPending (builder: PageViewBatchBuilder, bytes: Buffer, visitor: string, page: string, timestamp: number, site = 's.com'): void {
-  const [start, siteStart, pageStart] = [visitor, site, page].map(key => bytes.indexOf(key))
-  const [end, siteEnd, pageEnd] = [[start, visitor], [siteStart, site], [pageStart, page]].map(([at, key]) => (at as number) + Buffer.byteLength(key as string))
-  builder.addPendingRow(bytes, start, end, hashBytes(bytes, start, end, builder.visitors.seed),
-    siteStart, siteEnd, hashBytes(bytes, siteStart, siteEnd, builder.sites.seed),
-    pageStart, pageEnd, hashBytes(bytes, pageStart, pageEnd, builder.pages.seed), timestamp)
-}
+const MAX_LINE = 1 << 20
 
-t.test('rows whose sites, visitors and pages wait for their ids get the ids that rows added at once get, in any mix', async t => {
+t.test('the fast path reads plain lines and lines quoted as CSV writers quote a comma, with the ids add() gives', async t => {
   const builder = new PageViewBatchBuilder()
-  const first = Buffer.from('alice,bob,carol,s.com,t.com,/a,/b')
-  addPending(builder, first, 'bob', '/a', 1)
-  builder.add('alice', 's.com', '/b', 2)
-  addPending(builder, first, 'alice', '/b', 3)
-  // Other bytes: the rows waiting on the first ones are resolved before it is taken.
-  const second = Buffer.from('carol,dave,t.com,s.com,/c,/a')
-  addPending(builder, second, 'carol', '/c', 4)
-  // More rows than wait at once, so that some are resolved while rows are still added.
-  for (let i = 0; i < 200; i++) addPending(builder, second, i % 2 === 0 ? 'dave' : 'carol', i % 3 === 0 ? '/a' : '/c', 10 + i)
-  builder.resolvePendingRows()
-  second.fill(0)
-  addPending(builder, first, 'carol', '/b', 300, 't.com')
+  builder.add('v2', 's.com', '/b,c', 0)
+  const text = Buffer.from('v1,s.com,/a,1\n"v2","s.com","/b,c",2\nv1,"t.com",,3\r\nv3,s.com,"",4\n"ü,1",t.com,"/a",5')
+  builder.setPlainLines(text)
+  t.same(builder.addPlainLines(0, text.length, MAX_LINE, true), { end: text.length, lines: 5, rows: 5 }, 'every line, the last without a line break')
   const batch = builder.finish()
-  const rows = [0, 1, 2, 3, 4, 5, 6, 203, 204]
-  t.same(rows.map(row => builder.visitors.keyOf(batch.visitorColumn[row])), ['bob', 'alice', 'alice', 'carol', 'dave', 'carol', 'dave', 'carol', 'carol'])
-  t.same(rows.map(row => builder.pages.keyOf(batch.pageColumn[row])), ['/a', '/b', '/b', '/c', '/a', '/c', '/c', '/c', '/b'])
-  t.same(rows.map(row => builder.sites.keyOf(batch.siteColumn[row])), ['s.com', 's.com', 's.com', 's.com', 's.com', 's.com', 's.com', 's.com', 't.com'])
-  t.same([...batch.timestampColumn.subarray(0, 4)], [1, 2, 3, 4], 'each row keeps its place')
-  t.equal(batch.visitors.ends.length, 4)
-  t.equal(batch.pages.ends.length, 3)
+  const keys = (keyOf: (id: number) => string, column: Uint32Array) => Array.from(column, keyOf)
+  t.same(keys(id => builder.visitors.keyOf(id), batch.visitorColumn), ['v2', 'v1', 'v2', 'v1', 'v3', 'ü,1'])
+  t.same(keys(id => builder.sites.keyOf(id), batch.siteColumn), ['s.com', 's.com', 's.com', 't.com', 's.com', 't.com'])
+  t.same(keys(id => builder.pages.keyOf(id), batch.pageColumn), ['/b,c', '/a', '/b,c', '', '', '/a'], 'the text inside the quotes')
+  t.same([...batch.timestampColumn], [0, 1, 2, 3, 4, 5])
+  t.equal(batch.visitorColumn[2], batch.visitorColumn[0], 'the same id as add() gave the same key')
+})
+
+t.test('the fast path stops at any other quoting, and every other line papaparse must read', async t => {
+  const notPlain = [
+    '"v""1",s,/a,1', // a quote inside quotes
+    '"v1" ,s,/a,1', // anything between the closing quote and the comma
+    'v1,s,"/a"/b,1',
+    'v1,s,"/a\n/b",1', // a line break inside quotes: a record over two lines
+    'v1,s,"/a', // never closed
+    'v"1,s,/a,1', // a quote inside an unquoted field
+    '"",s,/a,1', // an empty visitor, quoted
+    'v1,"",/a,1',
+    'v1,s,/a,"1"', // a quoted timestamp
+    'v1,s,"/a",1x'
+  ]
+  for (const line of [...notPlain.map(line => Buffer.from(line)), Buffer.from([0x22, 0xff, 0x22, 0x2c, 0x73, 0x2c, 0x2c, 0x31])]) {
+    const builder = new PageViewBatchBuilder()
+    const text = Buffer.concat([Buffer.from('v0,s,/z,0\n'), line, Buffer.from('\nv9,s,/y,9\n')])
+    builder.setPlainLines(text)
+    t.same(builder.addPlainLines(0, text.length, MAX_LINE, false), { end: 10, lines: 1, rows: 1 }, `stops at ${JSON.stringify(line.toString())}`)
+  }
 })
