@@ -74,17 +74,59 @@ function countingFrom (first: number, count: number): Uint32Array {
   return numbers
 }
 
+/** Rows as a site's grouping holds them, by time and page: a column's, or scratch space's. */
+interface TimedPages {
+  readonly times: Float64Array
+  readonly pages: Uint32Array
+}
+
+/**
+ * Merges each two neighbouring runs of `from`'s rows, [bounds[r], bounds[r + 1]) and [bounds[r + 1],
+ * bounds[r + 2]), into `to`, stably (of two rows of the same time, the earlier first); a run left alone is copied.
+ * Rows are at `fromAt` + i and `toAt` + i. Returns the merged runs' bounds.
+ */
+function mergeRuns (from: TimedPages, fromAt: number, to: TimedPages, toAt: number, bounds: readonly number[]): number[] {
+  const { times: fromTimes, pages: fromPages } = from
+  const { times: toTimes, pages: toPages } = to
+  const merged = [0]
+  for (let r = 0; r + 1 < bounds.length; r += 2) {
+    const middle = bounds[r + 1]
+    const end = r + 2 < bounds.length ? bounds[r + 2] : middle
+    let left = bounds[r]
+    let right = middle
+    let at = left
+    while (left < middle || right < end) {
+      const take = right === end || (left < middle && fromTimes[fromAt + left] <= fromTimes[fromAt + right]) ? left++ : right++
+      toTimes[toAt + at] = fromTimes[fromAt + take]
+      toPages[toAt + at++] = fromPages[fromAt + take]
+    }
+    merged.push(end)
+  }
+  return merged
+}
+
 /**
  * Sorts rows [start, end) by time, in place, carrying their pages along; rows of the same time keep their order.
- * Few rows (a visitor's views of a site, as a rule) are sorted by insertion, more through a sorted index.
+ * Few rows (a visitor's views of a site, as a rule) are sorted by insertion. More come as a few runs already in
+ * time order (a file's rows are, and a visitor's views come file by file): neighbouring runs are merged, through
+ * `spare`, pass after pass. On 10 M rows made elsewhere, a sort through an index (a comparator for every pair) took
+ * a fifth of a build worker's grouping.
  */
-function sortRowsByTime (pages: Uint32Array, times: Float64Array, start: number, end: number): void {
+function sortRowsByTime (rows: TimedPages, start: number, end: number, spare: TimedPages): void {
+  const { pages, times } = rows
   if (end - start > INSERTION_SORT_LIMIT) {
-    const order = countingFrom(start, end - start).sort((a, b) => times[a] - times[b] || a - b)
-    const sortedTimes = Float64Array.from(order, row => times[row])
-    const sortedPages = Uint32Array.from(order, row => pages[row])
-    times.set(sortedTimes, start)
-    pages.set(sortedPages, start)
+    let bounds = [0]
+    for (let row = start + 1; row < end; row++) if (times[row] < times[row - 1]) bounds.push(row - start)
+    bounds.push(end - start)
+    let [from, fromAt, to, toAt] = [rows, start, spare, 0]
+    while (bounds.length > 2) {
+      bounds = mergeRuns(from, fromAt, to, toAt, bounds);
+      [from, fromAt, to, toAt] = [to, toAt, from, fromAt]
+    }
+    if (from === spare) {
+      times.set(spare.times.subarray(0, end - start), start)
+      pages.set(spare.pages.subarray(0, end - start), start)
+    }
     return
   }
   for (let i = start + 1; i < end; i++) {
@@ -160,11 +202,13 @@ function groupSiteRowsByVisitor ({ visitors, pages, times }: RowColumns, from: n
   visitors.set(groupedVisitors.subarray(0, to - from), from)
   pages.set(groupedPages.subarray(0, to - from), from)
   times.set(groupedTimes.subarray(0, to - from), from)
-  // groupStart[g] is now the end of group g.
+  // groupStart[g] is now the end of group g; the scratch rows, copied back, are free for the sort to merge through.
+  const rows = { pages, times }
+  const spare = { pages: groupedPages, times: groupedTimes }
   let start = from
   for (let group = 0; group < groups; group++) {
     const end = from + groupStart[group]
-    sortRowsByTime(pages, times, start, end)
+    sortRowsByTime(rows, start, end, spare)
     start = end
   }
 }

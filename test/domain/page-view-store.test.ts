@@ -57,7 +57,7 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   t.equal(store.lastTimestamp, 30)
 })
 
-t.test('a visitor with many views on one site is sorted through an index, pages along, ties in their order', async t => {
+t.test('a visitor with many views on one site is sorted by merging runs, pages along, ties in their order', async t => {
   const builder = new PageViewBatchBuilder()
   for (let i = 0; i < 100; i++) builder.add('bot', 's', `/p${(i * 37) % 100}`, (i * 37) % 100)
   builder.add('bot', 's', '/again', 50)
@@ -89,10 +89,14 @@ t.test('sites of many visitors and very different sizes group as a plain stable 
   }
   // Sites interleaved, as in a log.
   input.sort(() => random(3) - 1)
+  // Then bots with many views each, file after file: runs in time order that overlap, with ties between them.
+  for (let file = 0; file < 5; file++) {
+    for (let i = 0; i < 600; i++) input.push([`bot${i % 3}`, 'bots', `/f${file}-${i}`, file * 20 + Math.floor(i / 6)])
+  }
   const builder = new PageViewBatchBuilder()
   for (const [visitor, site, page, time] of input) builder.add(visitor, site, page, time)
   const expected: Record<string, [string, number, string][]> = {}
-  for (const site of ['big', 'small', 'one', 'mid']) {
+  for (const site of ['big', 'small', 'one', 'mid', 'bots']) {
     const byVisitor = new Map<string, [string, number, string][]>()
     for (const [visitor, rowSite, page, time] of input) {
       if (rowSite === site) byVisitor.set(visitor, [...(byVisitor.get(visitor) ?? []), [visitor, time, page]])
