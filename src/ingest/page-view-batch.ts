@@ -89,7 +89,7 @@ export class PageViewBatchBuilder {
     return { end, lines, rows }
   }
 
-  /** Appends a row whose ids were interned by the caller, straight from bytes. */
+  /** Appends a row whose ids the caller interned. */
   addIds (visitorId: number, siteId: number, pageId: number, timestamp: number): void {
     if (this.#length === this.#timestampColumn.length) this.#grow()
     const row = this.#length++
