@@ -61,7 +61,7 @@ interface RowColumns {
   readonly times: Float64Array
 }
 
-/** Groups with more views than this are sorted natively rather than by insertion. */
+/** Groups with more views than this are sorted by merging their runs rather than by insertion. */
 const INSERTION_SORT_LIMIT = 32
 
 /**
@@ -255,8 +255,12 @@ function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: 
 export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   const { merged: sites, idMaps: siteIdMaps } = mergeDictionaries(batches.map(batch => batch.sites))
   const { merged: visitors, idMaps: visitorIdMaps } = mergeDictionaries(batches.map(batch => batch.visitors))
+  const pageIdOffsets: number[] = []
   let pageIds = 0
-  const pageIdOffsets = batches.map(batch => (pageIds += batch.pages.ends.length) - batch.pages.ends.length)
+  for (const batch of batches) {
+    pageIdOffsets.push(pageIds)
+    pageIds += batch.pages.ends.length
+  }
   const siteCount = sites.size
 
   const siteRowStart = new Uint32Array(siteCount + 1)
