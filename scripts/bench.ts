@@ -1,9 +1,10 @@
-// npm run bench [-- --quick | --sizes 1M,10M | --data DIR,…] [--log-level silent] [--clickhouse-shards 1,2 | 0]:
+// npm run bench [-- --quick | --sizes 1M,10M | --data DIR,…] [--repeat N] [--log-level silent] [--clickhouse-shards 1,2 | 0]:
 // Sessionizer against DuckDB and a bare Fastify route, on generated data or on folders of CSV files. Prints, for
 // each dataset, time to ready, peak RSS, rows/s, warm-up, cached-query throughput and latency, DuckDB's time and
 // RSS for the same answers, whether the answers agree, and the ratios against the targets; then the same service
 // on a local ClickHouse cluster of 1 and 2 shards (when clickhouse-server is installed): ingest rows/s, time to
-// ready, first-answer latency, cached throughput.
+// ready, first-answer latency, cached throughput. With --repeat, each set is benched N times over, and each
+// ratio's median is printed with every run's value: one run on a shared machine can be a fifth off.
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
@@ -12,6 +13,7 @@ import { PROJECT_ROOT } from '../src/project-root.js'
 import { listCsvFiles } from '../src/ingest/data-folder.js'
 import { generatePageViews, DEFAULT_GENERATOR_OPTIONS, type GeneratorOptions } from './lib/page-view-generator.js'
 import { compareAnswers } from './lib/duckdb-sessions.js'
+import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
   childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
@@ -241,6 +243,22 @@ function report (r: Result): void {
     `restart ${seconds(r.restartMs)} (target ≤ 1 s at 10 M), ${(r.restartMs / r.duck.ms).toFixed(2)} of DuckDB's time`)
 }
 
+/** Each ratio's median over a set's runs, with every run's value, lowest first. */
+function reportMedians (runs: Result[]): void {
+  const spread = (label: string, values: number[], format: (value: number) => string): string => {
+    const sorted = Float64Array.from(values).sort()
+    return `${label} ${format(medianOfSorted(sorted))} (${Array.from(sorted, format).join(', ')})`
+  }
+  const ratio = (value: number): string => value.toFixed(2)
+  console.log(`medians      of ${runs.length} runs: ` + [
+    spread('time to ready / DuckDB', runs.map(r => r.readyMs / r.duck.ms), ratio),
+    spread('restart', runs.map(r => r.restartMs), seconds),
+    spread('peak RSS / DuckDB', runs.map(r => r.oursRss / r.duck.peakRssBytes), ratio),
+    spread('throughput / bare', runs.map(r => r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond), ratio),
+    spread('CPU a request, bare / ours', runs.map(r => r.cpu.bare / r.cpu.ours), ratio)
+  ].join('; '))
+}
+
 function growthTable (results: Result[]): void {
   console.log('\n| rows | time to ready | peak RSS | bytes/row | µs/row | µs/row ÷ log2(n), vs the first | restart |')
   console.log('|---:|---:|---:|---:|---:|---:|---:|')
@@ -258,9 +276,12 @@ const { values } = parseArgs({
     sizes: { type: 'string' },
     data: { type: 'string' },
     'log-level': { type: 'string' },
+    repeat: { type: 'string', default: '1' },
     'clickhouse-shards': { type: 'string', default: '1,2' }
   }
 })
+const repeat = Number(values.repeat)
+if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a whole number from 1, got ${values.repeat}`)
 const shardCounts = CLICKHOUSE_INSTALLED ? values['clickhouse-shards'].split(',').map(Number).filter(count => count > 0) : []
 const sizes = values.sizes?.split(',')
 const chosen = values.data !== undefined
@@ -277,10 +298,17 @@ if (existsSync(join(DIST, 'bundle', 'server.cjs.v8-cache'))) {
   await firstStart.server.stop()
   console.log(`code cache   made by a first start on data/, ready in ${seconds(firstStart.readyMs)}`)
 }
+/** Each set's first run, for the growth table and ClickHouse's comparison; every run's problems count. */
 const results: Result[] = []
 for (const data of chosen) {
-  const result = await benchmark(data, 2, values['log-level'])
-  report(result)
+  const runs: Result[] = []
+  for (let run = 0; run < repeat; run++) {
+    runs.push(await benchmark(data, 2, values['log-level']))
+    report(runs[run])
+  }
+  if (runs.length > 1) reportMedians(runs)
+  if (runs.some(r => r.problems.length > 0)) process.exitCode = 1
+  const [result] = runs
   results.push(result)
   const onClickHouse = []
   for (const shards of shardCounts) onClickHouse.push(await benchmarkClickHouse(result, shards, 2))
@@ -289,4 +317,3 @@ for (const data of chosen) {
 }
 if (results.length > 1) growthTable(results)
 if (!CLICKHOUSE_INSTALLED) console.log('\n(no ClickHouse rows: clickhouse-server is not installed; bash scripts/clickhouse.sh install)')
-if (results.some(r => r.problems.length > 0)) process.exitCode = 1
