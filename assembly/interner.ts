@@ -329,24 +329,25 @@ let fieldBits: u32 = 0
 }
 
 /**
- * Reads the unquoted text field at `from`, hashing it from `seed` into fieldHash as hashBytes does in
- * byte-interner.ts (four bytes a step, then the last one to three one by one), and ORing its bytes into
- * fieldBits; returns where it stops: its comma, a quote (which readLines leaves to csv-range.ts), a line break,
- * or `end`. Four bytes are taken at once while none of them is a comma, a quote or a line break.
+ * Reads a field's text from `from`, hashing it from `seed` into fieldHash as hashBytes does in byte-interner.ts
+ * (four bytes a step, then the last one to three one by one), and ORing its bytes into fieldBits; returns where
+ * it stops: a quote, a line break, `end`, or, unless `quoted` (text inside quotes may hold commas), a comma.
+ * Four bytes are taken at once while none of them is one of those. `quoted` is a constant at every call, so
+ * each call inlines a scan of its own.
  */
 // @ts-ignore: a decorator AssemblyScript knows
-@inline function scanText (data: usize, from: u32, end: u32, seed: u32): u32 {
+@inline function scanText (data: usize, from: u32, end: u32, seed: u32, quoted: bool): u32 {
   let hash = seed
   let bits: u32 = 0
   let at = from
   while (at + 4 <= end) {
     const word = load<u32>(data + at)
-    if (hasZeroByte(word ^ COMMAS) || hasZeroByte(word ^ QUOTES) || hasZeroByte(word ^ NEWLINES)) break
+    if ((!quoted && hasZeroByte(word ^ COMMAS)) || hasZeroByte(word ^ QUOTES) || hasZeroByte(word ^ NEWLINES)) break
     hash = (hash ^ word) * FNV_PRIME
     bits |= word
     at += 4
   }
-  for (let byte = load<u8>(data + at); at < end && byte != COMMA && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
+  for (let byte = load<u8>(data + at); at < end && (quoted || byte != COMMA) && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
     hash = (hash ^ byte) * FNV_PRIME
     bits |= byte
   }
@@ -355,53 +356,27 @@ let fieldBits: u32 = 0
   return at
 }
 
-/**
- * Reads the text of the quoted field whose opening quote is at `from` as scanText reads a field (its hash in
- * fieldHash, its bytes ORed into fieldBits): text that may hold commas, but no quote (`""` is csv-range.ts's)
- * and no line break. Returns its closing quote, or `end` when a quote or line break is not there to close it.
- */
-// @ts-ignore: a decorator AssemblyScript knows
-@inline function scanQuoted (data: usize, from: u32, end: u32, seed: u32): u32 {
-  let hash = seed
-  let bits: u32 = 0
-  let at = from + 1
-  while (at + 4 <= end) {
-    const word = load<u32>(data + at)
-    if (hasZeroByte(word ^ QUOTES) || hasZeroByte(word ^ NEWLINES)) break
-    hash = (hash ^ word) * FNV_PRIME
-    bits |= word
-    at += 4
-  }
-  for (let byte = load<u8>(data + at); at < end && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
-    hash = (hash ^ byte) * FNV_PRIME
-    bits |= byte
-  }
-  fieldHash = hash
-  fieldBits |= bits
-  return at < end && load<u8>(data + at) == QUOTE ? at : end
-}
-
 // Where the text of the field scanField read last begins and ends: inside its quotes, when quoted.
 let textStart: u32 = 0
 let textEnd: u32 = 0
 
 /**
- * Reads the text field at `from`, unquoted (scanText) or quoted as a CSV writer quotes a field with a comma in
- * it (scanQuoted): its text's bounds in textStart and textEnd, its hash in fieldHash. Returns where it stops:
- * its comma when it is one of those, or anything else (a quote, a line break, `end`) that leaves the line to
- * csv-range.ts.
+ * Reads the text field at `from`, unquoted or quoted as a CSV writer quotes a field with a comma in it (a quote,
+ * text without quotes or line breaks, a quote): its text's bounds in textStart and textEnd, its hash in
+ * fieldHash. Returns where it stops: its comma when it is one of those, or anything else (a quote, a line
+ * break, `end`; `""` inside quotes is csv-range.ts's) that leaves the line to csv-range.ts.
  */
 // @ts-ignore: a decorator AssemblyScript knows
 @inline function scanField (data: usize, from: u32, end: u32, seed: u32): u32 {
   if (from < end && load<u8>(data + from) == QUOTE) {
-    const closingQuote = scanQuoted(data, from, end, seed)
-    if (closingQuote == end) return end
+    const closingQuote = scanText(data, from + 1, end, seed, true)
+    if (closingQuote == end || load<u8>(data + closingQuote) != QUOTE) return end
     textStart = from + 1
     textEnd = closingQuote
     return closingQuote + 1
   }
   textStart = from
-  textEnd = scanText(data, from, end, seed)
+  textEnd = scanText(data, from, end, seed, false)
   return textEnd
 }
 
