@@ -65,6 +65,11 @@ export interface DictionaryKeys {
   room?: number
 }
 
+/** The buffers of a dictionary's keys and table, to transfer them to another thread. */
+export function keysBuffers ({ bytes, ends, slots }: DictionaryKeys): ArrayBuffer[] {
+  return [bytes.buffer, ends.buffer, slots.buffer] as ArrayBuffer[]
+}
+
 /** Key `id` of keys stored as DictionaryKeys stores them. */
 export function keyAt (bytes: Uint8Array, ends: Uint32Array, id: number): string {
   return decoder.decode(bytes.subarray(id === 0 ? 0 : ends[id - 1], ends[id]))

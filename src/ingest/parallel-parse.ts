@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type RangeResult } from './csv-range.js'
 import { PageViewBatchBuilder, type ExpectedSizes, type PageViewBatch } from './page-view-batch.js'
 import { finishStore, planStore, withPages, type PageViewStore, type SessionStore } from '../domain/page-view-store.js'
-import type { DictionaryKeys } from '../domain/byte-interner.js'
+import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
 import { unpackTables, type SessionTable } from '../domain/sessions.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
@@ -174,7 +174,7 @@ async function mergePagesOn (
   signal?.addEventListener('abort', stop)
   try {
     const merged = await buildStep<Extract<Built, { type: 'pagesMerged' }>>(worker, { type: 'mergePages', pages, pageColumn },
-      pages.flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]))
+      pages.flatMap(keysBuffers))
     return merged.pages
   } finally {
     signal?.removeEventListener('abort', stop)

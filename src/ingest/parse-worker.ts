@@ -8,7 +8,7 @@ import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
-import type { DictionaryKeys } from '../domain/byte-interner.js'
+import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
 import { sessionizeSite, TablePacker, type PackedTables } from '../domain/sessions.js'
 
 export type ToWorker =
@@ -54,7 +54,7 @@ port.on('message', (message: ToWorker) => {
       // capacity that the build should not hold.
       builder = undefined
       send({ type: 'batch', batch }, [
-        ...[batch.sites, batch.visitors, batch.pages].flatMap(keys => [keys.bytes.buffer, keys.ends.buffer, keys.slots.buffer] as ArrayBuffer[]),
+        ...[batch.sites, batch.visitors, batch.pages].flatMap(keysBuffers),
         batch.siteRowCounts.buffer as ArrayBuffer,
         batch.siteColumn.buffer as ArrayBuffer,
         batch.visitorColumn.buffer as ArrayBuffer,
