@@ -174,7 +174,7 @@ export async function loadDataset (files: readonly CsvFile[], options: LoadOptio
     //   peak 25–35 MB higher. Too few is a rehash as it grows.
     // - Pages, one per 400 bytes: as many as a log whose URLs carry query strings has (10 M rows made elsewhere:
     //   2.3 M URLs, 1.3 M of them in each parse's 543 MB), whose table then never grows. A log of few pages pays
-    //   a table of 16 MB a parse at 10 M rows (the generated one: 9–12 MB more at its peak, no slower).
+    //   a table of 16 MB a parse at 10 M rows (the generated one: 6–12 MB more at its peak, no slower).
     // - Rows, generously: at least 40 bytes a view. Columns past what is written take no memory.
     // - Room for each of the visitors' and the pages' keys, a quarter of the bytes: most rows repeat keys seen
     //   before (the pages' keys were a ninth of the bytes at 10 M rows made elsewhere).
