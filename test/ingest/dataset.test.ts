@@ -6,10 +6,16 @@ import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DataDirError, listCsvFiles } from '../../src/ingest/data-folder.js'
+import { DataDirError, listCsvFiles, type CsvFile } from '../../src/ingest/data-folder.js'
+import type { CsvRange } from '../../src/ingest/csv-range.js'
 import { loadDataset, type LoadProgress } from '../../src/ingest/dataset.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers } from '../../src/ingest/parallel-parse.js'
 import { COMPILED_WORKER, contents, onThisThread, onWorkers } from './load-options.js'
+
+/** Each file as one range, for a test that starts a parse itself. */
+function wholeFiles (files: readonly CsvFile[]): CsvRange[] {
+  return files.map(file => ({ file: file.path, start: 0, end: file.bytes }))
+}
 
 /** What a parse on workers is told, when a test starts one itself. */
 const PARSE_OPTIONS = { strict: false, maxBadRowExamples: 10, fastPath: true, chunkBytes: 1 << 16, maxRecordBytes: 1 << 20, expected: { visitors: 10, pages: 10, rows: 10, keyBytes: 100 } }
@@ -133,7 +139,7 @@ t.test('a pipe that delivers more than one read holds is read whole', async t =>
 
 t.test('a large load builds on fresh workers, each parse worker stopped once its batch is in; a small one on the parse\'s own', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
-  const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const ranges = wholeFiles(await listCsvFiles(dir))
   // Node announces each worker it starts on this channel.
   const started: Worker[] = []
   const onStarted = (message: unknown): void => { started.push((message as { worker: Worker }).worker) }
@@ -160,7 +166,7 @@ t.test('a large load builds on fresh workers, each parse worker stopped once its
 
 t.test('a worker that exits without a word fails the build with a clear error', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,u,1\n'.repeat(100), 'b.csv': 'w,s,u,2\n'.repeat(100) })
-  const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const ranges = wholeFiles(await listCsvFiles(dir))
   const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   await parsed.workers[1].terminate()
   await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
@@ -171,7 +177,7 @@ t.test('the build answers all but pages at once; the first worker merges the pag
   const lines = (visitor: string, pages: number) => Array.from({ length: 3000 }, (_, i) => `${visitor}${i % 7},s${i % 3},/p${i % pages},${i}\n`).join('')
   const dir = t.testdir({ 'a.csv': lines('a', 2000), 'b.csv': lines('b', 2500) })
   const files = await listCsvFiles(dir)
-  const ranges = files.map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const ranges = wholeFiles(files)
   const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   const [pagesWorker, other] = parsed.workers
   const { store, complete } = await buildOnWorkers(parsed.workers, parsed.batches)
@@ -188,7 +194,7 @@ t.test('the build answers all but pages at once; the first worker merges the pag
 
 t.test('the pages\' merge stops with the load, and a worker lost in it fails what waits for the pages', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,/a,1\n'.repeat(100), 'b.csv': Array.from({ length: 20_000 }, (_, i) => `w,s,/b${i},2\n`).join('') })
-  const ranges = (await listCsvFiles(dir)).map(file => ({ file: file.path, start: 0, end: file.bytes }))
+  const ranges = wholeFiles(await listCsvFiles(dir))
   const controller = new AbortController()
   const stopped = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   const built = await buildOnWorkers(stopped.workers, stopped.batches, undefined, controller.signal)
