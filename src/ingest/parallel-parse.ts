@@ -138,7 +138,7 @@ export async function buildOnWorkers (
       columns
     }, [batch.siteColumn.buffer, batch.visitorColumn.buffer, batch.pageColumn.buffer, batch.timestampColumn.buffer,
       plan.visitorIdMaps[b].buffer] as ArrayBuffer[])))
-    const sessionize = sessionTimeoutSeconds === undefined ? undefined : { timeoutSeconds: sessionTimeoutSeconds, siteUrls: plan.siteUrls }
+    const sessionize = sessionTimeoutSeconds === undefined ? undefined : { timeoutSeconds: sessionTimeoutSeconds }
     let fromSite = 0
     const groupedByWorker = await Promise.all(workers.map((worker, w) => {
       let toSite = fromSite

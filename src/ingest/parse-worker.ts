@@ -9,7 +9,7 @@ import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
 import { mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
 import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
-import { sessionizeSite, TablePacker, type PackedTables } from '../domain/sessions.js'
+import { TablePacker, type PackedTables } from '../domain/sessions.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
@@ -19,7 +19,7 @@ export type ToWorker =
   | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
   | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
-export interface SessionizeOptions { timeoutSeconds: number, siteUrls: readonly string[] }
+export interface SessionizeOptions { timeoutSeconds: number }
 
 export type FromWorker =
   | { type: 'progress', bytes: number }
@@ -67,11 +67,12 @@ port.on('message', (message: ToWorker) => {
       scatterRows(message.batch, message.visitorIdMap, message.pageIdOffset, message.siteCursor, message.columns)
       send({ type: 'scattered' })
       break
-    case 'group':
+    case 'group': {
       // A failure here ends the worker with an error, which the build step waiting for this answer rejects with.
-      void group(message).then(grouped => send(grouped,
-        [grouped.visitorSiteCount.buffer, grouped.tables.numbers.buffer, grouped.tables.lengths.buffer, grouped.tables.rows.buffer] as ArrayBuffer[]))
+      const grouped = group(message)
+      send(grouped, [grouped.visitorSiteCount.buffer, grouped.tables.numbers.buffer, grouped.tables.lengths.buffer, grouped.tables.rows.buffer] as ArrayBuffer[])
       break
+    }
     case 'mergePages': {
       const pages = mergePages(message.pages, message.pageColumn)
       send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
@@ -80,17 +81,17 @@ port.on('message', (message: ToWorker) => {
 })
 
 /** Groups a share of the sites; answers with their tables (packed; none unless sessionized) and the share's count of sites per visitor. */
-async function group (message: Extract<ToWorker, { type: 'group' }>): Promise<Extract<FromWorker, { type: 'grouped' }>> {
+function group (message: Extract<ToWorker, { type: 'group' }>): Extract<FromWorker, { type: 'grouped' }> {
   const { siteRowStart, fromSite, toSite, columns, sessionize } = message
   const visitorSiteCount = new Uint32Array(message.visitorCount)
   const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, visitorSiteCount)
   // Each table packed as soon as it is made, and let go: packing them all at the end held them twice at once.
   // A site has at most as many sessions as rows.
   const tables = new TablePacker(sessionize ? toSite - fromSite : 0, sessionize ? siteRowStart[toSite] - siteRowStart[fromSite] : 0)
-  const store = sessionize && { siteRowStart, ...columns, siteUrls: sessionize.siteUrls }
+  const store = { siteRowStart, ...columns }
   for (let site = fromSite; site < toSite; site++) {
     groupSite(site)
-    if (store) tables.add(site, await sessionizeSite(store, site, sessionize!.timeoutSeconds))
+    if (sessionize) tables.sessionize(store, site, sessionize.timeoutSeconds)
   }
   return { type: 'grouped', tables: tables.packed(), visitorSiteCount }
 }

@@ -4,7 +4,8 @@ import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-vi
 import { sitePages, siteTimeline } from '../../src/domain/queries.js'
 import { WHOLE_DATA } from '../../src/domain/time-range.js'
 import {
-  SLICE, TablePacker, medianOfSorted, ownedUnlessAllFit, packTables, percentileOfSorted, sessionizeSite, sortInSlices, summarizeRange, unpackTables,
+  SLICE, TablePacker, finishNow, finishYielding, medianOfSorted, ownedUnlessAllFit, packTables, percentileOfSorted, sessionizeSite, sortLengths, summarizeRange,
+  unpackTables,
   type SessionTable
 } from '../../src/domain/sessions.js'
 
@@ -123,20 +124,27 @@ function sameValues (actual: Float64Array, expected: Float64Array): boolean {
     .equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))
 }
 
-t.test('sorting in slices gives the order a single sort gives, for every shape of input', async t => {
+t.test('sorting lengths gives the order a single sort gives, for every shape of input', async t => {
   let seed = 7
   const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
-  // Lengths whose largest takes no byte, one, two, four, five and seven (every number of radix passes there is,
-  // and the first values that take one more).
-  for (const largest of [0, 200, 256, 5000, 2 ** 32 - 1, 2 ** 32, 2 ** 36, 2 ** 53]) {
+  // The counts, shared by every sort as a build worker shares them: each sort must leave them zero.
+  const counts = new Uint32Array(1 << 16)
+  // Lengths whose largest is counted (up to 65,535), or takes the radix sort with one, three, four, five and seven
+  // bytes (every number of radix passes there is, and the first values that take one more).
+  for (const largest of [0, 200, 256, 5000, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 36, 2 ** 53]) {
     for (const count of [0, 1, 1024, 1025, SLICE, SLICE + 1, 3 * SLICE + 17]) {
       // Two draws to a value, so that its low bits vary too when it is large.
       const values = Float64Array.from({ length: count }, () => Math.min(largest, Math.floor((random() + random() / 2 ** 31) * (largest + 1))))
       if (count > 0) values[count >> 1] = largest
       const expected = values.slice().sort()
-      t.ok(sameValues(await sortInSlices(values), expected), `${count} values up to ${largest}`)
+      const yielding = values.slice()
+      await finishYielding(sortLengths(yielding))
+      t.ok(sameValues(yielding, expected), `${count} values up to ${largest}, yielding`)
+      finishNow(sortLengths(values, counts))
+      t.ok(sameValues(values, expected), `${count} values up to ${largest}, at once`)
     }
   }
+  t.ok(counts.every(count => count === 0), 'the counts are left zero')
 })
 
 t.test('a site of millions of views is sessionized in slices: the event loop runs between them', async t => {
@@ -193,6 +201,26 @@ t.test('a site of millions of views is sessionized in slices: the event loop run
   t.ok(turns >= expected.length / SLICE, `the event loop ran ${turns} times while counting pages, at least once a slice`)
   t.same([pages.num_sessions, pages.page_views, pages.top_pages, pages.entry_pages],
     [expected.length, rows, [{ page_view_url: 'big/', page_views: rows }], [{ page_view_url: 'big/', sessions: expected.length }]])
+})
+
+t.test('a build worker\'s packer sessionizes sites into its arrays as sessionizeSite does', async t => {
+  let seed = 11
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
+  // A large site (thousands of sessions, some longer than 18 hours: both ways of sorting), small ones, a one-view one.
+  const views: View[] = []
+  for (let view = 0; view < 20_000; view++) {
+    const site = view % 10 === 0 ? `small${view % 30}` : 'large'
+    views.push([`v${Math.floor(random() * 3000)}`, site, Math.floor(random() * 2_000_000)])
+  }
+  for (let view = 0; view < 100; view++) views.push(['bot', 'large', 5_000_000 + view * 1000])
+  views.push(['once', 'single', 7])
+  const store = storeOf(views.slice(0, 9000), views.slice(9000))
+  const siteIds = store.siteUrls.map((_url, siteId) => siteId)
+  const packer = new TablePacker(siteIds.length, store.timestampColumn.length)
+  for (const siteId of siteIds) packer.sessionize(store, siteId, 1800)
+  const expected = await Promise.all(siteIds.map(async siteId => ({ siteId, table: await sessionizeSite(store, siteId, 1800) })))
+  t.ok(expected.some(({ table }) => table.sessionLengths.length > 1024 && table.sessionLengths.at(-1)! >= 2 ** 16), 'a site sorted both ways')
+  t.same(unpackTables(packer.packed(), store.siteUrls), expected)
 })
 
 t.test('tables packed, at once or one at a time, unpack equal, as views of the packed arrays', async t => {
