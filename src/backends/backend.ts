@@ -17,6 +17,11 @@ export type BackendName = typeof BACKENDS[number]
 export type DataSource = 'csv' | 'cache' | 'database'
 /** What became of saving the loaded data for the next start ('off' for a backend that keeps its own). */
 export type CacheFileStatus = 'off' | 'read' | 'saving' | 'saved' | 'failed'
+/**
+ * Whether a site's pages can be answered: a load from CSV merges the pages after the rest is ready ('merging',
+ * and /site_pages waits), and a merge can fail ('failed', and /site_pages answers 500 until a restart).
+ */
+export type PagesStatus = 'merging' | 'ready' | 'failed'
 
 /** A site's sessions as the cache holds them: what its statistics are computed from, and what it costs. */
 export interface SiteTable extends SessionSummary {
@@ -38,6 +43,7 @@ export interface SessionBackend<Table extends SiteTable = SiteTable> {
   summary (): DatasetSummary
   source (): DataSource
   cacheFile (): CacheFileStatus
+  pages (): PagesStatus
   /** What an operator should know about the data that is no fault of a row: files not loaded, and why. */
   warnings (): readonly string[]
   /** Every site's URL, the busiest first. */

@@ -8,7 +8,7 @@ import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-ca
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
 import type { CacheReadAhead } from '../domain/cache-read-ahead.js'
-import type { BackendLog, CacheFileStatus, DataSource, LoadedData, SessionBackend } from './backend.js'
+import type { BackendLog, CacheFileStatus, DataSource, LoadedData, PagesStatus, SessionBackend } from './backend.js'
 
 export interface MemoryBackendOptions {
   dataDir: string
@@ -54,6 +54,9 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   /** The id of the store read back from the cache folder: its session tables are saved under it. */
   #cachedStoreId: string | undefined
   #cacheFile: CacheFileStatus = 'off'
+  #pages: PagesStatus = 'ready'
+  /** Why the pages could not be merged, for /health's warnings. */
+  #pagesFailure: string | undefined
   #signal: AbortSignal | undefined
 
   constructor (options: MemoryBackendOptions, files: readonly CsvFile[], log: BackendLog) {
@@ -94,6 +97,14 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
       signal
     })
     this.#loaded = { store, complete, summary, source: 'csv' }
+    this.#pages = 'merging'
+    complete.then(() => { this.#pages = 'ready' }, (error: Error) => {
+      // A stop ends the merge: that is no failure to report.
+      if (signal.aborted) return
+      this.#pages = 'failed'
+      this.#pagesFailure = `the pages could not be merged (${error.message}): /site_pages cannot answer until a restart`
+      this.#log.warn(this.#pagesFailure)
+    })
     // Views of the workers' packed tables: each its own copy unless the cache takes them all, as saved ones.
     const built = ownedUnlessAllFit(sessionTables.map(table => ({ table })), cacheRoom(this.#options))
     this.#builtTables = new Map(built.map(({ table }) => [table.siteUrl, table]))
@@ -184,8 +195,12 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     return this.#cacheFile
   }
 
+  pages (): PagesStatus {
+    return this.#pages
+  }
+
   warnings (): readonly string[] {
-    return []
+    return this.#pagesFailure === undefined ? [] : [this.#pagesFailure]
   }
 
   async siteUrls (): Promise<readonly string[]> {

@@ -12,7 +12,7 @@ import { cacheRoom, fitsRoom, tableByteSize, type SessionSummary } from '../doma
 import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
-import type { BackendName, CacheFileStatus, DataSource, SessionBackend, SiteTable } from '../backends/backend.js'
+import type { BackendName, CacheFileStatus, DataSource, PagesStatus, SessionBackend, SiteTable } from '../backends/backend.js'
 import { MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
 import type { ClickHouseOptions } from '../backends/clickhouse/backend.js'
 import { BackendUnavailableError, LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
@@ -61,6 +61,7 @@ export type Health =
     load_workers: number
     source: DataSource
     cache_file: CacheFileStatus
+    pages: PagesStatus
     warnings: readonly string[]
     session_timeout_seconds: number
     cache: CacheStats
@@ -275,6 +276,7 @@ export class SessionService {
           load_workers: summary.workers,
           source: this.#backend.source(),
           cache_file: this.#backend.cacheFile(),
+          pages: this.#backend.pages(),
           warnings: this.#backend.warnings(),
           session_timeout_seconds: this.#options.sessionTimeoutSeconds,
           cache: this.cacheStats()

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { setTimeout } from 'node:timers/promises'
+import { Worker, type Transferable } from 'node:worker_threads'
 import Fastify, { type FastifyInstance } from 'fastify'
 import sessions, { SessionService } from '../../src/plugins/sessions.js'
 import type { SessionBackend, SiteTable } from '../../src/backends/backend.js'
@@ -110,6 +111,24 @@ t.test('a load on workers answers a site\'s pages, merged after the rest, as a l
   const restarted = await buildLoaded(t, { dataDir, cacheDir })
   t.match(restarted.sessions.health(), { source: 'cache' })
   for (const [i, site] of sites.entries()) t.same(await pages(restarted, site), fromWorkers[i], `${site}: the same pages from the cache folder`)
+  t.match(onWorkers.sessions.health(), { pages: 'ready', warnings: [] })
+  t.match(restarted.sessions.health(), { pages: 'ready', warnings: [] })
+})
+
+t.test('a pages\' merge that fails shows in /health, and only /site_pages fails with it', async t => {
+  const dataDir = t.testdir({})
+  generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 300_000, sites: 6, visitors: 20_000, files: 2, out: dataDir, seed: 4 })
+  // The merging worker lost the moment it is asked to merge: how a merge fails.
+  const postMessage = Worker.prototype.postMessage
+  Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: readonly Transferable[]): void {
+    if ((message as { type?: string }).type === 'mergePages') void this.terminate()
+    else postMessage.call(this, message, transfer)
+  }
+  t.teardown(() => { Worker.prototype.postMessage = postMessage })
+  const server = await buildLoaded(t, { dataDir, loadWorkers: 2 })
+  t.equal((await get(server, '/site_pages', { site_url: 'www.s_1.com' })).statusCode, 500)
+  t.match(server.sessions.health(), { status: 'ready', pages: 'failed', warnings: [/^the pages could not be merged \(a load worker exited.*until a restart$/] })
+  t.equal((await get(server, '/num_sessions', { site_url: 'www.s_1.com' })).statusCode, 200, 'the rest answers')
 })
 
 t.test('warming more sites than one batch warms them all, a batch at a time', async t => {
@@ -169,6 +188,7 @@ t.test('a site listed a moment ago but without rows since is left out of warm-up
     summary: () => summary,
     source: () => 'database',
     cacheFile: () => 'off',
+    pages: () => 'ready',
     warnings: () => [],
     siteUrls: async () => ['kept.example', 'gone.example'],
     sessionTables: async siteUrls => new Map(siteUrls.filter(siteUrl => siteUrl === 'kept.example').map(siteUrl => [siteUrl, table(siteUrl)])),

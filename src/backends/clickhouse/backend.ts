@@ -7,7 +7,7 @@ import { tableByteSize, type SessionSummary } from '../../domain/sessions.js'
 import { timelineOfDays, type SitePages, type SiteTimeline } from '../../domain/queries.js'
 import type { TimeRange } from '../../domain/time-range.js'
 import { BackendUnavailableError } from '../../errors.js'
-import type { BackendLog, CacheFileStatus, DataSource, LoadedData, SessionBackend, SiteTable } from '../backend.js'
+import type { BackendLog, CacheFileStatus, DataSource, LoadedData, PagesStatus, SessionBackend, SiteTable } from '../backend.js'
 import { ingestFiles } from './ingest.js'
 import { entryStatements, PAGE_VIEWS, run, shardCount, shardStatements, shardsWithTable, VISITOR_SITES } from './schema.js'
 import { quote, SESSION_QUERY_SETTINGS, siteDaysQuery, sitePagesQuery, siteSummariesQuery } from './sql.js'
@@ -218,6 +218,11 @@ export class ClickHouseBackend implements SessionBackend {
 
   cacheFile (): CacheFileStatus {
     return 'off'
+  }
+
+  /** The database answers every site's pages as soon as it holds the rows. */
+  pages (): PagesStatus {
+    return 'ready'
   }
 
   warnings (): readonly string[] {
