@@ -51,15 +51,19 @@ export type SlicedWork<T> = Generator<undefined, T, undefined>
 
 /** Runs sliced work to its end, letting the event loop run at each pause. */
 export async function finishYielding<T> (work: SlicedWork<T>): Promise<T> {
-  for (let step = work.next(); ; step = work.next()) {
-    if (step.done === true) return step.value
+  let step = work.next()
+  while (step.done !== true) {
     await setImmediate()
+    step = work.next()
   }
+  return step.value
 }
 
 /** Runs sliced work to its end without pausing. */
 export function finishNow<T> (work: SlicedWork<T>): T {
-  for (let step = work.next(); ; step = work.next()) if (step.done === true) return step.value
+  let step = work.next()
+  while (step.done !== true) step = work.next()
+  return step.value
 }
 
 /** A site's figures from sessionizing it, besides the lengths and session rows written out. */
@@ -249,12 +253,26 @@ export function packTables (tables: readonly { siteId: number, table: SessionTab
 export function unpackTables ({ numbers, lengths, rows }: PackedTables, siteUrls: readonly string[]): { siteId: number, table: SessionTable }[] {
   let start = 0
   return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
-    const [siteId, pageViews, visitors, sessions, totalSessionLength, singleViewSessions] = numbers.subarray(i * TABLE_FIELDS, (i + 1) * TABLE_FIELDS)
+    // Read one by one: destructuring a view of them took a third of a restart's unpacking of 25,000 tables.
+    const at = i * TABLE_FIELDS
+    const siteId = numbers[at]
+    const sessions = numbers[at + 3]
     const sessionLengths = lengths.subarray(start, start + sessions)
     // Each table's rows are one longer than its lengths: table i's start i further on.
     const sessionRows = rows.subarray(start + i, start + i + sessions + 1)
     start += sessions
-    return { siteId, table: sessionTable({ siteUrl: siteUrls[siteId], pageViews, visitors, sessionLengths, totalSessionLength, singleViewSessions, sessionRows }) }
+    return {
+      siteId,
+      table: sessionTable({
+        siteUrl: siteUrls[siteId],
+        pageViews: numbers[at + 1],
+        visitors: numbers[at + 2],
+        sessionLengths,
+        totalSessionLength: numbers[at + 4],
+        singleViewSessions: numbers[at + 5],
+        sessionRows
+      })
+    }
   })
 }
 
