@@ -18,10 +18,11 @@ export type DataSource = 'csv' | 'cache' | 'database'
 /** What became of saving the loaded data for the next start ('off' for a backend that keeps its own). */
 export type CacheFileStatus = 'off' | 'read' | 'saving' | 'saved' | 'failed'
 /**
- * Whether a site's pages can be answered: a load from CSV merges the pages after the rest is ready ('merging',
- * and /site_pages waits), and a merge can fail ('failed', and /site_pages answers 500 until a restart).
+ * Whether a site's pages can be answered: a load from CSV merges the pages after the rest is ready ('merging'),
+ * a restart reads them from the cache folder after the rest ('reading'), and /site_pages waits for them; a merge
+ * or a read can fail ('failed', and /site_pages answers 500 until a restart).
  */
-export type PagesStatus = 'merging' | 'ready' | 'failed'
+export type PagesStatus = 'merging' | 'reading' | 'ready' | 'failed'
 
 /** A site's sessions as the cache holds them: what its statistics are computed from, and what it costs. */
 export interface SiteTable extends SessionSummary {

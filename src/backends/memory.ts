@@ -75,13 +75,15 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     const started = performance.now()
     const cached = await this.#readCache(signal)
     if (cached) {
-      // What was read back, the store and the saved tables, is this start's load.
+      // What was read back, the store and the saved tables, is this start's load; its pages come after.
+      const complete = this.#storeCache!.readPages(cached.store, this.#cachedStoreId!)
       this.#loaded = {
         store: cached.store,
-        complete: Promise.resolve(cached.store),
+        complete,
         summary: { ...cached.summary, loadMs: Math.round(performance.now() - started) },
         source: 'cache'
       }
+      this.#followPages(complete, 'reading', signal)
       return { savedTables: cached.savedTables }
     }
     // Imported only now: a start that reads its data from the cache never parses, and the parse's modules
@@ -97,22 +99,34 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
       signal
     })
     this.#loaded = { store, complete, summary, source: 'csv' }
-    this.#pages = 'merging'
-    complete.then(() => { this.#pages = 'ready' }, (error: Error) => {
-      // A stop ends the merge: that is no failure to report.
-      if (signal.aborted) return
-      this.#pages = 'failed'
-      this.#pagesFailure = `the pages could not be merged (${error.message}): /site_pages cannot answer until a restart`
-      this.#log.warn(this.#pagesFailure)
-    })
+    this.#followPages(complete, 'merging', signal)
     // Views of the workers' packed tables: each its own copy unless the cache takes them all, as saved ones.
     const built = ownedUnlessAllFit(sessionTables.map(table => ({ table })), cacheRoom(this.#options))
     this.#builtTables = new Map(built.map(({ table }) => [table.siteUrl, table]))
     return {}
   }
 
+  /**
+   * Follows the pages that `complete` brings (merged after a load from CSV, or read from the cache folder), for
+   * /health: pending until they come, then ready, or failed with a warning. Saved pages that cannot be read take
+   * the store file with them, so that the next start parses the CSV files and saves them all anew.
+   */
+  #followPages (complete: Promise<PageViewStore>, pending: 'merging' | 'reading', signal: AbortSignal): void {
+    this.#pages = pending
+    complete.then(() => { this.#pages = 'ready' }, (error: Error) => {
+      // A stop ends the merge or the read: that is no failure to report.
+      if (signal.aborted) return
+      this.#pages = 'failed'
+      this.#pagesFailure = pending === 'merging'
+        ? `the pages could not be merged (${error.message}): /site_pages cannot answer until a restart`
+        : `the saved pages could not be read (${error.message}): /site_pages cannot answer until a restart, which parses the CSV files again`
+      this.#log.warn(this.#pagesFailure)
+      if (pending === 'reading') void this.#storeCache!.discardStore()
+    })
+  }
+
   /** The store and the session tables saved by an earlier start, when they hold this data folder as it is now. */
-  async #readCache (signal: AbortSignal): Promise<({ store: PageViewStore, summary: DatasetSummary } & LoadedData) | undefined> {
+  async #readCache (signal: AbortSignal): Promise<({ store: SessionStore, summary: DatasetSummary } & LoadedData) | undefined> {
     // A stop ends a read still under way on the read-ahead's worker.
     const stopReadAhead = (): void => this.#options.readAhead?.close()
     signal.addEventListener('abort', stopReadAhead)
@@ -130,7 +144,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   }
 
   /** The store saved by an earlier start, when it holds this data folder as it is now. */
-  async #readStore (storeCache: StoreCache, signal: AbortSignal): Promise<{ store: PageViewStore, summary: DatasetSummary } | undefined> {
+  async #readStore (storeCache: StoreCache, signal: AbortSignal): Promise<{ store: SessionStore, summary: DatasetSummary } | undefined> {
     try {
       const { store, summary, storeId } = await storeCache.readStore()
       this.#cacheFile = 'read'
@@ -146,7 +160,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     }
   }
 
-  async #readSessionTables (storeCache: StoreCache, store: PageViewStore, signal: AbortSignal): Promise<SessionTable[] | undefined> {
+  async #readSessionTables (storeCache: StoreCache, store: SessionStore, signal: AbortSignal): Promise<SessionTable[] | undefined> {
     try {
       return (await storeCache.readSessionTables(store, this.#cachedStoreId!, cacheRoom(this.#options))).map(({ table }) => table)
     } catch (error) {
@@ -162,12 +176,11 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     this.#builtTables.clear()
     const storeCache = this.#storeCache
     if (storeCache === undefined || (this.#cachedStoreId !== undefined && tables.length === 0)) return
-    const { complete, summary } = this.#loaded!
+    const { store, complete, summary } = this.#loaded!
     const signal = this.#signal!
     this.#cacheFile = 'saving'
     try {
-      const store = await complete
-      const storeId = this.#cachedStoreId ?? await storeCache.saveStore(store, summary, signal)
+      const storeId = this.#cachedStoreId ?? await storeCache.saveStore(await complete, summary, signal)
       if (tables.length > 0) {
         const siteIds = tables.map(table => store.siteIdByUrl.get(table.siteUrl)!)
         await storeCache.saveSessionTables(storeId, tables.map((table, i) => ({ siteId: siteIds[i], table })), signal)

@@ -9,16 +9,16 @@ import { basename, dirname, join } from 'node:path'
 import { setImmediate } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { crc32 } from 'node:zlib'
-import { ByteInterner, KeyList, type DictionaryKeys } from './byte-interner.js'
+import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
-import type { PageViewStore } from './page-view-store.js'
+import { withPages, type PageViewStore, type SessionStore } from './page-view-store.js'
 import { ownedUnlessAllFit, packTables, unpackTables, type CacheRoom, type PackedTables, type SessionTable } from './sessions.js'
-import { openFileToRead, readChecksummedBlocks, type CacheReadAhead, type ChecksummedFile } from './cache-read-ahead.js'
+import { CacheReadAhead, openFileToRead, readChecksummedBlocks, type ChecksummedFile } from './cache-read-ahead.js'
 import { PROJECT_ROOT } from '../project-root.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
-const FORMAT = 2
+const FORMAT = 3
 const MAGIC = Buffer.from('SSNZR\0\0\x01', 'latin1')
 const ALIGN = 8
 /** Read on this thread in blocks this large, each checksummed as soon as it is read. */
@@ -254,9 +254,9 @@ export interface StoreCacheOptions {
 }
 
 /** Where the cache files of a data folder are: one folder's files never overwrite another's. */
-export function cacheFilePaths (cacheDir: string, dataDir: string): { store: string, tables: string } {
+export function cacheFilePaths (cacheDir: string, dataDir: string): { store: string, tables: string, pages: string } {
   const folder = createHash('sha256').update(dataDir).digest('hex').slice(0, 16)
-  return { store: join(cacheDir, `${folder}.store`), tables: join(cacheDir, `${folder}.sessions`) }
+  return { store: join(cacheDir, `${folder}.store`), tables: join(cacheDir, `${folder}.sessions`), pages: join(cacheDir, `${folder}.pages`) }
 }
 
 interface StoreMeta {
@@ -285,11 +285,13 @@ function readDictionary (sections: Map<string, Section>, name: string, seed: num
 
 /**
  * The cache of one data folder: a store file, valid while every input file keeps its name, size and
- * modification time, and a session-table file, valid for one store and one session timeout.
+ * modification time; beside it, the store's pages, in a file of their own; and a session-table file, valid for
+ * one store and one session timeout.
  */
 export class StoreCache {
   readonly #storePath: string
   readonly #tablesPath: string
+  readonly #pagesPath: string
   readonly #storeKey: CacheKey
   readonly #options: StoreCacheOptions
 
@@ -298,6 +300,7 @@ export class StoreCache {
     const paths = cacheFilePaths(options.cacheDir, options.dataDir)
     this.#storePath = paths.store
     this.#tablesPath = paths.tables
+    this.#pagesPath = paths.pages
     this.#storeKey = {
       program: options.program,
       strictCsv: options.strictCsv,
@@ -313,17 +316,16 @@ export class StoreCache {
     return this.#storePath
   }
 
-  async readStore (): Promise<{ store: PageViewStore, summary: DatasetSummary, storeId: string }> {
+  /** The store but its pages (readPages), which no answer but a site's pages needs. */
+  async readStore (): Promise<{ store: SessionStore, summary: DatasetSummary, storeId: string }> {
     const { meta, sections } = await readSectionsFile<StoreMeta>(this.#storePath, this.#storeKey, this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
     const siteUrls = meta.siteUrls
-    const store: PageViewStore = {
+    const store: SessionStore = {
       siteUrls,
       siteIdByUrl: new Map(siteUrls.map((url, site) => [url, site])),
       visitors: readDictionary(sections, 'visitor', meta.visitorSeed),
-      pages: new KeyList({ bytes: sections.get('pageBytes') as Uint8Array, ends: sections.get('pageEnds') as Uint32Array }),
       siteRowStart: sections.get('siteRowStart') as Uint32Array,
       visitorColumn: sections.get('visitorColumn') as Uint32Array,
-      pageColumn: sections.get('pageColumn') as Uint32Array,
       timestampColumn: sections.get('timestampColumn') as Float64Array,
       visitorSiteCount: sections.get('visitorSiteCount') as Uint32Array,
       firstTimestamp: meta.firstTimestamp,
@@ -332,11 +334,40 @@ export class StoreCache {
     return { store, summary: meta.summary, storeId: meta.storeId }
   }
 
-  /** Saves the store; resolves to the id that its session tables are saved under. */
+  /**
+   * The pages of the store read (readStore), from their file: read on workers of their own, as the store is,
+   * while the rest of the store serves. They are nearly half of a store's bytes (page URLs and a page id a view),
+   * which no answer but a site's pages needs.
+   */
+  async readPages (store: SessionStore, storeId: string): Promise<PageViewStore> {
+    const { signal } = this.#options
+    const readAhead = new CacheReadAhead([this.#pagesPath])
+    const stop = (): void => readAhead.close()
+    signal.addEventListener('abort', stop)
+    try {
+      const { sections } = await readSectionsFile<null>(this.#pagesPath, this.#pagesKey(storeId), this.#readBlockBytes, signal, readAhead)
+      return withPages(store, sections.get('pageColumn') as Uint32Array, { bytes: sections.get('pageBytes') as Uint8Array, ends: sections.get('pageEnds') as Uint32Array })
+    } finally {
+      signal.removeEventListener('abort', stop)
+      stop()
+    }
+  }
+
+  /** Removes the store file (its pages could not be read back): the next start parses the CSV files and saves anew. */
+  async discardStore (): Promise<void> {
+    await unlink(this.#storePath).catch(() => {})
+  }
+
+  /**
+   * Saves the store, its pages first: a store file is only ever there once its pages are. Resolves to the id
+   * that its pages and session tables are saved under.
+   */
   async saveStore (store: PageViewStore, summary: DatasetSummary, signal: AbortSignal): Promise<string> {
     const storeId = randomUUID()
     const visitorKeys = store.visitors.keys()
     const pageKeys = store.pages.keys()
+    await writeSectionsFile(this.#pagesPath, this.#pagesKey(storeId), null,
+      { pageBytes: pageKeys.bytes, pageEnds: pageKeys.ends, pageColumn: store.pageColumn }, signal)
     const meta: StoreMeta = {
       storeId,
       summary,
@@ -347,15 +378,16 @@ export class StoreCache {
     }
     await writeSectionsFile(this.#storePath, this.#storeKey, meta, {
       ...dictionarySections('visitor', visitorKeys),
-      pageBytes: pageKeys.bytes,
-      pageEnds: pageKeys.ends,
       siteRowStart: store.siteRowStart,
       visitorColumn: store.visitorColumn,
-      pageColumn: store.pageColumn,
       timestampColumn: store.timestampColumn,
       visitorSiteCount: store.visitorSiteCount
     }, signal)
     return storeId
+  }
+
+  #pagesKey (storeId: string): CacheKey {
+    return { program: this.#options.program, storeId }
   }
 
   #tablesKey (storeId: string): CacheKey {
@@ -367,7 +399,7 @@ export class StoreCache {
    * room for them all, their arrays are views of the file's memory, which holds nothing else: copying them
    * took a tenth of a 10 M-row restart (fresh pages, and the collections that so much new memory set off).
    */
-  async readSessionTables (store: PageViewStore, storeId: string, room: CacheRoom): Promise<{ siteId: number, table: SessionTable }[]> {
+  async readSessionTables (store: SessionStore, storeId: string, room: CacheRoom): Promise<{ siteId: number, table: SessionTable }[]> {
     const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
     const packed = { numbers: sections.get('tableNumbers'), lengths: sections.get('sessionLengths'), rows: sections.get('sessionRows') } as PackedTables
     return ownedUnlessAllFit(unpackTables(packed, store.siteUrls), room)

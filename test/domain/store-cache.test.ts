@@ -31,17 +31,20 @@ const neverAborted = new AbortController().signal
 t.test('a saved store reads back with the same contents, summary and lookups', async t => {
   const { store, summary, cache, options, files } = await setUp(t)
   const storeId = await cache.saveStore(store, summary, neverAborted)
-  const read = await new StoreCache(options, files).readStore()
+  const readCache = new StoreCache(options, files)
+  const read = await readCache.readStore()
   t.equal(read.storeId, storeId)
   t.same(read.summary, summary)
-  t.same(contents(t, read.store), contents(t, store))
+  t.notOk('pages' in read.store || 'pageColumn' in read.store, 'the store comes without its pages')
+  const whole = await readCache.readPages(read.store, read.storeId)
+  t.same(contents(t, whole), contents(t, store))
   t.same(read.store.siteUrls, store.siteUrls)
   t.same([...read.store.siteIdByUrl], [...store.siteIdByUrl])
   t.same(Buffer.from(read.store.visitorSiteCount.buffer, read.store.visitorSiteCount.byteOffset, read.store.visitorSiteCount.byteLength),
     Buffer.from(store.visitorSiteCount.buffer, store.visitorSiteCount.byteOffset, store.visitorSiteCount.byteLength))
   t.equal(read.store.visitors.find('ünï "q"'), store.visitors.find('ünï "q"'), 'the visitor dictionary answers from its saved table')
   t.equal(read.store.visitors.find('nobody'), -1)
-  t.same(Array.from({ length: read.store.pages.size }, (_, id) => read.store.pages.keyOf(id)),
+  t.same(Array.from({ length: whole.pages.size }, (_, id) => whole.pages.keyOf(id)),
     Array.from({ length: store.pages.size }, (_, id) => store.pages.keyOf(id)), 'the pages, by id')
   t.same([read.store.firstTimestamp, read.store.lastTimestamp], [0, 2 ** 40])
   t.equal(read.store.timestampColumn.byteOffset % 8, 0, 'columns are aligned views')
@@ -134,7 +137,7 @@ t.test('files read ahead on a worker are taken as read here: the same store and 
   t.teardown(() => readAhead.close())
   const aheadCache = new StoreCache({ ...options, readAhead }, files)
   const read = await aheadCache.readStore()
-  t.same(contents(t, read.store), contents(t, store))
+  t.same(contents(t, await aheadCache.readPages(read.store, read.storeId)), contents(t, store))
   t.same(await aheadCache.readSessionTables(read.store, read.storeId, roomForAll), tables)
   t.equal(readAhead.take(storePath), undefined, 'each file was taken from the read-ahead')
   t.ok(await aheadCache.readStore(), 'and a second read reads the file itself')
@@ -180,14 +183,42 @@ t.test('a named pipe where a cache file belongs is a mismatch at once, read here
   await t.rejects(new StoreCache({ ...options, readAhead }, files).readStore(), { name: 'CacheMismatch', message: 'it cannot be read: not a regular file' })
 })
 
+t.test('saved pages are read only for their store, whole and intact, and a store file can be discarded', async t => {
+  const { store, summary, cache, options, files } = await setUp(t)
+  const firstId = await cache.saveStore(store, summary, neverAborted)
+  const first = await cache.readStore()
+  const { pages: pagesPath, store: storePath } = cacheFilePaths(options.cacheDir, options.dataDir)
+  const firstPages = readFileSync(pagesPath)
+  await cache.saveStore(store, summary, neverAborted)
+  await t.rejects(cache.readPages(first.store, firstId), { name: 'CacheMismatch', message: 'it belongs to another store' })
+  const second = await cache.readStore()
+  const damaged = readFileSync(pagesPath)
+  damaged[damaged.length >> 1] ^= 1
+  writeFileSync(pagesPath, damaged)
+  await t.rejects(cache.readPages(second.store, second.storeId), { name: 'CacheMismatch', message: /checksum mismatch/ })
+  writeFileSync(pagesPath, firstPages.subarray(0, 100))
+  await t.rejects(cache.readPages(first.store, firstId), { name: 'CacheMismatch', message: /damaged/ })
+  await cache.discardStore()
+  t.notOk(readdirSync(options.cacheDir).includes(storePath.split('/').at(-1)!), 'the store file is gone')
+  await t.rejects(new StoreCache(options, files).readStore(), { name: 'CacheMismatch', message: NO_CACHE_YET })
+  await cache.discardStore()
+  t.pass('discarding what is gone already is no fault')
+  const stopped = new AbortController()
+  stopped.abort(new Error('closing'))
+  await t.rejects(new StoreCache({ ...options, signal: stopped.signal }, files).readPages(second.store, second.storeId), { message: 'closing' })
+})
+
 t.test('a write is whole or absent: an aborted one leaves the previous file and no temporary file', async t => {
   const { store, summary, cache, options } = await setUp(t)
   const firstId = await cache.saveStore(store, summary, neverAborted)
   const abort = new AbortController()
   abort.abort(new Error('closing'))
   await t.rejects(cache.saveStore(store, summary, abort.signal), { message: 'closing' })
-  t.same(readdirSync(options.cacheDir), [cache.storePath.split('/').at(-1)])
-  t.equal((await cache.readStore()).storeId, firstId)
+  const { pages } = cacheFilePaths(options.cacheDir, options.dataDir)
+  t.same(readdirSync(options.cacheDir).sort(), [pages, cache.storePath].map(path => path.split('/').at(-1)).sort())
+  const read = await cache.readStore()
+  t.equal(read.storeId, firstId)
+  t.ok(await cache.readPages(read.store, read.storeId), 'with its pages')
 })
 
 t.test('a crashed write\'s temporary file is removed by the next write; a live writer\'s is not', async t => {
@@ -199,7 +230,8 @@ t.test('a crashed write\'s temporary file is removed by the next write; a live w
   const unrelated = join(options.cacheDir, 'notes.tmp')
   for (const path of [crashed, live, unrelated]) writeFileSync(path, 'half')
   await cache.saveStore(store, summary, neverAborted)
-  t.same(readdirSync(options.cacheDir).sort(), [name, `${name}.${process.pid}-0c0ffee0.tmp`, 'notes.tmp'].sort())
+  const pages = cacheFilePaths(options.cacheDir, options.dataDir).pages.split('/').at(-1)!
+  t.same(readdirSync(options.cacheDir).sort(), [name, pages, `${name}.${process.pid}-0c0ffee0.tmp`, 'notes.tmp'].sort())
   t.ok(statSync(cache.storePath).size > 100)
 })
 

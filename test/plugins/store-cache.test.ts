@@ -2,8 +2,9 @@
 // tables instead of parsing, gives the same answers, and anything that would make them wrong rebuilds.
 import t, { type Test } from 'tap'
 import { execFile, execFileSync } from 'node:child_process'
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import Fastify, { type FastifyInstance } from 'fastify'
 import app, { serverOptions, type AppOptions } from '../../src/app.js'
@@ -29,6 +30,7 @@ async function answers (server: FastifyInstance): Promise<string[]> {
   for (const { site_url } of sites) {
     for (const route of ['/num_sessions', '/median_session_length']) all.push((await get(server, route, { site_url })).body)
     all.push((await get(server, '/site_stats', { site_url }, true)).body)
+    all.push((await get(server, '/site_pages', { site_url, limit: '5' }, true)).body)
   }
   for (let visitor = 1; visitor <= 300; visitor += 7) {
     all.push((await get(server, '/num_unique_visited_sites', { visitor_id: `visitor_${visitor}` })).body)
@@ -96,10 +98,35 @@ t.test('a damaged cache file is a warning and a rebuild, never an answer', async
   t.match(damaged.logged, [/not used: it is damaged \(not a Sessionizer cache file of this format\)/])
 })
 
+t.test('saved pages damaged since are a warning: only /site_pages fails, and the next start parses afresh', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  const first = await start(t, { dataDir, cacheDir })
+  const expected = await answers(first.server)
+  const pagesFile = join(cacheDir, readdirSync(cacheDir).find(name => name.endsWith('.pages'))!)
+  const pages = readFileSync(pagesFile)
+  pages[pages.length >> 1] ^= 1
+  writeFileSync(pagesFile, pages)
+  const damaged = await start(t, { dataDir, cacheDir })
+  t.match(damaged.server.sessions.health(), { status: 'ready', source: 'cache', pages: /^(reading|failed)$/ })
+  t.equal((await get(damaged.server, '/site_pages', { site_url: 'www.s_1.com' })).statusCode, 500)
+  t.equal((await get(damaged.server, '/num_sessions', { site_url: 'www.s_1.com' })).statusCode, 200, 'the rest answers')
+  t.match(damaged.server.sessions.health(), { pages: 'failed', warnings: [/^the saved pages could not be read \(it is damaged \(checksum mismatch.*parses the CSV files again$/] })
+  t.ok(damaged.logged.some(line => line.startsWith('the saved pages could not be read')), 'and logged')
+  // Removed as the read fails, without waiting: a moment later.
+  while (readdirSync(cacheDir).some(name => name.endsWith('.store'))) await setTimeout(10)
+  const restarted = await start(t, { dataDir, cacheDir })
+  t.match(restarted.server.sessions.health(), { source: 'csv', cache_file: 'saved' })
+  t.same(await answers(restarted.server), expected)
+  const again = await start(t, { dataDir, cacheDir })
+  t.match(again.server.sessions.health(), { source: 'cache', cache_file: 'read' })
+  t.same(await answers(again.server), expected)
+  t.match(again.server.sessions.health(), { pages: 'ready', warnings: [] })
+})
+
 t.test('without warm-up only the store is saved, and read back', async t => {
   const { dataDir, cacheDir } = dataset(t)
   await start(t, { dataDir, cacheDir, warmCache: false })
-  t.same(readdirSync(cacheDir).filter(name => !name.endsWith('.store')), [])
+  t.same(readdirSync(cacheDir).filter(name => !name.endsWith('.store') && !name.endsWith('.pages')), [])
   const again = await start(t, { dataDir, cacheDir, warmCache: false })
   t.match(again.server.sessions.health(), { source: 'cache', cache_file: 'read', cache: { sites_cached: 0 } })
   const withWarmUp = await start(t, { dataDir, cacheDir })
