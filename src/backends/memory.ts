@@ -55,7 +55,7 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   #cachedStoreId: string | undefined
   #cacheFile: CacheFileStatus = 'off'
   #pages: PagesStatus = 'ready'
-  /** Why the pages could not be merged, for /health's warnings. */
+  /** Why the pages could not be merged or read back, for /health's warnings. */
   #pagesFailure: string | undefined
   #signal: AbortSignal | undefined
 
