@@ -1,7 +1,8 @@
 // The memory backend: the data folder's CSV files parsed into one columnar store in this process, saved to
 // the cache folder for the next start, and every answer computed from the store.
 import type { CsvFile } from '../ingest/data-folder.js'
-import type { DatasetSummary, LoadProgress } from '../ingest/dataset.js'
+import type { DatasetSummary, LoadedDataset, LoadOptions, LoadProgress } from '../ingest/dataset.js'
+import type { LoadAhead } from '../ingest/load-ahead.js'
 import { siteRowCount, type PageViewStore, type SessionStore } from '../domain/page-view-store.js'
 import { cacheRoom, ownedUnlessAllFit, sessionizeSite, summarizeRange, type SessionSummary, type SessionTable } from '../domain/sessions.js'
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
@@ -27,7 +28,25 @@ export interface MemoryBackendOptions {
   cacheDir: string | null
   /** The cache files, already being read since the process started (server.ts); read here otherwise. */
   readAhead?: CacheReadAhead
+  /** The CSV files, already being loaded since the process started (server.ts), when there was no saved store. */
+  loadAhead?: LoadAhead
   maxBadRowExamples: number
+}
+
+/** How many bad rows a load reports with their file and line (it counts them all): /health lists them. */
+export const MAX_BAD_ROW_EXAMPLES = 10
+
+/** The load of the CSV files that these settings ask for: the backend's own, or the one begun ahead of it. */
+export function csvLoadOptions (
+  options: Pick<MemoryBackendOptions, 'strictCsv' | 'maxBadRowExamples' | 'csvFastPath' | 'loadWorkers' | 'warmCache' | 'sessionTimeoutSeconds'>
+): Omit<LoadOptions, 'onProgress' | 'signal'> {
+  return {
+    strict: options.strictCsv,
+    maxBadRowExamples: options.maxBadRowExamples,
+    fastPath: options.csvFastPath,
+    workers: options.loadWorkers,
+    ...(options.warmCache && { sessionTimeoutSeconds: options.sessionTimeoutSeconds })
+  }
 }
 
 interface Loaded {
@@ -75,6 +94,8 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     const started = performance.now()
     const cached = await this.#readCache(signal)
     if (cached) {
+      // A store saved since the process started (by another one, on the same folder): the CSV files are not needed.
+      this.#options.loadAhead?.stop()
       // What was read back, the store and the saved tables, is this start's load; its pages come after.
       const complete = this.#storeCache!.readPages(cached.store, this.#cachedStoreId!)
       this.#loaded = {
@@ -86,24 +107,20 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
       this.#followPages(complete, 'reading', signal)
       return { savedTables: cached.savedTables }
     }
-    // Imported only now: a start that reads its data from the cache never parses, and the parse's modules
-    // (papaparse, the WebAssembly module) took some 30 ms of every restart.
-    const { loadDataset } = await import('../ingest/dataset.js')
-    const { store, complete, summary, sessionTables } = await loadDataset(this.#files, {
-      strict: this.#options.strictCsv,
-      maxBadRowExamples: this.#options.maxBadRowExamples,
-      fastPath: this.#options.csvFastPath,
-      workers: this.#options.loadWorkers,
-      ...(this.#options.warmCache && { sessionTimeoutSeconds: this.#options.sessionTimeoutSeconds }),
-      onProgress,
-      signal
-    })
+    const { store, complete, summary, sessionTables } = await (this.#options.loadAhead?.take(onProgress, signal) ?? this.#loadCsv(onProgress, signal))
     this.#loaded = { store, complete, summary, source: 'csv' }
     this.#followPages(complete, 'merging', signal)
     // Views of the workers' packed tables: each its own copy unless the cache takes them all, as saved ones.
     const built = ownedUnlessAllFit(sessionTables.map(table => ({ table })), cacheRoom(this.#options))
     this.#builtTables = new Map(built.map(({ table }) => [table.siteUrl, table]))
     return {}
+  }
+
+  async #loadCsv (onProgress: (progress: LoadProgress) => void, signal: AbortSignal): Promise<LoadedDataset> {
+    // Imported only now: a start that reads its data from the cache never parses, and the parse's modules
+    // (papaparse, the WebAssembly module) took some 30 ms of every restart.
+    const { loadDataset } = await import('../ingest/dataset.js')
+    return await loadDataset(this.#files, { ...csvLoadOptions(this.#options), onProgress, signal })
   }
 
   /**

@@ -13,7 +13,7 @@ import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
 import type { BackendName, CacheFileStatus, DataSource, PagesStatus, SessionBackend, SiteTable } from '../backends/backend.js'
-import { MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
+import { MAX_BAD_ROW_EXAMPLES, MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
 import type { ClickHouseOptions } from '../backends/clickhouse/backend.js'
 import { BackendUnavailableError, LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
@@ -72,7 +72,6 @@ type State =
   | { status: 'failed', error: Error }
   | { status: 'ready', warmMs: number, readyAt: number }
 
-const MAX_BAD_ROW_EXAMPLES = 10
 /** /health lists this many files at most (and counts them all), so that it stays small whatever the folder holds. */
 const MAX_FILES_IN_HEALTH = 100
 /**
@@ -436,7 +435,8 @@ async function createBackend (options: SessionsOptions, log: FastifyBaseLogger):
     const { ClickHouseBackend } = await import('../backends/clickhouse/backend.js')
     return { backend: new ClickHouseBackend(options, files, log), filesTotal: files.length }
   }
-  const files = await listCsvFiles(options.dataDir)
+  // Begun ahead (server.ts), the load is of the files listed then.
+  const files = options.loadAhead?.files ?? await listCsvFiles(options.dataDir)
   return { backend: new MemoryBackend({ ...options, maxBadRowExamples: MAX_BAD_ROW_EXAMPLES }, files, log), filesTotal: files.length }
 }
 

@@ -10,6 +10,9 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import app, { serverOptions, type AppOptions } from '../../src/app.js'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/page-view-generator.js'
 import { DEFAULT_TEST_OPTIONS, allSites, get } from '../helper.js'
+import { listCsvFiles } from '../../src/ingest/data-folder.js'
+import { LoadAhead } from '../../src/ingest/load-ahead.js'
+import { csvLoadOptions, MAX_BAD_ROW_EXAMPLES } from '../../src/backends/memory.js'
 
 
 /** Builds the app with its warnings collected, and waits for its data and for the cache file to settle. */
@@ -121,6 +124,20 @@ t.test('saved pages damaged since are a warning: only /site_pages fails, and the
   t.match(again.server.sessions.health(), { source: 'cache', cache_file: 'read' })
   t.same(await answers(again.server), expected)
   t.match(again.server.sessions.health(), { pages: 'ready', warnings: [] })
+})
+
+t.test('a load begun ahead is the one the app takes, unless a store was saved meanwhile', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  const twoFiles = (await listCsvFiles(dataDir)).slice(0, 2)
+  const options = csvLoadOptions({ ...DEFAULT_TEST_OPTIONS, warmCache: true, maxBadRowExamples: MAX_BAD_ROW_EXAMPLES })
+  // Begun on two of the three files: what the app serves shows which load it took.
+  const first = await start(t, { dataDir, cacheDir, loadAhead: new LoadAhead(twoFiles, options) })
+  t.match(first.server.sessions.health(), { source: 'csv', files_total: 2, cache_file: 'saved', cache: { computations: 12 } })
+  const unwanted = new LoadAhead(twoFiles, options)
+  const again = await start(t, { dataDir, cacheDir, loadAhead: unwanted })
+  t.match(again.server.sessions.health(), { source: 'cache', files_total: 2 })
+  await t.rejects(unwanted.take(() => {}, new AbortController().signal), { name: 'AbortError' }, 'the load begun ahead is stopped')
+  t.same(await answers(again.server), await answers(first.server))
 })
 
 t.test('without warm-up only the store is saved, and read back', async t => {
