@@ -41,8 +41,8 @@ async function loadCsvFilesAhead (config: Config): Promise<LoadAhead | undefined
   if (backend !== 'memory' || (cacheDir !== null && existsSync(cacheFilePaths(cacheDir, dataDir).store))) return undefined
   const files = await listCsvFiles(dataDir).catch(() => undefined)
   if (files === undefined) return undefined
-  const [{ LoadAhead }, { csvLoadOptions, MAX_BAD_ROW_EXAMPLES }] = await Promise.all([import('./ingest/load-ahead.js'), import('./backends/memory.js')])
-  return new LoadAhead(files, csvLoadOptions({ ...config, maxBadRowExamples: MAX_BAD_ROW_EXAMPLES }))
+  const [{ LoadAhead }, { csvLoadOptions }] = await Promise.all([import('./ingest/load-ahead.js'), import('./backends/memory.js')])
+  return new LoadAhead(files, csvLoadOptions(config))
 }
 
 /**

@@ -24,6 +24,9 @@ export type CacheFileStatus = 'off' | 'read' | 'saving' | 'saved' | 'failed'
  */
 export type PagesStatus = 'merging' | 'reading' | 'ready' | 'failed'
 
+/** How many bad rows a load reports with their file and line (it counts them all): /health lists them. */
+export const MAX_BAD_ROW_EXAMPLES = 10
+
 /** A site's sessions as the cache holds them: what its statistics are computed from, and what it costs. */
 export interface SiteTable extends SessionSummary {
   readonly byteSize: number

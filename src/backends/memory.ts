@@ -9,7 +9,7 @@ import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-ca
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
 import type { CacheReadAhead } from '../domain/cache-read-ahead.js'
-import type { BackendLog, CacheFileStatus, DataSource, LoadedData, PagesStatus, SessionBackend } from './backend.js'
+import { MAX_BAD_ROW_EXAMPLES, type BackendLog, type CacheFileStatus, type DataSource, type LoadedData, type PagesStatus, type SessionBackend } from './backend.js'
 
 export interface MemoryBackendOptions {
   dataDir: string
@@ -30,19 +30,15 @@ export interface MemoryBackendOptions {
   readAhead?: CacheReadAhead
   /** The CSV files, already being loaded since the process started (server.ts), when there was no saved store. */
   loadAhead?: LoadAhead
-  maxBadRowExamples: number
 }
-
-/** How many bad rows a load reports with their file and line (it counts them all): /health lists them. */
-export const MAX_BAD_ROW_EXAMPLES = 10
 
 /** The load of the CSV files that these settings ask for: the backend's own, or the one begun ahead of it. */
 export function csvLoadOptions (
-  options: Pick<MemoryBackendOptions, 'strictCsv' | 'maxBadRowExamples' | 'csvFastPath' | 'loadWorkers' | 'warmCache' | 'sessionTimeoutSeconds'>
+  options: Pick<MemoryBackendOptions, 'strictCsv' | 'csvFastPath' | 'loadWorkers' | 'warmCache' | 'sessionTimeoutSeconds'>
 ): Omit<LoadOptions, 'onProgress' | 'signal'> {
   return {
     strict: options.strictCsv,
-    maxBadRowExamples: options.maxBadRowExamples,
+    maxBadRowExamples: MAX_BAD_ROW_EXAMPLES,
     fastPath: options.csvFastPath,
     workers: options.loadWorkers,
     ...(options.warmCache && { sessionTimeoutSeconds: options.sessionTimeoutSeconds })

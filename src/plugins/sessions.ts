@@ -13,12 +13,12 @@ import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, WHOLE_DATA, type TimeRange } from '../domain/time-range.js'
 import type { BackendName, CacheFileStatus, DataSource, PagesStatus, SessionBackend, SiteTable } from '../backends/backend.js'
-import { MAX_BAD_ROW_EXAMPLES, MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
+import { MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
 import type { ClickHouseOptions } from '../backends/clickhouse/backend.js'
 import { BackendUnavailableError, LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
 
 /** What the plugin needs besides each backend's own settings (the memory backend's, less what it is given here). */
-export interface SessionsOptions extends ClickHouseOptions, Omit<MemoryBackendOptions, 'maxBadRowExamples'> {
+export interface SessionsOptions extends ClickHouseOptions, MemoryBackendOptions {
   backend: BackendName
   cacheMaxBytes: number
   cacheMaxSites: number
@@ -437,7 +437,7 @@ async function createBackend (options: SessionsOptions, log: FastifyBaseLogger):
   }
   // Begun ahead (server.ts), the load is of the files listed then.
   const files = options.loadAhead?.files ?? await listCsvFiles(options.dataDir)
-  return { backend: new MemoryBackend({ ...options, maxBadRowExamples: MAX_BAD_ROW_EXAMPLES }, files, log), filesTotal: files.length }
+  return { backend: new MemoryBackend(options, files, log), filesTotal: files.length }
 }
 
 const sessionsPlugin: FastifyPluginAsync<SessionsOptions> = async (fastify, options) => {

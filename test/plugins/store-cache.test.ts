@@ -12,7 +12,7 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../../scripts/lib/
 import { DEFAULT_TEST_OPTIONS, allSites, get } from '../helper.js'
 import { listCsvFiles } from '../../src/ingest/data-folder.js'
 import { LoadAhead } from '../../src/ingest/load-ahead.js'
-import { csvLoadOptions, MAX_BAD_ROW_EXAMPLES } from '../../src/backends/memory.js'
+import { csvLoadOptions } from '../../src/backends/memory.js'
 
 
 /** Builds the app with its warnings collected, and waits for its data and for the cache file to settle. */
@@ -129,7 +129,7 @@ t.test('saved pages damaged since are a warning: only /site_pages fails, and the
 t.test('a load begun ahead is the one the app takes, unless a store was saved meanwhile', async t => {
   const { dataDir, cacheDir } = dataset(t)
   const twoFiles = (await listCsvFiles(dataDir)).slice(0, 2)
-  const options = csvLoadOptions({ ...DEFAULT_TEST_OPTIONS, warmCache: true, maxBadRowExamples: MAX_BAD_ROW_EXAMPLES })
+  const options = csvLoadOptions({ ...DEFAULT_TEST_OPTIONS, warmCache: true })
   // Begun on two of the three files: what the app serves shows which load it took.
   const first = await start(t, { dataDir, cacheDir, loadAhead: new LoadAhead(twoFiles, options) })
   t.match(first.server.sessions.health(), { source: 'csv', files_total: 2, cache_file: 'saved', cache: { computations: 12 } })

@@ -7,7 +7,7 @@ import { tableByteSize, type SessionSummary } from '../../domain/sessions.js'
 import { timelineOfDays, type SitePages, type SiteTimeline } from '../../domain/queries.js'
 import type { TimeRange } from '../../domain/time-range.js'
 import { BackendUnavailableError } from '../../errors.js'
-import type { BackendLog, CacheFileStatus, DataSource, LoadedData, PagesStatus, SessionBackend, SiteTable } from '../backend.js'
+import { MAX_BAD_ROW_EXAMPLES, type BackendLog, type CacheFileStatus, type DataSource, type LoadedData, type PagesStatus, type SessionBackend, type SiteTable } from '../backend.js'
 import { ingestFiles } from './ingest.js'
 import { entryStatements, PAGE_VIEWS, run, shardCount, shardStatements, shardsWithTable, VISITOR_SITES } from './schema.js'
 import { quote, SESSION_QUERY_SETTINGS, siteDaysQuery, sitePagesQuery, siteSummariesQuery } from './sql.js'
@@ -30,7 +30,6 @@ export interface ClickHouseOptions {
 
 /** Site URLs in one query at most this long, as literals: well within ClickHouse's default max_query_size of 256 KiB. */
 const MAX_SITE_LIST_BYTES = 128 * 1024
-const MAX_BAD_ROW_EXAMPLES = 10
 /** Errors that mean ClickHouse could not be reached (or dropped the connection), not that a query was wrong. */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN'])
 
