@@ -132,8 +132,7 @@ export async function sessionizeSite (store: SessionizedColumns & Pick<SessionSt
   const rows = new Uint32Array(to - from + 1)
   const { sessions, visitors, totalSessionLength, singleViewSessions } =
     await finishYielding(splitSessions(store, from, to, timeoutSeconds, lengths, rows))
-  const sessionLengths = await finishYielding(copied(lengths, sessions))
-  await finishYielding(sortLengths(sessionLengths))
+  const sessionLengths = await finishYielding(sortedCopy(lengths, sessions))
   const sessionRows = await finishYielding(copied(rows, sessions + 1))
   return sessionTable({ siteUrl: store.siteUrls[siteId], pageViews: to - from, visitors, sessionLengths, totalSessionLength, singleViewSessions, sessionRows })
 }
@@ -194,8 +193,8 @@ export class TablePacker {
   readonly #numbers: Float64Array<ArrayBuffer>
   readonly #lengths: Float64Array<ArrayBuffer>
   readonly #rows: Uint32Array<ArrayBuffer>
-  /** The counts sortLengths sorts by, reused from site to site (it leaves them zero). */
-  readonly #lengthCounts = new Uint32Array(COUNTED_LENGTHS)
+  /** The counts sortLengths sorts by, reused from site to site (it leaves them zero); made by the first sessionize. */
+  #lengthCounts: Uint32Array<ArrayBuffer> | undefined
   #tables = 0
   #sessions = 0
 
@@ -223,7 +222,7 @@ export class TablePacker {
     const lengths = this.#lengths.subarray(this.#sessions, this.#sessions + to - from)
     const rows = this.#rows.subarray(this.#sessions + this.#tables, this.#sessions + this.#tables + to - from + 1)
     const counts = finishNow(splitSessions(store, from, to, timeoutSeconds, lengths, rows))
-    finishNow(sortLengths(lengths.subarray(0, counts.sessions), this.#lengthCounts))
+    finishNow(sortLengths(lengths.subarray(0, counts.sessions), this.#lengthCounts ??= new Uint32Array(COUNTED_LENGTHS)))
     this.#added(siteId, to - from, counts)
   }
 
@@ -291,6 +290,13 @@ function * copied<T extends Float64Array<ArrayBuffer> | Uint32Array<ArrayBuffer>
   return copy
 }
 
+/** The first `count` session lengths in an array of their own, ascending: what a table or a summary holds. */
+function * sortedCopy (lengths: Float64Array<ArrayBuffer>, count: number): SlicedWork<Float64Array<ArrayBuffer>> {
+  const copy = yield * copied(lengths, count)
+  yield * sortLengths(copy)
+  return copy
+}
+
 /**
  * Calls `visit` with each session of a table whose first view is in `range`: its index, its rows [first, end) in
  * the store, and its first view's time. Read from the table's session rows, a slice of sessions at a time,
@@ -339,8 +345,7 @@ export async function summarizeRange (table: SessionTable, store: SessionStore, 
     if (visitor !== previousVisitor) visitors++
     previousVisitor = visitor
   })
-  const sessionLengths = await finishYielding(copied(lengths, count))
-  await finishYielding(sortLengths(sessionLengths))
+  const sessionLengths = await finishYielding(sortedCopy(lengths, count))
   return {
     siteUrl: table.siteUrl,
     pageViews,
