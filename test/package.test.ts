@@ -34,7 +34,8 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   // A project of its own, so that compiling touches neither this project's dist/ nor the tests that use it.
   const dir = t.testdir({
     src: {
-      'a.ts': 'export const a: number = 1\n',
+      // A comment esbuild keeps (before a property), and a string, past ASCII: 'µ' is 181.
+      'a.ts': "export const a: number = {\n  // naïve — kept\n  value: 'µ'.charCodeAt(0) - 180\n}.value\n",
       // A server and its workers, which the build bundles, with a dependency that reads a file of its own.
       'server.ts': "import { a } from './a.js'\nimport page from 'own-files'\nconsole.log(`a is ${a}, ${page}`)\n",
       ingest: { 'parse-worker.ts': 'export {}\n' },
@@ -64,8 +65,9 @@ t.test('before a start: nothing is compiled on an up-to-date build; a missing or
   const bundledServer = () => spawnSync(process.execPath, [join(dir, 'dist', 'bundle', 'server.cjs')], { encoding: 'utf8' }).stdout
 
   t.match(ensureBuilt(), { status: 0, stderr: /no build yet: compiling first/ })
-  t.match(readFileSync(built, 'utf8'), /a = 1/)
+  t.match(readFileSync(built, 'utf8'), /a = \{/)
   t.equal(bundledServer(), 'a is 1, its page\n', 'the server, bundled with what it imports, which finds its own files')
+  t.notMatch(readFileSync(join(dir, 'dist', 'bundle', 'server.cjs'), 'latin1'), /[^\x00-\x7f]/, 'all ASCII, comments too')
   const { instance } = await WebAssembly.instantiate(readFileSync(join(dir, 'dist', 'assembly', 'b.wasm')))
   t.equal((instance.exports.b as () => number)(), 7, 'and the WebAssembly, from assembly/')
   t.match(ensureBuilt(), { status: 0, stderr: '' }, 'an up-to-date build: nothing said, nothing compiled')
