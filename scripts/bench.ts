@@ -74,10 +74,14 @@ async function folder (dir: string): Promise<BenchData> {
   return { name: basename(resolve(dir)), dir, visitorSample: await sampleVisitorIds(files, VISITOR_SAMPLE) }
 }
 
+/** How often /health is asked once every CSV byte is read, so that its first 200 is seen when it comes. */
+const FINISHING_POLL_MS = 20
+
 /**
  * Runs `npm start` as a user does (npm, the check that the build is up to date, then the server) on a free port,
  * and waits for /health 200: with WARM_CACHE (the default), every site's session table is built by then. Timed to
- * /health's ready_at.
+ * the first 200 received, which is what a client waits for: /health's ready_at can be earlier, by as long as the
+ * server keeps its event loop busy just after (it was 0.1–0.35 s on 25,000 sites, before e2eb3c9).
  */
 async function startReady (env: Record<string, string>) {
   const port = await freePort()
@@ -85,19 +89,21 @@ async function startReady (env: Record<string, string>) {
   const started = performance.now()
   const server = await startNpmStart({ ...env, PORT: String(port) }, port, '/health')
   const listeningMs = performance.now() - started
-  const health = await waitUntilLoaded(server.baseUrl)
-  // Both clocks are this machine's: the server was ready then, whenever the poll came to see it.
-  const readyMs = Date.parse(health.ready_at) - spawnedAt
-  return { server, started, readyMs, times: { ...health, listeningMs } }
+  const health = await waitUntilLoaded(server.baseUrl, FINISHING_POLL_MS)
+  const readyMs = performance.now() - started
+  // Both clocks are this machine's.
+  const readyAtMs = Date.parse(health.ready_at) - spawnedAt
+  return { server, started, readyMs, times: { ...health, listeningMs, readyAtMs } }
 }
 
 /** Where a start's time went (/health's own figures, and when the server first answered at all), and what it loaded. */
-type StartTimes = LoadedHealth & { listeningMs: number }
+type StartTimes = LoadedHealth & { listeningMs: number, readyAtMs: number }
 
 /** The load runs beside the server's own start-up: it begins when the sessions plugin registers, before listening. */
-function timeGoes ({ listeningMs, load_ms: load, parse_ms: parse, build_ms: build, warm_ms: warm }: StartTimes): string {
+function timeGoes ({ listeningMs, load_ms: load, parse_ms: parse, build_ms: build, warm_ms: warm, readyAtMs }: StartTimes): string {
   const parts = parse + build > 0 ? ` (parse ${seconds(parse)}, build ${seconds(build)})` : ' (read from the cache folder)'
-  return `answering at ${seconds(listeningMs)} (npm, Node, imports, plugins), data loaded in ${seconds(load)}${parts}, warm-up ${seconds(warm)}`
+  return `answering at ${seconds(listeningMs)} (npm, Node, imports, plugins), data loaded in ${seconds(load)}${parts}, warm-up ${seconds(warm)}, ` +
+    `ready by its own clock at ${seconds(readyAtMs)}`
 }
 
 async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throughputSeconds: number, logLevel: string | undefined) {
@@ -220,7 +226,7 @@ function report (r: Result): void {
   const rowsPerSecond = dataset.rows / (r.readyMs / 1000)
   console.log(`\n## ${dataset.name}: ${dataset.rows.toLocaleString('en-US')} rows, ${dataset.sites} sites, ` +
     `${dataset.visitors.toLocaleString('en-US')} visitors, ${dataset.files} files, ${mb(r.bytes)}`)
-  console.log(`Sessionizer  ready ${seconds(r.readyMs)} (npm start to /health's ready_at, every site's table built), ` +
+  console.log(`Sessionizer  ready ${seconds(r.readyMs)} (npm start to the first /health 200, every site's table built), ` +
     `peak RSS ${mb(r.oursRss)} (${Math.round(r.oursRss / dataset.rows)} B/row), ` +
     `${Math.round(rowsPerSecond / 1000).toLocaleString('en-US')} K rows/s; then all ${dataset.sites} sites' ` +
     `/site_stats answered over HTTP in ${seconds(r.warmUpMs)}`)

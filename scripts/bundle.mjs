@@ -67,6 +67,6 @@ await build({
 for (const name of Object.keys(ENTRIES)) {
   const path = join(root, BUNDLE_DIR, `${name}.cjs`)
   const text = readFileSync(path, 'utf8')
-  const ascii = text.replace(/[^\x00-\x7f]/g, unit => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  const ascii = text.replace(/[\u0080-\uffff]/g, unit => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`)
   if (ascii !== text) writeFileSync(path, ascii)
 }

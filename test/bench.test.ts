@@ -52,6 +52,32 @@ t.test('DuckDB and Sessionizer agree on a generated set, ties and boundary gaps 
   await t.rejects(firstAnswerLatency(baseUrl, ['www.nowhere.com']), { message: /^\/site_stats of www\.nowhere\.com answered 404: Unknown site_url/ })
 })
 
+t.test('waiting for the data: every tenth of a second while CSV bytes are left to read, then as often as asked', async t => {
+  const { createServer } = await import('node:http')
+  const progress = { bytes_done: 0, bytes_total: 100 }
+  let polls = 0
+  let ready = false
+  const stub = createServer((_request, response) => {
+    polls++
+    response.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
+    response.end(JSON.stringify(ready ? { status: 'ready' } : { status: 'loading', ...progress }))
+  })
+  await new Promise<void>(resolve => stub.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => stub.close())
+  const { port } = stub.address() as { port: number }
+  const waiting = waitUntilLoaded(`http://127.0.0.1:${port}`, 5)
+  const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+  await sleep(300)
+  t.ok(polls <= 4, `${polls} polls in 0.3 s, bytes left`)
+  progress.bytes_done = 100
+  await sleep(150)
+  polls = 0
+  await sleep(300)
+  t.ok(polls >= 10, `${polls} polls in 0.3 s, every byte read`)
+  ready = true
+  t.match(await waiting, { status: 'ready' })
+})
+
 t.test('waiting for the data: through 503s, and a failed load is an error', async t => {
   const { execFileSync } = await import('node:child_process')
   const { writeFile } = await import('node:fs/promises')
