@@ -154,23 +154,28 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   }
 }
 
-/** Cached /num_sessions against a bare Fastify route, in alternate short rounds so that both face the same noise. */
+/**
+ * Cached /num_sessions against a bare Fastify route, in alternate short rounds so that both face the same noise.
+ * Each round's bare route is a process of its own: two bare processes started a minute apart differed by a fifth
+ * in CPU a request (16–19 %, as much as the gap measured), so that with one for the whole run the peer was a draw.
+ */
 async function cachedThroughput (server: ServerProcess, site: string, throughputSeconds: number) {
-  const barePort = await freePort()
-  const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
   const oursUrl = `${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`
-  const bareUrl = `${bare.baseUrl}/constant`
+  const oursPid = childPids(server.child.pid!)[0]
   const oursRounds: Throughput[] = []
   const bareRounds: Throughput[] = []
   // A round of each first, not counted: the first second of either server is its compiler's, at 1.3-1.5 times
   // the CPU a request takes once warm.
   await measureThroughput(oursUrl, 1)
-  await measureThroughput(bareUrl, 1)
   for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
-    oursRounds.push(await measureThroughput(oursUrl, throughputSeconds, 32, childPids(server.child.pid!)[0]))
+    const barePort = await freePort()
+    const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
+    const bareUrl = `${bare.baseUrl}/constant`
+    await measureThroughput(bareUrl, 1)
+    oursRounds.push(await measureThroughput(oursUrl, throughputSeconds, 32, oursPid))
     bareRounds.push(await measureThroughput(bareUrl, throughputSeconds, 32, bare.child.pid))
+    await bare.stop()
   }
-  await bare.stop()
   return { ours: median(oursRounds), bareThroughput: median(bareRounds), cpu: { ours: medianCpu(oursRounds), bare: medianCpu(bareRounds) } }
 }
 
