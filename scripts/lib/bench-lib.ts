@@ -51,9 +51,9 @@ export function startNpmStart (env: Record<string, string>, port: number, readyP
 }
 
 /**
- * Asks `attempt` every `intervalMs` (or as long as it says after each try) until it answers something. One loop
- * for every wait on a server, so that whether a given wait ever waits (a small cache file may be saved before
- * the first look) changes nothing else.
+ * Asks `attempt` every `intervalMs` (a number, or a function asked before each wait) until it answers something.
+ * One loop for every wait on a server, so that whether a given wait ever waits (a small cache file may be saved
+ * before the first look) changes nothing else.
  */
 async function poll<T> (intervalMs: number | (() => number), attempt: () => Promise<T | undefined>): Promise<T> {
   for (;;) {
