@@ -156,8 +156,8 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
 
 /**
  * Cached /num_sessions against a bare Fastify route, in alternate short rounds so that both face the same noise.
- * Each round's bare route is a process of its own: two bare processes started a minute apart differed by a fifth
- * in CPU a request (16–19 %, as much as the gap measured), so that with one for the whole run the peer was a draw.
+ * Each round's bare route is a process of its own: two bare processes started a minute apart differed by up to a
+ * fifth in CPU a request (14–19 %, as much as the gap measured), so that with one for the whole run the peer was a draw.
  */
 async function cachedThroughput (server: ServerProcess, site: string, throughputSeconds: number) {
   const oursUrl = `${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`
