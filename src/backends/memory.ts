@@ -8,7 +8,7 @@ import { cacheRoom, ownedUnlessAllFit, sessionizeSite, summarizeRange, type Sess
 import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-cache.js'
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
-import type { CacheReadAhead } from '../domain/cache-read-ahead.js'
+import { closingReadAhead, type CacheReadAhead } from '../domain/cache-read-ahead.js'
 import { MAX_BAD_ROW_EXAMPLES, type BackendLog, type CacheFileStatus, type DataSource, type LoadedData, type PagesStatus, type SessionBackend } from './backend.js'
 
 export interface MemoryBackendOptions {
@@ -140,20 +140,14 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
 
   /** The store and the session tables saved by an earlier start, when they hold this data folder as it is now. */
   async #readCache (signal: AbortSignal): Promise<({ store: SessionStore, summary: DatasetSummary } & LoadedData) | undefined> {
-    // A stop ends a read still under way on the read-ahead's worker.
-    const stopReadAhead = (): void => this.#options.readAhead?.close()
-    signal.addEventListener('abort', stopReadAhead)
-    try {
+    // What the read-ahead holds that nobody took (the tables of a store that did not match) goes before any parse.
+    return await closingReadAhead(this.#options.readAhead, signal, async () => {
       const storeCache = this.#storeCache
       const cached = storeCache && await this.#readStore(storeCache, signal)
       if (!cached) return undefined
       const savedTables = this.#options.warmCache ? await this.#readSessionTables(storeCache, cached.store, signal) : undefined
       return { ...cached, savedTables }
-    } finally {
-      signal.removeEventListener('abort', stopReadAhead)
-      // What the read-ahead holds that nobody took (the tables of a store that did not match) goes before any parse.
-      stopReadAhead()
-    }
+    })
   }
 
   /** The store saved by an earlier start, when it holds this data folder as it is now. */

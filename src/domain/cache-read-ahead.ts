@@ -196,3 +196,18 @@ export class CacheReadAhead {
     for (const worker of this.#workers) void worker.terminate()
   }
 }
+
+/**
+ * Runs `work`, which takes what it needs of `readAhead`: a stop meanwhile ends a read still under way on its
+ * workers, and once `work` is done, what it did not take is let go.
+ */
+export async function closingReadAhead<T> (readAhead: CacheReadAhead | undefined, signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  const close = (): void => readAhead?.close()
+  signal.addEventListener('abort', close)
+  try {
+    return await work()
+  } finally {
+    signal.removeEventListener('abort', close)
+    close()
+  }
+}

@@ -14,7 +14,7 @@ import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
 import { withPages, type PageViewStore, type SessionStore } from './page-view-store.js'
 import { ownedUnlessAllFit, packTables, unpackTables, type CacheRoom, type PackedTables, type SessionTable } from './sessions.js'
-import { CacheReadAhead, openFileToRead, readChecksummedBlocks, type ChecksummedFile } from './cache-read-ahead.js'
+import { CacheReadAhead, closingReadAhead, openFileToRead, readChecksummedBlocks, type ChecksummedFile } from './cache-read-ahead.js'
 import { PROJECT_ROOT } from '../project-root.js'
 
 /** Bumped whenever the layout below changes; the program fingerprint covers everything else. */
@@ -342,15 +342,10 @@ export class StoreCache {
   async readPages (store: SessionStore, storeId: string): Promise<PageViewStore> {
     const { signal } = this.#options
     const readAhead = new CacheReadAhead([this.#pagesPath])
-    const stop = (): void => readAhead.close()
-    signal.addEventListener('abort', stop)
-    try {
+    return await closingReadAhead(readAhead, signal, async () => {
       const { sections } = await readSectionsFile<null>(this.#pagesPath, this.#pagesKey(storeId), this.#readBlockBytes, signal, readAhead)
       return withPages(store, sections.get('pageColumn') as Uint32Array, { bytes: sections.get('pageBytes') as Uint8Array, ends: sections.get('pageEnds') as Uint32Array })
-    } finally {
-      signal.removeEventListener('abort', stop)
-      stop()
-    }
+    })
   }
 
   /** Removes the store file (its pages could not be read back): the next start parses the CSV files and saves anew. */

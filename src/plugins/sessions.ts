@@ -181,7 +181,7 @@ export class SessionService {
       let computedTables: SiteTable[] = []
       if (savedTables) this.#fill(savedTables)
       else if (this.#options.warmCache) computedTables = await this.#warm()
-      // The sites table is made when first asked for, not here: at 25,000 sites it takes 0.15-0.4 s of this
+      // The sites table is made when first asked for, not here: at 25,000 sites it took 0.2-0.46 s of this
       // thread (most of it collecting the garbage of a restart's read), which, made just after ready, held up the
       // first answers, /health's 200 among them, by as much; made before, it held up ready.
       this.#state = { status: 'ready', warmMs: Math.round(performance.now() - warmStarted), readyAt: Date.now() }
