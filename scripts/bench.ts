@@ -134,7 +134,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const restartProblems = compareAnswers(withVisitors, await collectSessionizerAnswers(server.baseUrl, sample), sample)
     .map(problem => `after the restart: ${problem}`)
   const firstSite = [...siteAnswers.keys()][0]
-  const { ours, bareThroughput, cpu } = await cachedThroughput(server, firstSite, throughputSeconds)
+  const { ours, sample: onSample, bareThroughput, cpu } = await cachedThroughput(server, firstSite, throughputSeconds)
   await server.stop()
   // Every site's first answer with nothing cached: the store read back, no warm-up.
   const { server: unwarmed } = await startReady({ ...env, WARM_CACHE: '0' })
@@ -148,7 +148,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
   return {
-    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, bareThroughput, cpu,
+    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, onSample, bareThroughput, cpu,
     coldTimes: cold.times, restartTimes: restart.times,
     firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
@@ -158,25 +158,40 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
  * Cached /num_sessions against a bare Fastify route, in alternate short rounds so that both face the same noise.
  * Each round's bare route is a process of its own: two bare processes started a minute apart differed by up to a
  * fifth in CPU a request (14–19 %, as much as the gap measured), so that with one for the whole run the peer was a draw.
+ * Between them, the same program holding only the bundled sample (data/): the same route and code, in a process a
+ * few tens of MB big, parts what our code costs from what holding the data costs a request on this machine.
  */
 async function cachedThroughput (server: ServerProcess, site: string, throughputSeconds: number) {
   const oursUrl = `${server.baseUrl}/num_sessions?site_url=${encodeURIComponent(site)}`
   const oursPid = childPids(server.child.pid!)[0]
+  const { server: sample } = await startReady({ DATA_DIR: join(PROJECT_ROOT, 'data'), CACHE_DIR: '' })
+  const sampleSites = await collectSiteAnswers(sample.baseUrl)
+  const sampleUrl = `${sample.baseUrl}/num_sessions?site_url=${encodeURIComponent([...sampleSites.keys()][0])}`
+  const samplePid = childPids(sample.child.pid!)[0]
   const oursRounds: Throughput[] = []
+  const sampleRounds: Throughput[] = []
   const bareRounds: Throughput[] = []
   // A round of each first, not counted: the first second of either server is its compiler's, at 1.3-1.5 times
   // the CPU a request takes once warm.
   await measureThroughput(oursUrl, 1)
+  await measureThroughput(sampleUrl, 1)
   for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
     const barePort = await freePort()
     const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
     const bareUrl = `${bare.baseUrl}/constant`
     await measureThroughput(bareUrl, 1)
     oursRounds.push(await measureThroughput(oursUrl, throughputSeconds, 32, oursPid))
+    sampleRounds.push(await measureThroughput(sampleUrl, throughputSeconds, 32, samplePid))
     bareRounds.push(await measureThroughput(bareUrl, throughputSeconds, 32, bare.child.pid))
     await bare.stop()
   }
-  return { ours: median(oursRounds), bareThroughput: median(bareRounds), cpu: { ours: medianCpu(oursRounds), bare: medianCpu(bareRounds) } }
+  await sample.stop()
+  return {
+    ours: median(oursRounds),
+    sample: median(sampleRounds),
+    bareThroughput: median(bareRounds),
+    cpu: { ours: medianCpu(oursRounds), sample: medianCpu(sampleRounds), bare: medianCpu(bareRounds) }
+  }
 }
 
 type Result = Awaited<ReturnType<typeof benchmark>>
@@ -246,6 +261,9 @@ function report (r: Result): void {
     `p99 ${r.ours.p99Ms} ms, ${r.ours.errors} errors); bare Fastify ${Math.round(r.bareThroughput.requestsPerSecond)} req/s ` +
     `(p50 ${r.bareThroughput.p50Ms} ms, p99 ${r.bareThroughput.p99Ms} ms); CPU per request ${r.cpu.ours.toFixed(0)} µs against ` +
     `${r.cpu.bare.toFixed(0)} µs (bare / ours ${(r.cpu.bare / r.cpu.ours).toFixed(2)}, steadier than req/s on a shared machine)`)
+  console.log(`             the same program holding data/ only: ${Math.round(r.onSample.requestsPerSecond)} req/s, ` +
+    `/ bare ${(r.onSample.requestsPerSecond / r.bareThroughput.requestsPerSecond).toFixed(2)}; CPU per request ${r.cpu.sample.toFixed(0)} µs ` +
+    `(bare / it ${(r.cpu.bare / r.cpu.sample).toFixed(2)}): what the code costs in a process that holds next to nothing`)
   // Issue 8's targets: a third of DuckDB's time from 10 M rows on, no slower at 1 M; memory; throughput.
   const timeTarget = dataset.rows >= 10_000_000 ? 0.33 : 1
   console.log(`ratios       time to ready / DuckDB ${(r.readyMs / r.duck.ms).toFixed(2)} (target ≤ ${timeTarget}); ` +
@@ -266,7 +284,9 @@ function reportMedians (runs: Result[]): void {
     spread('restart', runs.map(r => r.restartMs), seconds),
     spread('peak RSS / DuckDB', runs.map(r => r.oursRss / r.duck.peakRssBytes), ratio),
     spread('throughput / bare', runs.map(r => r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond), ratio),
-    spread('CPU a request, bare / ours', runs.map(r => r.cpu.bare / r.cpu.ours), ratio)
+    spread('CPU a request, bare / ours', runs.map(r => r.cpu.bare / r.cpu.ours), ratio),
+    spread('the same program on data/: throughput / bare', runs.map(r => r.onSample.requestsPerSecond / r.bareThroughput.requestsPerSecond), ratio),
+    spread('CPU a request, bare / it', runs.map(r => r.cpu.bare / r.cpu.sample), ratio)
   ].join('; '))
 }
 
