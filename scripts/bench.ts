@@ -17,7 +17,7 @@ import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
   childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
-  sampleVisitorIds, startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded,
+  sampleVisitorIds, startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
   type LoadedHealth, type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
@@ -96,6 +96,29 @@ async function startReady (env: Record<string, string>) {
   return { server, started, readyMs, times: { ...health, listeningMs, readyAtMs } }
 }
 
+/** A package whose `npm start` runs only the bare Fastify route, for the floor under every start. */
+const BARE_START_PACKAGE = writeBareStartPackage(mkdtempSync(join(tmpdir(), 'sessionizer-bench-bare-')),
+  join(DIST, 'scripts', 'lib', 'bare-server.js'))
+/** Bare starts timed a run, one after the other; their median is kept. */
+const BARE_STARTS = 3
+
+/**
+ * `npm start` of the bare Fastify route, timed to its first answer as a Sessionizer start is: npm, Node and
+ * Fastify, on this machine at this moment. The restart's target is absolute; this is the part of it that no
+ * server started by npm can go below, measured in the same run.
+ */
+async function bareStartMs (): Promise<number> {
+  const times = []
+  for (let start = 0; start < BARE_STARTS; start++) {
+    const port = await freePort()
+    const started = performance.now()
+    const bare = await startNpmStart({ PORT: String(port) }, port, '/constant', BARE_START_PACKAGE)
+    times.push(performance.now() - started)
+    await bare.stop()
+  }
+  return medianOfSorted(Float64Array.from(times).sort())
+}
+
 /** Where a start's time went (/health's own figures, and when the server first answered at all), and what it loaded. */
 type StartTimes = LoadedHealth & { listeningMs: number, readyAtMs: number }
 
@@ -133,6 +156,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const restartRss = peakRssBytes(childPids(server.child.pid!)[0])
   const restartProblems = compareAnswers(withVisitors, await collectSessionizerAnswers(server.baseUrl, sample), sample)
     .map(problem => `after the restart: ${problem}`)
+  const bareStart = await bareStartMs()
   const firstSite = [...siteAnswers.keys()][0]
   const { ours, sample: onSample, bareThroughput, cpu } = await cachedThroughput(server, firstSite, throughputSeconds)
   await server.stop()
@@ -148,7 +172,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
   return {
-    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, ours, onSample, bareThroughput, cpu,
+    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, bareStart, ours, onSample, bareThroughput, cpu,
     coldTimes: cold.times, restartTimes: restart.times,
     firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
@@ -251,7 +275,8 @@ function report (r: Result): void {
     `${Math.round(rowsPerSecond / 1000).toLocaleString('en-US')} K rows/s; then all ${dataset.sites} sites' ` +
     `/site_stats answered over HTTP in ${seconds(r.warmUpMs)}`)
   console.log(`restart      ready ${seconds(r.restartMs)} from the cache folder (${mb(r.cacheBytes)}, saved ` +
-    `${seconds(r.savedMs - r.readyMs)} after the cold start was ready), peak RSS ${mb(r.restartRss)}`)
+    `${seconds(r.savedMs - r.readyMs)} after the cold start was ready), peak RSS ${mb(r.restartRss)}; a bare Fastify ` +
+    `route from npm start answered at ${seconds(r.bareStart)} (npm, Node, Fastify), so ${seconds(r.restartMs - r.bareStart)} of the restart is Sessionizer's`)
   console.log(`time goes    cold: ${timeGoes(r.coldTimes)}; restart: ${timeGoes(r.restartTimes)}`)
   console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
   console.log(r.problems.length === 0
@@ -282,6 +307,8 @@ function reportMedians (runs: Result[]): void {
   console.log(`medians      of ${runs.length} runs: ` + [
     spread('time to ready / DuckDB', runs.map(r => r.readyMs / r.duck.ms), ratio),
     spread('restart', runs.map(r => r.restartMs), seconds),
+    spread('a bare route from npm start', runs.map(r => r.bareStart), seconds),
+    spread('the restart less that', runs.map(r => r.restartMs - r.bareStart), seconds),
     spread('peak RSS / DuckDB', runs.map(r => r.oursRss / r.duck.peakRssBytes), ratio),
     spread('throughput / bare', runs.map(r => r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond), ratio),
     spread('CPU a request, bare / ours', runs.map(r => r.cpu.bare / r.cpu.ours), ratio),
@@ -347,4 +374,5 @@ for (const data of chosen) {
   if (onClickHouse.some(r => r.problems.length > 0)) process.exitCode = 1
 }
 if (results.length > 1) growthTable(results)
+rmSync(BARE_START_PACKAGE, { recursive: true })
 if (!CLICKHOUSE_INSTALLED) console.log('\n(no ClickHouse rows: clickhouse-server is not installed; bash scripts/clickhouse.sh install)')

@@ -7,7 +7,7 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/pag
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
   childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess,
-  waitUntilCacheSettled, waitUntilLoaded
+  waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
 
@@ -128,6 +128,15 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   t.ok(peakRssBytes(serverPid) > 1e6)
   await started.stop()
   await t.rejects(fetch(`${started.baseUrl}/health`), 'stopping npm start stops the server')
+
+  // The floor under a start: npm start of a package that runs only the bare route, on the port it is given.
+  const barePackage = writeBareStartPackage(t.testdir({}), compiled('scripts/lib/bare-server.ts'))
+  const barePort = await freePort()
+  const bare = await startNpmStart({ PORT: String(barePort) }, barePort, '/constant', barePackage)
+  t.equal(await (await fetch(`${bare.baseUrl}/constant`)).text(), 'Num sessions for site www.s_1.com = 3684')
+  t.match(readFileSync(`/proc/${childPids(bare.child.pid!)[0]}/cmdline`, 'utf8'), /bare-server\.js/)
+  await bare.stop()
+  await t.rejects(fetch(`${bare.baseUrl}/constant`), 'stopping it stops the bare route')
 
   await t.rejects(startProcess(['-e', 'process.exit(3)'], {}, port, '/'), /exited with 3/)
   await t.rejects(runDuckdbProcess(compiled('scripts/lib/duckdb-process.ts'), '/no/such/dir', 1800, 1, []),

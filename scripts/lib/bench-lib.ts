@@ -1,10 +1,11 @@
 // The benchmark's parts: start Sessionizer and wait until every site is warm, collect its answers, measure
 // HTTP throughput, and run the DuckDB peer in a process of its own.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import Papa from 'papaparse'
 import { PROJECT_ROOT } from '../../src/project-root.js'
 import type { DatasetAnswers } from './duckdb-sessions.js'
@@ -44,10 +45,20 @@ export function startProcess (args: string[], env: Record<string, string>, port:
   return whenAnswering(child, args.join(' '), port, readyPath)
 }
 
-/** Runs `npm start` as a user does, listening on `port`, and waits until `readyPath` answers at all. */
-export function startNpmStart (env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
-  const child = spawn('npm', ['start', '--silent'], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+/** Runs `npm start` in `cwd` as a user does, listening on `port`, and waits until `readyPath` answers at all. */
+export function startNpmStart (env: Record<string, string>, port: number, readyPath: string, cwd = PROJECT_ROOT): Promise<ServerProcess> {
+  const child = spawn('npm', ['start', '--silent'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   return whenAnswering(child, 'npm start', port, readyPath)
+}
+
+/**
+ * Writes, into `dir`, a package whose `npm start` runs the compiled bare Fastify route (`bareServer`) on $PORT:
+ * started as Sessionizer is, it shows what npm, Node and Fastify alone take on this machine at this moment.
+ */
+export function writeBareStartPackage (dir: string, bareServer: string): string {
+  const start = `exec node ${JSON.stringify(bareServer)} "$PORT"`
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'bare-start', private: true, scripts: { start } }, null, 2))
+  return dir
 }
 
 /**
