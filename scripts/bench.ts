@@ -96,9 +96,10 @@ async function startReady (env: Record<string, string>) {
   return { server, started, readyMs, times: { ...health, listeningMs, readyAtMs } }
 }
 
+/** The bare Fastify route, peer of the cached answers and of the restart. */
+const BARE_SERVER = join(DIST, 'scripts', 'lib', 'bare-server.js')
 /** A package whose `npm start` runs only the bare Fastify route: the restart's peer. */
-const BARE_START_PACKAGE = writeBareStartPackage(mkdtempSync(join(tmpdir(), 'sessionizer-bench-bare-')),
-  join(DIST, 'scripts', 'lib', 'bare-server.js'))
+const BARE_START_PACKAGE = writeBareStartPackage(mkdtempSync(join(tmpdir(), 'sessionizer-bench-bare-')), BARE_SERVER)
 /** Bare starts timed a run, one after the other; their median is kept. */
 const BARE_STARTS = 3
 
@@ -203,7 +204,7 @@ async function cachedThroughput (server: ServerProcess, site: string, throughput
   await measureThroughput(sampleUrl, 1)
   for (let round = 0; round < THROUGHPUT_ROUNDS; round++) {
     const barePort = await freePort()
-    const bare = await startProcess([join(DIST, 'scripts', 'lib', 'bare-server.js'), String(barePort)], {}, barePort, '/constant')
+    const bare = await startProcess([BARE_SERVER, String(barePort)], {}, barePort, '/constant')
     const bareUrl = `${bare.baseUrl}/constant`
     await measureThroughput(bareUrl, 1)
     oursRounds.push(await measureThroughput(oursUrl, throughputSeconds, 32, oursPid))

@@ -129,7 +129,7 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   await started.stop()
   await t.rejects(fetch(`${started.baseUrl}/health`), 'stopping npm start stops the server')
 
-  // The floor under a start: npm start of a package that runs only the bare route, on the port it is given.
+  // The restart's peer: npm start of a package that runs only the bare route, on the port it is given.
   const barePackage = writeBareStartPackage(t.testdir({}), compiled('scripts/lib/bare-server.ts'))
   const barePort = await freePort()
   const bare = await startNpmStart({ PORT: String(barePort) }, barePort, '/constant', barePackage)
