@@ -16,8 +16,8 @@ import { compareAnswers } from './lib/duckdb-sessions.js'
 import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
-  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess,
-  sampleVisitorIds, startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
+  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, nodeStartMs, peakRssBytes,
+  runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
   type LoadedHealth, type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
@@ -83,7 +83,7 @@ const FINISHING_POLL_MS = 20
  * the first 200 received, which is what a client waits for: /health's ready_at can be earlier, by as long as the
  * server keeps its event loop busy just after (it was 0.1–0.35 s on 25,000 sites, before e2eb3c9).
  */
-async function startReady (env: Record<string, string>) {
+async function startReady (env: NodeJS.ProcessEnv) {
   const port = await freePort()
   const spawnedAt = Date.now()
   const started = performance.now()
@@ -120,6 +120,29 @@ async function bareStartMs (): Promise<number> {
     await bare.stop()
   }
   return medianOfSorted(Float64Array.from(times).sort())
+}
+
+/**
+ * NODE_EXTRA_CA_CERTS names a file of certificates to trust besides Node's own. Node 20 reads and parses them, and
+ * its own, as each process starts (Sessionizer makes no TLS connection unless its backend is a ClickHouse over
+ * https), and `npm start` starts two processes: npm, then the server. This machine and its CI set it, to a file of
+ * 144 certificates; where it is set, the bench also times Node's start without it, and a restart without it, as on
+ * a machine that does not set it.
+ */
+const WITHOUT_EXTRA_CA_CERTS: NodeJS.ProcessEnv | undefined = process.env.NODE_EXTRA_CA_CERTS === undefined ? undefined : { NODE_EXTRA_CA_CERTS: undefined }
+/** `node -e 0` timed this many times each way; the median is kept. */
+const NODE_STARTS = 5
+
+/** Node's own start with and without NODE_EXTRA_CA_CERTS, and a restart without it, from the cache folder in `env`. */
+async function startsWithoutExtraCaCerts (env: NodeJS.ProcessEnv, withoutCerts: NodeJS.ProcessEnv) {
+  const restart = await startReady({ ...env, ...withoutCerts })
+  await restart.server.stop()
+  return {
+    restartMs: restart.readyMs,
+    restartSource: restart.times.source,
+    nodeMs: nodeStartMs(withoutCerts, NODE_STARTS),
+    nodeWithCertsMs: nodeStartMs({}, NODE_STARTS)
+  }
 }
 
 /** Where a start's time went (/health's own figures, and when the server first answered at all), and what it loaded. */
@@ -160,6 +183,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const restartProblems = compareAnswers(withVisitors, await collectSessionizerAnswers(server.baseUrl, sample), sample)
     .map(problem => `after the restart: ${problem}`)
   const bareStart = await bareStartMs()
+  const withoutCerts = WITHOUT_EXTRA_CA_CERTS && await startsWithoutExtraCaCerts(env, WITHOUT_EXTRA_CA_CERTS)
   const firstSite = [...siteAnswers.keys()][0]
   const { ours, sample: onSample, bareThroughput, cpu } = await cachedThroughput(server, firstSite, throughputSeconds)
   await server.stop()
@@ -174,8 +198,10 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const problems = [...compareAnswers(withVisitors, duck.answers, sample), ...restartProblems]
   if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
+  if (withoutCerts && withoutCerts.restartSource !== 'cache') problems.push(`the restart without NODE_EXTRA_CA_CERTS read its data from ${withoutCerts.restartSource}, not from the cache`)
   return {
-    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, bareStart, ours, onSample, bareThroughput, cpu,
+    dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, bareStart, withoutCerts, ours, onSample,
+    bareThroughput, cpu,
     coldTimes: cold.times, restartTimes: restart.times,
     firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
@@ -280,6 +306,10 @@ function report (r: Result): void {
   console.log(`restart      ready ${seconds(r.restartMs)} from the cache folder (${mb(r.cacheBytes)}, saved ` +
     `${seconds(r.savedMs - r.readyMs)} after the cold start was ready), peak RSS ${mb(r.restartRss)}; a bare Fastify ` +
     `route from npm start answered at ${seconds(r.bareStart)} (npm, Node, Fastify), ${seconds(r.restartMs - r.bareStart)} before the restart`)
+  if (r.withoutCerts) {
+    console.log(`             NODE_EXTRA_CA_CERTS is set here: Node alone starts in ${seconds(r.withoutCerts.nodeWithCertsMs)} with it, ` +
+      `${seconds(r.withoutCerts.nodeMs)} without (npm start starts two); without it the restart was ready in ${seconds(r.withoutCerts.restartMs)}`)
+  }
   console.log(`time goes    cold: ${timeGoes(r.coldTimes)}; restart: ${timeGoes(r.restartTimes)}`)
   console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
   console.log(r.problems.length === 0
@@ -312,6 +342,13 @@ function reportMedians (runs: Result[]): void {
     spread('restart', runs.map(r => r.restartMs), seconds),
     spread('a bare route from npm start', runs.map(r => r.bareStart), seconds),
     spread('the restart less that', runs.map(r => r.restartMs - r.bareStart), seconds),
+    ...(runs[0].withoutCerts
+      ? [
+          spread('Node alone with NODE_EXTRA_CA_CERTS', runs.map(r => r.withoutCerts!.nodeWithCertsMs), seconds),
+          spread('without', runs.map(r => r.withoutCerts!.nodeMs), seconds),
+          spread('the restart without it', runs.map(r => r.withoutCerts!.restartMs), seconds)
+        ]
+      : []),
     spread('peak RSS / DuckDB', runs.map(r => r.oursRss / r.duck.peakRssBytes), ratio),
     spread('throughput / bare', runs.map(r => r.ours.requestsPerSecond / r.bareThroughput.requestsPerSecond), ratio),
     spread('CPU a request, bare / ours', runs.map(r => r.cpu.bare / r.cpu.ours), ratio),

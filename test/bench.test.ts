@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess,
-  waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
+  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, nodeStartMs, peakRssBytes, runDuckdbProcess, sampleVisitorIds,
+  startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
 
@@ -145,6 +145,11 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   const failing = await startProcess([compiled('src/server.ts')],
     { DATA_DIR: brokenDir, PORT: String(port), STRICT_CSV: '1', WARM_CACHE: 'nonsense' }, port, '/health').catch((error: Error) => error)
   t.match(failing, { message: /exited with 1/ })
+})
+
+t.test('Node\'s own start is timed with the environment given over this one', async t => {
+  t.ok(nodeStartMs({}, 3) > 0)
+  t.throws(() => nodeStartMs({ NODE_OPTIONS: '--no-such-flag' }, 1), /node -e 0 failed: .*--no-such-flag/)
 })
 
 t.test('visitor ids to ask about are sampled from places spread over someone else\'s files, read in part', async t => {

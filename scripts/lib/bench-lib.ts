@@ -1,6 +1,6 @@
 // The benchmark's parts: start Sessionizer and wait until every site is warm, collect its answers, measure
 // HTTP throughput, and run the DuckDB peer in a process of its own.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import Papa from 'papaparse'
 import { PROJECT_ROOT } from '../../src/project-root.js'
+import { medianOfSorted } from '../../src/domain/sessions.js'
 import type { DatasetAnswers } from './duckdb-sessions.js'
 
 export async function freePort (): Promise<number> {
@@ -46,9 +47,23 @@ export function startProcess (args: string[], env: Record<string, string>, port:
 }
 
 /** Runs `npm start` in `cwd` as a user does, listening on `port`, and waits until `readyPath` answers at all. */
-export function startNpmStart (env: Record<string, string>, port: number, readyPath: string, cwd = PROJECT_ROOT): Promise<ServerProcess> {
+export function startNpmStart (env: NodeJS.ProcessEnv, port: number, readyPath: string, cwd = PROJECT_ROOT): Promise<ServerProcess> {
   const child = spawn('npm', ['start', '--silent'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   return whenAnswering(child, 'npm start', port, readyPath)
+}
+
+/**
+ * How long Node itself takes here to start and exit (`node -e 0`, the median of `times`), with `env` over this
+ * process's environment (a variable set to undefined is left out): what every Node process pays before any code.
+ */
+export function nodeStartMs (env: NodeJS.ProcessEnv, times: number): number {
+  const taken = Array.from({ length: times }, () => {
+    const started = performance.now()
+    const { status, stderr } = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, ...env }, encoding: 'utf8' })
+    if (status !== 0) throw new Error(`node -e 0 failed: ${stderr.trim()}`)
+    return performance.now() - started
+  })
+  return medianOfSorted(Float64Array.from(taken).sort())
 }
 
 /**
@@ -87,7 +102,7 @@ async function whenAnswering (child: ChildProcess, name: string, port: number, r
 
 /** What /health says once the data is loaded (the fields the bench reads). */
 export interface LoadedHealth {
-  ready_at: string, load_ms: number, parse_ms: number, build_ms: number, warm_ms: number
+  ready_at: string, source: string, load_ms: number, parse_ms: number, build_ms: number, warm_ms: number
   rows: number, sites: number, visitors: number, files_total: number
 }
 
