@@ -16,8 +16,8 @@ import { compareAnswers } from './lib/duckdb-sessions.js'
 import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
-  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, measureThroughput, nodeStartMs, peakRssBytes,
-  runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
+  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, nodeStartMs,
+  peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, stealShare, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
   type LoadedHealth, type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
@@ -86,14 +86,16 @@ const FINISHING_POLL_MS = 20
 async function startReady (env: NodeJS.ProcessEnv) {
   const port = await freePort()
   const spawnedAt = Date.now()
+  const ticks = machineTicks()
   const started = performance.now()
   const server = await startNpmStart({ ...env, PORT: String(port) }, port, '/health')
   const listeningMs = performance.now() - started
   const health = await waitUntilLoaded(server.baseUrl, FINISHING_POLL_MS)
   const readyMs = performance.now() - started
+  const steal = stealShare(ticks, machineTicks())
   // Both clocks are this machine's.
   const readyAtMs = Date.parse(health.ready_at) - spawnedAt
-  return { server, started, readyMs, times: { ...health, listeningMs, readyAtMs } }
+  return { server, started, readyMs, steal, times: { ...health, listeningMs, readyAtMs } }
 }
 
 /** The bare Fastify route, peer of the cached answers and of the restart. */
@@ -193,8 +195,10 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   await unwarmed.stop()
   rmSync(cacheDir, { recursive: true })
 
+  const duckTicks = machineTicks()
   const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
     availableParallelism(), sample)
+  const steal = { cold: cold.steal, restart: restart.steal, duck: stealShare(duckTicks, machineTicks()) }
   const problems = [...compareAnswers(withVisitors, duck.answers, sample), ...restartProblems]
   if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
@@ -202,7 +206,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   return {
     dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, bareStart, withoutCerts, ours, onSample,
     bareThroughput, cpu,
-    coldTimes: cold.times, restartTimes: restart.times,
+    coldTimes: cold.times, restartTimes: restart.times, steal,
     firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
 }
@@ -312,6 +316,9 @@ function report (r: Result): void {
   }
   console.log(`time goes    cold: ${timeGoes(r.coldTimes)}; restart: ${timeGoes(r.restartTimes)}`)
   console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
+  const percent = (share: number) => `${Math.round(share * 100)} %`
+  console.log(`machine      steal (time the host ran other guests on this machine's CPUs, of all their time): ${percent(r.steal.cold)} ` +
+    `during the cold start, ${percent(r.steal.restart)} during the restart, ${percent(r.steal.duck)} during DuckDB's run`)
   console.log(r.problems.length === 0
     ? `answers      agree on all ${dataset.sites} sites and ${VISITOR_SAMPLE} sampled visitors (${r.sampleFound} present)`
     : `answers      DISAGREE in ${r.problems.length} places:\n  ${r.problems.slice(0, 10).join('\n  ')}`)

@@ -6,8 +6,8 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, measureThroughput, nodeStartMs, peakRssBytes, runDuckdbProcess, sampleVisitorIds,
-  startNpmStart, startProcess, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
+  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, nodeStartMs, peakRssBytes, runDuckdbProcess,
+  sampleVisitorIds, startNpmStart, startProcess, stealShare, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
 
@@ -150,6 +150,19 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
 t.test('Node\'s own start is timed with the environment given over this one', async t => {
   t.ok(nodeStartMs({}, 3) > 0)
   t.throws(() => nodeStartMs({ NODE_OPTIONS: '--no-such-flag' }, 1), /node -e 0 failed: .*--no-such-flag/)
+})
+
+t.test('the machine\'s CPU time, and the share of it the host gave other guests', async t => {
+  const before = machineTicks()
+  t.ok(before.total > 0 && before.steal >= 0 && before.steal <= before.total)
+  t.equal(stealShare(before, before), 0, 'no time passed')
+  const deadline = Date.now() + 100
+  while (Date.now() < deadline);
+  const after = machineTicks()
+  t.ok(after.total > before.total, 'a tenth of a second of busy CPU is counted')
+  const share = stealShare(before, after)
+  t.ok(share >= 0 && share <= 1, `steal ${share}`)
+  t.equal(stealShare({ total: 0, steal: 0 }, { total: 200, steal: 50 }), 0.25)
 })
 
 t.test('visitor ids to ask about are sampled from places spread over someone else\'s files, read in part', async t => {

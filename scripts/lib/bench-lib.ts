@@ -185,6 +185,26 @@ export function cpuMicros (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
+/** The whole machine's CPU time so far, in clock ticks, and the part of it the hypervisor gave to other guests. */
+export interface MachineTicks { total: number, steal: number }
+
+/**
+ * From /proc/stat's first line: on a virtual machine, "steal" is time this machine's CPUs were ready to run
+ * and the host ran something else. A bench during which it is high measured the host's neighbours as well.
+ */
+export function machineTicks (): MachineTicks {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  // user, nice, system, idle, iowait, irq, softirq, steal (guest time is counted in user already).
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields
+  return { total: user + nice + system + idle + iowait + irq + softirq + steal, steal }
+}
+
+/** The share of the machine's CPU time taken by steal between two readings (0 when no time passed). */
+export function stealShare (before: MachineTicks, after: MachineTicks): number {
+  const total = after.total - before.total
+  return total > 0 ? (after.steal - before.steal) / total : 0
+}
+
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
 
 /**
