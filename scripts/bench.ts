@@ -6,7 +6,7 @@
 // ready, first-answer latency, cached throughput. With --repeat, each set is benched N times over, and each
 // ratio's median is printed with every run's value: one run on a shared machine can be a fifth off.
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, constants as osConstants, tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from '../src/project-root.js'
@@ -17,7 +17,7 @@ import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
   childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, nodeStartMs,
-  peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, stealShare, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
+  peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
   type LoadedHealth, type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
@@ -37,6 +37,39 @@ const VISITOR_SAMPLE = 1000
 const DIST = join(PROJECT_ROOT, 'dist')
 const mb = (bytes: number) => `${Math.round(bytes / 1e6)} MB`
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`
+
+/** What the bench must undo when it is done with something, or when a signal stops it first: by key (a folder). */
+const cleanUps = new Map<string, () => void>()
+
+/** Runs the clean-up registered under `key`, once. */
+function cleanUp (key: string): void {
+  const undo = cleanUps.get(key)
+  cleanUps.delete(key)
+  undo?.()
+}
+
+/** A new temporary folder, removed by cleanUp(folder), or when the bench is stopped. */
+function temporaryFolder (prefix: string): string {
+  const folder = mkdtempSync(join(tmpdir(), prefix))
+  cleanUps.set(folder, () => rmSync(folder, { recursive: true, force: true }))
+  return folder
+}
+
+// Stopped by a signal (sent to the bench alone: Ctrl-C reaches the whole process group), the bench stops the
+// servers, npm starts and peers it started, and removes what it made, rather than leaving them behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.log(`\n${signal}: stopping the ${stopStartedProcesses().length} processes the bench started, and removing its folders`)
+    for (const key of [...cleanUps.keys()]) {
+      try {
+        cleanUp(key)
+      } catch (error) {
+        console.error(`could not clean up ${key}: ${(error as Error).message}`)
+      }
+    }
+    process.exit(128 + osConstants.signals[signal])
+  })
+}
 
 function median (rounds: Throughput[]): Throughput {
   return [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[rounds.length >> 1]
@@ -101,7 +134,7 @@ async function startReady (env: NodeJS.ProcessEnv) {
 /** The bare Fastify route, peer of the cached answers and of the restart. */
 const BARE_SERVER = join(DIST, 'scripts', 'lib', 'bare-server.js')
 /** A package whose `npm start` runs only the bare Fastify route: the restart's peer. */
-const BARE_START_PACKAGE = writeBareStartPackage(mkdtempSync(join(tmpdir(), 'sessionizer-bench-bare-')), BARE_SERVER)
+const BARE_START_PACKAGE = writeBareStartPackage(temporaryFolder('sessionizer-bench-bare-'), BARE_SERVER)
 /** Bare starts timed a run, one after the other; their median is kept. */
 const BARE_STARTS = 3
 
@@ -171,7 +204,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const bytes = readdirSync(dir).reduce((sum, file) => sum + statSync(join(dir, file)).size, 0)
 
   // A cache folder of this run's own: the first start is cold, the second restarts from what the first saved.
-  const cacheDir = mkdtempSync(join(tmpdir(), 'sessionizer-bench-'))
+  const cacheDir = temporaryFolder('sessionizer-bench-')
   const env = { DATA_DIR: dir, CACHE_DIR: cacheDir, ...(logLevel !== undefined && { LOG_LEVEL: logLevel }) }
 
   const cold = await startReady(env)
@@ -203,7 +236,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const { server: unwarmed } = await startReady({ ...env, WARM_CACHE: '0' })
   const firstAnswer = await firstAnswerLatency(unwarmed.baseUrl, [...siteAnswers.keys()])
   await unwarmed.stop()
-  rmSync(cacheDir, { recursive: true })
+  cleanUp(cacheDir)
 
   const duckTicks = machineTicks()
   const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
@@ -271,8 +304,14 @@ type Result = Awaited<ReturnType<typeof benchmark>>
  * throughput, and a restart that loads nothing, without warm-up, for every site's first answer from ClickHouse.
  */
 async function benchmarkClickHouse (memory: Result, shards: number, throughputSeconds: number) {
-  const home = mkdtempSync(join(tmpdir(), 'sessionizer-bench-clickhouse-'))
+  const home = temporaryFolder('sessionizer-bench-clickhouse-')
+  const removeHome = cleanUps.get(home)!
   const httpPort = 12_000 + shards * 300
+  // Registered before the cluster starts: a stop meanwhile stops what has started of it.
+  cleanUps.set(home, () => {
+    clickhouseScriptOrThrow(home, 'down')
+    removeHome()
+  })
   clickhouseScriptOrThrow(home, 'up', '--shards', String(shards), '--http-port', String(httpPort))
   try {
     const env = { BACKEND: 'clickhouse', CLICKHOUSE_URL: `http://127.0.0.1:${httpPort}`, DATA_DIR: memory.dir, CACHE_DIR: '' }
@@ -287,8 +326,7 @@ async function benchmarkClickHouse (memory: Result, shards: number, throughputSe
     await restart.server.stop()
     return { shards, readyMs: cold.readyMs, ingestMs: health.load_ms, warmMs: health.warm_ms, restartMs: restart.readyMs, firstAnswer, ours, bareThroughput, cpu, problems }
   } finally {
-    clickhouseScriptOrThrow(home, 'down')
-    rmSync(home, { recursive: true, force: true })
+    cleanUp(home)
   }
 }
 
@@ -434,5 +472,5 @@ for (const data of chosen) {
   if (onClickHouse.some(r => r.problems.length > 0)) process.exitCode = 1
 }
 if (results.length > 1) growthTable(results)
-rmSync(BARE_START_PACKAGE, { recursive: true })
+cleanUp(BARE_START_PACKAGE)
 if (!CLICKHOUSE_INSTALLED) console.log('\n(no ClickHouse rows: clickhouse-server is not installed; bash scripts/clickhouse.sh install)')

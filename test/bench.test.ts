@@ -7,7 +7,7 @@ import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/pag
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
   childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, nodeStartMs, peakRssBytes, runDuckdbProcess,
-  sampleVisitorIds, startNpmStart, startProcess, stealShare, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
+  sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
 
@@ -163,6 +163,18 @@ t.test('the machine\'s CPU time, and the share of it the host gave other guests'
   const share = stealShare(before, after)
   t.ok(share >= 0 && share <= 1, `steal ${share}`)
   t.equal(stealShare({ total: 0, steal: 0 }, { total: 200, steal: 50 }), 0.25)
+})
+
+t.test('the processes the bench started, still running, are stopped at once when it is stopped', async t => {
+  const port = await freePort()
+  const bare = await startProcess([compiled('scripts/lib/bare-server.ts'), String(port)], {}, port, '/constant')
+  const exited = new Promise(resolve => bare.child.once('exit', resolve))
+  const stopped = stopStartedProcesses()
+  t.equal(stopped.length, 1)
+  t.equal(stopped[0], bare.child)
+  await exited
+  await t.rejects(fetch(`${bare.baseUrl}/constant`), 'no longer answering')
+  t.same(stopStartedProcesses(), [], 'an exited process is no longer one to stop')
 })
 
 t.test('visitor ids to ask about are sampled from places spread over someone else\'s files, read in part', async t => {

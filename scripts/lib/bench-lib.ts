@@ -1,6 +1,6 @@
 // The benchmark's parts: start Sessionizer and wait until every site is warm, collect its answers, measure
 // HTTP throughput, and run the DuckDB peer in a process of its own.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -40,15 +40,37 @@ export function childPids (pid: number): number[] {
   return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number)
 }
 
+/** The processes the bench has started and that have not exited: servers, npm starts, autocannon, DuckDB's peer. */
+const started = new Set<ChildProcess>()
+
+/** Spawns a process the bench keeps track of until it exits. */
+function spawnTracked (command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  const child = spawn(command, args, options)
+  started.add(child)
+  child.once('exit', () => started.delete(child))
+  return child
+}
+
+/**
+ * Sends SIGTERM to every process the bench started that is still running, each by its own pid (npm passes it on
+ * to the server), and returns the ones it sent it to: for a bench stopped by a signal, which would otherwise
+ * leave them running, holding their memory and ports. At once, so that the bench can exit right after.
+ */
+export function stopStartedProcesses (): ChildProcess[] {
+  const running = [...started]
+  for (const child of running) child.kill('SIGTERM')
+  return running
+}
+
 /** Starts a compiled Node program listening on `port`, and waits until `readyPath` answers at all. */
 export function startProcess (args: string[], env: Record<string, string>, port: number, readyPath: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawnTracked(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   return whenAnswering(child, args.join(' '), port, readyPath)
 }
 
 /** Runs `npm start` in `cwd` as a user does, listening on `port`, and waits until `readyPath` answers at all. */
 export function startNpmStart (env: NodeJS.ProcessEnv, port: number, readyPath: string, cwd = PROJECT_ROOT): Promise<ServerProcess> {
-  const child = spawn('npm', ['start', '--silent'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  const child = spawnTracked('npm', ['start', '--silent'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
   return whenAnswering(child, 'npm start', port, readyPath)
 }
 
@@ -215,10 +237,10 @@ const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon
  */
 export async function measureThroughput (url: string, seconds: number, connections = 32, serverPid?: number): Promise<Throughput> {
   const cpuBefore = serverPid === undefined ? 0 : cpuMicros(serverPid)
-  const child = spawn(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(seconds), url],
+  const child = spawnTracked(process.execPath, [AUTOCANNON, '--json', '-c', String(connections), '-d', String(seconds), url],
     { stdio: ['ignore', 'pipe', 'ignore'] })
   let output = ''
-  child.stdout.on('data', chunk => { output += chunk })
+  child.stdout!.on('data', chunk => { output += chunk })
   await new Promise(resolve => child.once('exit', resolve))
   const result = JSON.parse(output) as
     { requests: { average: number, total: number }, latency: { p50: number, p99: number }, errors: number, non2xx: number }
@@ -240,11 +262,11 @@ export interface PeerRun {
 /** Runs the DuckDB peer as a child process (compiled script `duckdbScript`) and reads its answers. */
 export async function runDuckdbProcess (duckdbScript: string, dir: string, timeoutSeconds: number, threads: number,
   visitorSample: readonly string[]): Promise<PeerRun> {
-  const child = spawn(process.execPath, [duckdbScript, dir, String(timeoutSeconds), String(threads)],
+  const child = spawnTracked(process.execPath, [duckdbScript, dir, String(timeoutSeconds), String(threads)],
     { stdio: ['pipe', 'pipe', 'inherit'] })
-  child.stdin.end(visitorSample.join('\n'))
+  child.stdin!.end(visitorSample.join('\n'))
   let output = ''
-  child.stdout.on('data', chunk => { output += chunk })
+  child.stdout!.on('data', chunk => { output += chunk })
   const code = await new Promise(resolve => child.once('exit', resolve))
   if (code !== 0) throw new Error(`DuckDB peer exited with ${code}`)
   const parsed = JSON.parse(output) as { ms: number, peakRssBytes: number, sites: [string, { sessions: number, median: number }][], visitors: [string, number][] }
