@@ -59,7 +59,7 @@ function temporaryFolder (prefix: string): string {
 // servers, npm starts and peers it started, and removes what it made, rather than leaving them behind.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    console.log(`\n${signal}: stopping the ${stopStartedProcesses().length} processes the bench started, and removing its folders`)
+    console.log(`\n${signal}: stopping the processes the bench started (${stopStartedProcesses().length} running) and removing its folders`)
     for (const key of [...cleanUps.keys()]) {
       try {
         cleanUp(key)
