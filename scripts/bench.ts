@@ -48,10 +48,19 @@ function cleanUp (key: string): void {
   undo?.()
 }
 
-/** A new temporary folder, removed by cleanUp(folder), or when the bench is stopped. */
-function temporaryFolder (prefix: string): string {
+/**
+ * A new temporary folder, removed by cleanUp(folder), or when the bench is stopped; `beforeRemoving` first, when
+ * given, to stop what runs from the folder.
+ */
+function temporaryFolder (prefix: string, beforeRemoving?: (folder: string) => void): string {
   const folder = mkdtempSync(join(tmpdir(), prefix))
-  cleanUps.set(folder, () => rmSync(folder, { recursive: true, force: true }))
+  cleanUps.set(folder, () => {
+    try {
+      beforeRemoving?.(folder)
+    } finally {
+      rmSync(folder, { recursive: true, force: true })
+    }
+  })
   return folder
 }
 
@@ -304,14 +313,9 @@ type Result = Awaited<ReturnType<typeof benchmark>>
  * throughput, and a restart that loads nothing, without warm-up, for every site's first answer from ClickHouse.
  */
 async function benchmarkClickHouse (memory: Result, shards: number, throughputSeconds: number) {
-  const home = temporaryFolder('sessionizer-bench-clickhouse-')
-  const removeHome = cleanUps.get(home)!
+  // The cluster is stopped with its folder: a stop while it starts stops what has started of it.
+  const home = temporaryFolder('sessionizer-bench-clickhouse-', folder => clickhouseScriptOrThrow(folder, 'down'))
   const httpPort = 12_000 + shards * 300
-  // Registered before the cluster starts: a stop meanwhile stops what has started of it.
-  cleanUps.set(home, () => {
-    clickhouseScriptOrThrow(home, 'down')
-    removeHome()
-  })
   clickhouseScriptOrThrow(home, 'up', '--shards', String(shards), '--http-port', String(httpPort))
   try {
     const env = { BACKEND: 'clickhouse', CLICKHOUSE_URL: `http://127.0.0.1:${httpPort}`, DATA_DIR: memory.dir, CACHE_DIR: '' }
