@@ -16,8 +16,8 @@ import { compareAnswers } from './lib/duckdb-sessions.js'
 import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
-  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, nodeStartMs,
-  peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
+  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, memoryLatencyNs,
+  nodeStartMs, peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
   type LoadedHealth, type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
 
@@ -216,6 +216,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const cacheDir = temporaryFolder('sessionizer-bench-')
   const env = { DATA_DIR: dir, CACHE_DIR: cacheDir, ...(logLevel !== undefined && { LOG_LEVEL: logLevel }) }
 
+  const memoryBeforeCold = memoryLatencyNs()
   const cold = await startReady(env)
   const { rows, sites, visitors, files_total: files } = cold.times
   const dataset: Dataset = { name, rows, sites, visitors, files }
@@ -247,6 +248,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   await unwarmed.stop()
   cleanUp(cacheDir)
 
+  const memoryBeforeDuck = memoryLatencyNs()
   const duckTicks = machineTicks()
   const duck = await runDuckdbProcess(join(DIST, 'scripts', 'lib', 'duckdb-process.js'), dir, TIMEOUT_SECONDS,
     availableParallelism(), sample)
@@ -260,7 +262,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   return {
     dataset, dir, sample, withVisitors, bytes, readyMs, warmUpMs, oursRss, savedMs, cacheBytes, restartMs, restartRss, bareStart, withoutCerts, ours, onSample,
     bareThroughput, cpu,
-    coldTimes: cold.times, restartTimes: restart.times, steal,
+    coldTimes: cold.times, restartTimes: restart.times, steal, memoryNs: { cold: memoryBeforeCold, duck: memoryBeforeDuck },
     firstAnswer, duck, problems, sampleFound: withVisitors.visitors.size
   }
 }
@@ -373,7 +375,8 @@ function report (r: Result): void {
   console.log(`DuckDB       ${seconds(r.duck.ms)}, peak RSS ${mb(r.duck.peakRssBytes)}`)
   const percent = (share: number) => `${Math.round(share * 100)} %`
   console.log(`machine      steal (time the host ran other guests on this machine's CPUs, of all their time): ${percent(r.steal.cold)} ` +
-    `during the cold start, ${percent(r.steal.restart)} during the restart, ${percent(r.steal.duck)} during DuckDB's run`)
+    `during the cold start, ${percent(r.steal.restart)} during the restart, ${percent(r.steal.duck)} during DuckDB's run; ` +
+    `a random read from memory took ${r.memoryNs.cold.toFixed(0)} ns just before the cold start, ${r.memoryNs.duck.toFixed(0)} ns before DuckDB's run`)
   console.log(r.problems.length === 0
     ? `answers      agree on all ${dataset.sites} sites and ${VISITOR_SAMPLE} sampled visitors (${r.sampleFound} present)`
     : `answers      DISAGREE in ${r.problems.length} places:\n  ${r.problems.slice(0, 10).join('\n  ')}`)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, nodeStartMs, peakRssBytes, runDuckdbProcess,
+  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, memoryLatencyNs, nodeStartMs, peakRssBytes, probeEnd, runDuckdbProcess,
   sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
@@ -175,6 +175,13 @@ t.test('the processes the bench started, still running, are stopped at once when
   await exited
   await t.rejects(fetch(`${bare.baseUrl}/constant`), 'no longer answering')
   t.same(stopStartedProcesses(), [], 'an exited process is no longer one to stop')
+})
+
+t.test('a random read from memory is timed over a walk no read of which can start before the last ends', async t => {
+  const ns = memoryLatencyNs(1 << 20, 1 << 16)
+  t.ok(Number.isFinite(ns) && ns > 0, `${ns} ns`)
+  t.ok(Number.isInteger(probeEnd) && probeEnd >= 0 && probeEnd < (1 << 20) / 4, 'the walk ends at a place of its cycle')
+  t.ok(Number.isFinite(memoryLatencyNs(1 << 20, 1 << 16)), 'the cycle made for the first walk serves the next')
 })
 
 t.test('visitor ids to ask about are sampled from places spread over someone else\'s files, read in part', async t => {

@@ -227,6 +227,46 @@ export function stealShare (before: MachineTicks, after: MachineTicks): number {
   return total > 0 ? (after.steal - before.steal) / total : 0
 }
 
+/** Each probe's cycle, made once (filling it touches every page of it, which would be measured as well). */
+const probeCycles = new Map<number, Uint32Array>()
+/** Where the last probe's walk ended. */
+export let probeEnd = 0
+
+/** A cycle through `length` places in random order: cycle[i] is the place after i (Sattolo's shuffle). */
+function randomCycle (length: number): Uint32Array {
+  const cycle = new Uint32Array(length)
+  for (let i = 0; i < length; i++) cycle[i] = i
+  for (let i = length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * i)
+    const swapped = cycle[i]
+    cycle[i] = cycle[j]
+    cycle[j] = swapped
+  }
+  return cycle
+}
+
+/**
+ * The time of one random read from memory, in ns: `steps` reads over `bytes` in random order, each at the place
+ * the read before it gave, so that none can start before the last ends and few find their line in a cache. The
+ * parse's dictionaries wait on such reads, which the host's other guests slow without taking this machine's CPU
+ * time: steal does not show it, this does.
+ */
+export function memoryLatencyNs (bytes = 64 << 20, steps = 1 << 21): number {
+  const length = bytes >>> 2
+  let cycle = probeCycles.get(length)
+  if (cycle === undefined) {
+    cycle = randomCycle(length)
+    probeCycles.set(length, cycle)
+  }
+  let place = Math.floor(Math.random() * length)
+  const started = performance.now()
+  for (let step = 0; step < steps; step++) place = cycle[place]
+  const ns = ((performance.now() - started) * 1e6) / steps
+  // Kept, so that no optimizer drops the walk as unused.
+  probeEnd = place
+  return ns
+}
+
 const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
 
 /**
