@@ -16,7 +16,7 @@ import { compareAnswers } from './lib/duckdb-sessions.js'
 import { medianOfSorted } from '../src/domain/sessions.js'
 import { CLICKHOUSE_INSTALLED, clickhouseScriptOrThrow } from './lib/local-cluster.js'
 import {
-  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, memoryLatencyNs,
+  childPids, collectSessionizerAnswers, collectSiteAnswers, collectVisitorAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, medianOf, memoryLatencyNs,
   nodeStartMs, peakRssBytes, runDuckdbProcess, sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage,
   type LoadedHealth, type ServerProcess, type Throughput
 } from './lib/bench-lib.js'
@@ -163,7 +163,7 @@ async function bareStartMs (): Promise<number> {
     times.push(performance.now() - started)
     await bare.stop()
   }
-  return medianOfSorted(Float64Array.from(times).sort())
+  return medianOf(times)
 }
 
 /**
@@ -192,7 +192,7 @@ async function startsWithoutExtraCaCerts (env: NodeJS.ProcessEnv, withoutCerts: 
     restarts.push(restart)
   }
   return {
-    restartMs: medianOfSorted(Float64Array.from(restarts, restart => restart.readyMs).sort()),
+    restartMs: medianOf(restarts.map(restart => restart.readyMs)),
     restartSources: restarts.map(restart => restart.times.source),
     nodeMs: nodeStartMs(withoutCerts, NODE_STARTS),
     nodeWithCertsMs: nodeStartMs({}, NODE_STARTS)

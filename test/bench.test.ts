@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { DEFAULT_GENERATOR_OPTIONS, generatePageViews } from '../scripts/lib/page-view-generator.js'
 import { compareAnswers, duckdbAnswers } from '../scripts/lib/duckdb-sessions.js'
 import {
-  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, memoryLatencyNs, nodeStartMs, peakRssBytes, probeEnd, runDuckdbProcess,
+  childPids, collectSessionizerAnswers, firstAnswerLatency, freePort, machineTicks, measureThroughput, medianOf, memoryLatencyNs, nodeStartMs, peakRssBytes, probeEnd, runDuckdbProcess,
   sampleVisitorIds, startNpmStart, startProcess, stealShare, stopStartedProcesses, waitUntilCacheSettled, waitUntilLoaded, writeBareStartPackage
 } from '../scripts/lib/bench-lib.js'
 import { build, buildLoaded, BUNDLE_COVERAGE_OFF, compiled } from './helper.js'
@@ -145,6 +145,11 @@ t.test('the process helpers: a free port, a server started and stopped, the Duck
   const failing = await startProcess([compiled('src/server.ts')],
     { DATA_DIR: brokenDir, PORT: String(port), STRICT_CSV: '1', WARM_CACHE: 'nonsense' }, port, '/health').catch((error: Error) => error)
   t.match(failing, { message: /exited with 1/ })
+})
+
+t.test('the median of timings in any order', async t => {
+  t.equal(medianOf([3, 1, 2]), 2)
+  t.equal(medianOf([4, 1, 3, 2]), 2.5)
 })
 
 t.test('Node\'s own start is timed with the environment given over this one', async t => {

@@ -74,6 +74,11 @@ export function startNpmStart (env: NodeJS.ProcessEnv, port: number, readyPath: 
   return whenAnswering(child, 'npm start', port, readyPath)
 }
 
+/** The median of some timings (in any order). */
+export function medianOf (values: readonly number[]): number {
+  return medianOfSorted(Float64Array.from(values).sort())
+}
+
 /**
  * How long Node itself takes here to start and exit (`node -e 0`, the median of `times`), with `env` over this
  * process's environment (a variable set to undefined is left out): what every Node process pays before any code.
@@ -85,7 +90,7 @@ export function nodeStartMs (env: NodeJS.ProcessEnv, times: number): number {
     if (status !== 0) throw new Error(`node -e 0 failed: ${stderr.trim()}`)
     return performance.now() - started
   })
-  return medianOfSorted(Float64Array.from(taken).sort())
+  return medianOf(taken)
 }
 
 /**
