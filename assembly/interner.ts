@@ -490,3 +490,34 @@ function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, blo
   sink ^= internKeys(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, ids)
   for (let i: u32 = 0; i < count; i++) store<u32>(rows + (<usize>i * 24), load<u32>(ids + (<usize>i << 2)), 8)
 }
+
+/** hashBytes of byte-interner.ts over [key, key + length): so that ByteInterner finds the keys merged here. */
+function hashKey (key: usize, length: u32, seed: u32): u32 {
+  let hash = seed
+  let at: u32 = 0
+  for (; at + 4 <= length; at += 4) hash = (hash ^ load<u32>(key + at)) * FNV_PRIME
+  for (; at < length; at++) hash = (hash ^ load<u8>(key + at)) * FNV_PRIME
+  return hash
+}
+
+/**
+ * Interns into dictionary `index` the `count` keys of another, stored as DictionaryKeys stores them (key i is
+ * [keys + ends[i - 1] (or keys), keys + ends[i])), and writes each one's id here to ids[i]: a block at a time,
+ * as readLines interns, so that a block's reads overlap (internKeys).
+ */
+export function mergeKeys (index: u32, keys: usize, ends: usize, count: u32, ids: usize): void {
+  const d = dictionary(index)
+  if (block == 0) block = allocate(BLOCK * 7 * 4)
+  const starts = block
+  const hashes = block + BLOCK * 4
+  for (let from: u32 = 0; from < count; from += BLOCK) {
+    const blockCount = min(BLOCK, count - from)
+    const blockEnds = ends + (<usize>from << 2)
+    for (let i: u32 = 0; i < blockCount; i++) {
+      const start: u32 = from + i == 0 ? 0 : load<u32>(ends + (<usize>(from + i - 1) << 2))
+      store<u32>(starts + (<usize>i << 2), start)
+      store<u32>(hashes + (<usize>i << 2), hashKey(keys + start, load<u32>(blockEnds + (<usize>i << 2)) - start, d.seed))
+    }
+    sink ^= internKeys(d, keys, starts, blockEnds, hashes, blockCount, ids + (<usize>from << 2))
+  }
+}

@@ -235,10 +235,9 @@ export interface StorePlan {
 }
 
 /**
- * One dictionary of the batches' dictionaries, and the id in it of each batch's ids. The first batch's (for
- * visitors, the largest part of the work) is taken over as it is, with room made at once for every key of the others (as
- * if none were shared, the most there can be): a dictionary made afresh, or grown by doubling, held two copies
- * of the keys at the build's busiest moment.
+ * One dictionary of the batches' dictionaries, and the id in it of each batch's ids. The first batch's is taken
+ * over as it is, with room made at once for every key of the others (as if none were shared, the most there can
+ * be): a dictionary made afresh, or grown by doubling, held two copies of the keys at the build's busiest moment.
  */
 function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: ByteInterner, idMaps: Uint32Array[] } {
   const merged = ByteInterner.adopt(dictionaries[0])
@@ -249,12 +248,18 @@ function mergeDictionaries (dictionaries: readonly DictionaryKeys[]): { merged: 
 }
 
 /**
- * Merges the batches' dictionaries of sites and visitors, and lays out the store. Parsing always yields at least
- * one batch, the first adoptable.
+ * Merges the batches' dictionaries of sites, takes the visitors of the first, which holds every batch's (see
+ * PageViewBatch.mergedVisitorIds), and lays out the store. Parsing always yields at least one batch, the first
+ * adoptable.
  */
 export function planStore (batches: readonly PageViewBatch[]): StorePlan {
+  const [first] = batches
+  if (first.mergedVisitorIds.length !== batches.length - 1) {
+    throw new Error(`the first of ${batches.length} batches merged the visitors of ${first.mergedVisitorIds.length} others`)
+  }
   const { merged: sites, idMaps: siteIdMaps } = mergeDictionaries(batches.map(batch => batch.sites))
-  const { merged: visitors, idMaps: visitorIdMaps } = mergeDictionaries(batches.map(batch => batch.visitors))
+  const visitors = ByteInterner.adopt(first.visitors)
+  const visitorIdMaps = [countingFrom(0, visitors.size), ...first.mergedVisitorIds]
   const pageIdOffsets: number[] = []
   let pageIds = 0
   for (const batch of batches) {

@@ -194,8 +194,18 @@ export function parseOnWorkers (
   const results: RangeResult[] = []
   const workers = startWorkers(Math.min(workerCount, ranges.length), options, workerScript)
   const buildWorkers: Worker[] = []
-  /** Workers told to finish: the first is asked for the one batch that comes adoptable. */
+  /** Workers told to finish, or, the last, waiting to be. */
   let finishing = 0
+  /**
+   * The last worker to run out of ranges, until the others' batches are in: it finishes with the one batch that
+   * comes adoptable, and merges their visitors into its own first, on its thread, while the build waits for it.
+   */
+  let lastToFinish: Worker | undefined
+  const finishLast = (): void => {
+    if (lastToFinish === undefined || batches.length < workers.length - 1) return
+    lastToFinish.postMessage({ type: 'finish', adoptable: true, otherVisitors: batches.map(({ visitors: { bytes, ends } }) => ({ bytes, ends })) } satisfies ToWorker)
+    lastToFinish = undefined
+  }
 
   return new Promise((resolve, reject) => {
     let settled = false
@@ -215,8 +225,12 @@ export function parseOnWorkers (
     signal?.addEventListener('abort', abort)
     const sendNext = (worker: Worker): void => {
       const range = queue.shift()
-      const message: ToWorker = range ? { type: 'parse', range } : { type: 'finish', adoptable: finishing++ === 0 }
-      worker.postMessage(message)
+      if (range) worker.postMessage({ type: 'parse', range } satisfies ToWorker)
+      else if (++finishing < workers.length) worker.postMessage({ type: 'finish', adoptable: false } satisfies ToWorker)
+      else {
+        lastToFinish = worker
+        finishLast()
+      }
     }
     for (const worker of workers) {
       const onExit = (code: number): void => fail(exitedEarly(code))
@@ -237,7 +251,10 @@ export function parseOnWorkers (
           case 'batch':
             // The adoptable batch first: the build adopts the first batch's dictionaries.
             if (message.batch.visitors.slots.length > 0) batches.unshift(message.batch)
-            else batches.push(message.batch)
+            else {
+              batches.push(message.batch)
+              finishLast()
+            }
             if (freshBuildWorkers) {
               worker.off('exit', onExit)
               void worker.terminate()

@@ -25,6 +25,7 @@ interface ParseExports {
   endsAt: (index: number) => number
   arenaAt: (index: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
+  mergeKeys: (index: number, keys: number, ends: number, count: number, ids: number) => void
   readLines: (data: number, length: number, maxLine: number, rows: number, lastLineEnds: number) => number
   lastLines: () => number
   lastRows: () => number
@@ -96,6 +97,22 @@ export class WasmInterner {
   internString (value: string): number {
     const bytes = encoder.encode(value)
     return this.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, this.seed))
+  }
+
+  /**
+   * Interns every key of another dictionary; returns the id here of each of its ids. For after the parse: the
+   * keys, their ends and their ids here go through the regions for lines and rows.
+   */
+  merge ({ bytes, ends }: Pick<DictionaryKeys, 'bytes' | 'ends'>): Uint32Array {
+    const wasm = this.#wasm
+    // Both regions taken before either is written: taking the second may grow the memory, never move the first.
+    const keysAt = wasm.regionOf(LINES_REGION, bytes.length)
+    const endsAt = wasm.regionOf(ROWS_REGION, ends.byteLength * 2)
+    const idsAt = endsAt + ends.byteLength
+    new Uint8Array(wasm.memory.buffer, keysAt, bytes.length).set(bytes)
+    new Uint32Array(wasm.memory.buffer, endsAt, ends.length).set(ends)
+    wasm.mergeKeys(this.#index, keysAt, endsAt, ends.length, idsAt)
+    return new Uint32Array(wasm.memory.buffer, idsAt, ends.length).slice()
   }
 
   /** The string of an id. */

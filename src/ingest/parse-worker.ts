@@ -13,8 +13,12 @@ import { TablePacker, type PackedTables } from '../domain/sessions.js'
 
 export type ToWorker =
   | { type: 'parse', range: CsvRange }
-  /** `adoptable`: the batch whose dictionaries the build's merge adopts (see PageViewBatchBuilder.finish). */
-  | { type: 'finish', adoptable: boolean }
+  /**
+   * `adoptable`: the batch whose dictionaries the build's merge adopts, which merges the others' visitors into its
+   * own first (see PageViewBatchBuilder.finish).
+   */
+  | { type: 'finish', adoptable: false }
+  | { type: 'finish', adoptable: true, otherVisitors: Array<Pick<DictionaryKeys, 'bytes' | 'ends'>> }
   | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdOffset: number, siteCursor: Uint32Array, columns: StoreColumns }
   | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
   | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
@@ -49,7 +53,7 @@ port.on('message', (message: ToWorker) => {
       parse(message.range).catch((error: Error) => send({ type: 'failed', message: error.message }))
       break
     case 'finish': {
-      const batch = builder!.finish(message.adoptable)
+      const batch = message.adoptable ? builder!.finish(true, message.otherVisitors) : builder!.finish(false)
       // Dropped once the batch is handed over, for a parse worker that goes on to build: its columns have spare
       // capacity that the build should not hold.
       builder = undefined
@@ -59,7 +63,8 @@ port.on('message', (message: ToWorker) => {
         batch.siteColumn.buffer as ArrayBuffer,
         batch.visitorColumn.buffer as ArrayBuffer,
         batch.pageColumn.buffer as ArrayBuffer,
-        batch.timestampColumn.buffer as ArrayBuffer
+        batch.timestampColumn.buffer as ArrayBuffer,
+        ...batch.mergedVisitorIds.map(ids => ids.buffer as ArrayBuffer)
       ])
       break
     }

@@ -39,7 +39,9 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   // The second batch's dictionaries as keys only, as a parse hands over all but the first.
   const keysOnly = second.finish(false)
   t.same([keysOnly.sites.slots.length, keysOnly.visitors.slots.length, keysOnly.pages.slots.length, keysOnly.visitors.room], [0, 0, 0, 0], 'no tables, no room')
-  const store = buildPageViewStore([first.finish(), keysOnly])
+  const merged = first.finish(true, [keysOnly.visitors])
+  t.same(merged.mergedVisitorIds, [Uint32Array.of(0, 2, 1)], "the second batch's visitors v1, v3, v2 merged into the first's v1, v2")
+  const store = buildPageViewStore([merged, keysOnly])
   t.same(store.siteUrls, ['b', 'a'])
   t.same(store.siteIdByUrl.get('a'), 1)
   t.equal(store.visitors.size, 3)
@@ -55,6 +57,14 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   t.notOk('find' in store.pages, 'kept without its table: no page is looked up by URL')
   t.equal(store.firstTimestamp, 1)
   t.equal(store.lastTimestamp, 30)
+})
+
+t.test('a store of several batches takes its visitors from the first, which must have merged the others\'', async t => {
+  const first = new PageViewBatchBuilder()
+  first.add('v1', 'a', 'a/1', 1)
+  const second = new PageViewBatchBuilder()
+  second.add('v2', 'a', 'a/1', 2)
+  t.throws(() => buildPageViewStore([first.finish(), second.finish(false)]), { message: 'the first of 2 batches merged the visitors of 0 others' })
 })
 
 t.test('a visitor with many views on one site is sorted by merging runs, pages along, ties in their order', async t => {

@@ -11,13 +11,15 @@ import {
 
 type View = [visitor: string, site: string, timestamp: number]
 
-/** A store from batches of views, one batch per simulated file. */
+/** A store from batches of views, one batch per simulated file, finished as a parse on threads finishes them. */
 function storeOf (...files: View[][]): PageViewStore {
-  return buildPageViewStore(files.map(views => {
+  const [first, ...others] = files.map(views => {
     const builder = new PageViewBatchBuilder()
     for (const [visitor, site, timestamp] of views) builder.add(visitor, site, `${site}/page`, timestamp)
-    return builder.finish()
-  }))
+    return builder
+  })
+  const otherBatches = others.map(builder => builder.finish(false))
+  return buildPageViewStore([first.finish(true, otherBatches.map(batch => batch.visitors)), ...otherBatches])
 }
 
 async function sessions (store: PageViewStore, site: string, timeout = 1800): Promise<number[]> {

@@ -56,3 +56,32 @@ t.test('interns strings, gives each id its string back, and its table serves Byt
   const adopted = ByteInterner.adopt(keys)
   t.same([adopted.find('ça-é'), adopted.find('visitor_1'), adopted.find('nobody')], [1, 0, -1])
 })
+
+t.test("merges another dictionary's keys as ByteInterner does: the same ids, keys and hash table", async t => {
+  const names = keysToIntern(20_000)
+  // Keys of another parse: some known here, some new, in another order, under another seed.
+  const other = new ByteInterner(0, 999)
+  for (const name of [...keysToIntern(30_000).slice(10_000).reverse(), 'only-there', '', 'é']) {
+    const bytes = Buffer.from(name)
+    other.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, other.seed))
+  }
+  const reference = new ByteInterner(0, 12345)
+  const wasm = new ParseDictionaries({}, [12345, 12345, 12345]).visitors
+  for (const name of names) {
+    const bytes = Buffer.from(name)
+    reference.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, 12345))
+    wasm.intern(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, 12345))
+  }
+  const otherKeys = other.keys()
+  const sizeBefore = wasm.size
+  const ids = wasm.merge(otherKeys)
+  t.same(ids, reference.merge(otherKeys), 'ids')
+  t.ok(wasm.size > sizeBefore && wasm.size < sizeBefore + other.size, 'some keys were new, some known')
+  const [got, want] = [wasm.keys(), reference.keys()]
+  t.ok(Buffer.from(got.bytes).equals(Buffer.from(want.bytes)), 'key bytes')
+  t.same(got.ends, want.ends, 'key ends')
+  t.same(got.slots, want.slots, 'hash table')
+  const adopted = ByteInterner.adopt(got)
+  t.same(['only-there', 'é', names[5]].map(name => adopted.find(name)), [ids[other.find('only-there')], ids[other.find('é')], reference.find(names[5])], 'found by ByteInterner')
+  t.same(wasm.merge({ bytes: new Uint8Array(0), ends: new Uint32Array(0) }), new Uint32Array(0), 'nothing to merge')
+})
