@@ -233,7 +233,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
   const readyMs = cold.readyMs
   const restartMs = restart.readyMs
   const server = restart.server
-  const restartSource = (await waitUntilCacheSettled(server.baseUrl)).source
+  const restartSource = restart.times.source
   const restartRss = peakRssBytes(childPids(server.child.pid!)[0])
   const restartProblems = compareAnswers(withVisitors, await collectSessionizerAnswers(server.baseUrl, sample), sample)
     .map(problem => `after the restart: ${problem}`)
@@ -254,7 +254,7 @@ async function benchmark ({ name, dir, visitorSample: sample }: BenchData, throu
     availableParallelism(), sample)
   const steal = { cold: cold.steal, restart: restart.steal, duck: stealShare(duckTicks, machineTicks()) }
   const problems = [...compareAnswers(withVisitors, duck.answers, sample), ...restartProblems]
-  if (saved.cacheFile !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved.cacheFile}`)
+  if (saved !== 'saved') problems.push(`the first start did not save its data: cache_file ${saved}`)
   if (restartSource !== 'cache') problems.push(`the restart read its data from ${restartSource}, not from the cache`)
   for (const source of withoutCerts?.restartSources ?? []) {
     if (source !== 'cache') problems.push(`a restart without NODE_EXTRA_CA_CERTS read its data from ${source}, not from the cache`)

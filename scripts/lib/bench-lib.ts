@@ -150,11 +150,11 @@ export async function waitUntilLoaded (baseUrl: string, finishingPollMs = 100): 
   })
 }
 
-/** Polls /health until the loaded data is saved to the cache folder (or that failed, or there is none): its source. */
-export function waitUntilCacheSettled (baseUrl: string): Promise<{ source: string, cacheFile: string }> {
+/** Polls /health until the loaded data is saved to the cache folder (or that failed, or there is none): its cache_file then. */
+export function waitUntilCacheSettled (baseUrl: string): Promise<string> {
   return poll(20, async () => {
-    const health = await (await fetch(`${baseUrl}/health`)).json() as { source: string, cache_file: string }
-    if (health.cache_file !== 'saving') return { source: health.source, cacheFile: health.cache_file }
+    const health = await (await fetch(`${baseUrl}/health`)).json() as { cache_file: string }
+    if (health.cache_file !== 'saving') return health.cache_file
   })
 }
 
