@@ -10,10 +10,15 @@ import { sessionizeSite } from '../../src/domain/sessions.js'
 
 t.test('worker threads and split files build the same store, with the same line numbers', async t => {
   const dir = t.testdir({})
-  const [first] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 3000, sites: 5, visitors: 200, files: 3, out: dir, seed: 3 })
+  const paths = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 3000, sites: 5, visitors: 200, files: 3, out: dir, seed: 3 })
+  const [first, last] = [paths[0], paths.at(-1)!]
   await writeFile(first, 'visitor_id,site_url,page_view_url,timestamp\n' +
     (await import('node:fs')).readFileSync(first, 'utf8').split('\n').map((line, i) =>
       i === 700 ? 'broken' : i % 97 === 0 && line ? `"${line.replace(',', '",')}` : line).join('\n'))
+  // A bad row near the end of the last file, in the ranges cut finest (the parse's last).
+  const lastLines = (await import('node:fs')).readFileSync(last, 'utf8').split('\n')
+  const lastBroken = lastLines.length - 30
+  await writeFile(last, lastLines.map((line, i) => i === lastBroken ? 'also,broken' : line).join('\n'))
   const files = await listCsvFiles(dir)
   const single = await loadDataset(files, onThisThread)
   const progress: LoadProgress[] = []
@@ -21,7 +26,10 @@ t.test('worker threads and split files build the same store, with the same line 
   t.equal(parallel.summary.workers, 2)
   t.same(contents(t, await parallel.complete), contents(t, await single.complete))
   t.same(parallel.summary.skippedRowExamples, single.summary.skippedRowExamples)
-  t.same(single.summary.skippedRowExamples, [{ file: basename(first), line: 702, reason: 'expected 4 fields, found 1' }])
+  t.same(single.summary.skippedRowExamples, [
+    { file: basename(first), line: 702, reason: 'expected 4 fields, found 1' },
+    { file: basename(last), line: lastBroken + 1, reason: 'expected 4 fields, found 2' }
+  ])
   t.same(parallel.summary.files, single.summary.files)
   t.equal(progress.at(-1)!.bytesDone, progress.at(-1)!.bytesTotal)
   const papaparseOnly = await loadDataset(files, { ...onWorkers, fastPath: false })
