@@ -39,6 +39,14 @@ export class PageViewBatchBuilder {
   #pageColumn: Uint32Array<ArrayBuffer>
   #timestampColumn: Float64Array<ArrayBuffer>
   #length = 0
+  /**
+   * Rows of each site, and the time range, counted as rows are added, while they are in the CPU's cache: a pass
+   * over the columns when the batch is finished took 70–130 ms of the last parse worker, at 10 M rows, while the
+   * build waited for it.
+   */
+  #siteRowCounts = new Uint32Array(64)
+  #firstTimestamp = Infinity
+  #lastTimestamp = -Infinity
 
   /**
    * `expected` sizes the dictionaries up front (see ParseDictionaries), and the columns: growing one copies it,
@@ -83,13 +91,24 @@ export class PageViewBatchBuilder {
   addPlainLines (from: number, to: number, maxLine: number, lastLineEnds: boolean): { end: number, lines: number, rows: number } {
     const { end, lines, rows, ids, timestamps } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds)
     while (this.#length + rows > this.#timestampColumn.length) this.#grow()
+    if (this.sites.size > this.#siteRowCounts.length) this.#siteRowCounts = grown(this.#siteRowCounts, this.sites.size)
+    const siteRowCounts = this.#siteRowCounts
+    let firstTimestamp = this.#firstTimestamp
+    let lastTimestamp = this.#lastTimestamp
     const first = this.#length
     for (let i = 0; i < rows; i++) {
-      this.#siteColumn[first + i] = ids[6 * i]
+      const site = ids[6 * i]
+      const timestamp = timestamps[3 * i + 2]
+      this.#siteColumn[first + i] = site
       this.#visitorColumn[first + i] = ids[6 * i + 1]
       this.#pageColumn[first + i] = ids[6 * i + 2]
-      this.#timestampColumn[first + i] = timestamps[3 * i + 2]
+      this.#timestampColumn[first + i] = timestamp
+      siteRowCounts[site]++
+      if (timestamp < firstTimestamp) firstTimestamp = timestamp
+      if (timestamp > lastTimestamp) lastTimestamp = timestamp
     }
+    this.#firstTimestamp = firstTimestamp
+    this.#lastTimestamp = lastTimestamp
     this.#length += rows
     return { end, lines, rows }
   }
@@ -97,11 +116,15 @@ export class PageViewBatchBuilder {
   /** Appends a row whose ids the caller interned. */
   addIds (visitorId: number, siteId: number, pageId: number, timestamp: number): void {
     if (this.#length === this.#timestampColumn.length) this.#grow()
+    if (siteId >= this.#siteRowCounts.length) this.#siteRowCounts = grown(this.#siteRowCounts, siteId + 1)
     const row = this.#length++
     this.#siteColumn[row] = siteId
     this.#visitorColumn[row] = visitorId
     this.#pageColumn[row] = pageId
     this.#timestampColumn[row] = timestamp
+    this.#siteRowCounts[siteId]++
+    if (timestamp < this.#firstTimestamp) this.#firstTimestamp = timestamp
+    if (timestamp > this.#lastTimestamp) this.#lastTimestamp = timestamp
   }
 
   add (visitorId: string, siteUrl: string, pageUrl: string, timestamp: number): void {
@@ -120,28 +143,19 @@ export class PageViewBatchBuilder {
   finish (adoptable = true, otherVisitors: ReadonlyArray<Pick<DictionaryKeys, 'bytes' | 'ends'>> = []): PageViewBatch {
     const mergedVisitorIds = otherVisitors.map(keys => this.visitors.merge(keys))
     const length = this.#length
-    const siteColumn = this.#siteColumn.subarray(0, length)
-    const timestampColumn = this.#timestampColumn.subarray(0, length)
-    const siteRowCounts = new Uint32Array(this.sites.size)
-    let firstTimestamp = Infinity
-    let lastTimestamp = -Infinity
-    for (let row = 0; row < length; row++) {
-      siteRowCounts[siteColumn[row]]++
-      const time = timestampColumn[row]
-      if (time < firstTimestamp) firstTimestamp = time
-      if (time > lastTimestamp) lastTimestamp = time
-    }
+    // Every site interned has a row: the counts are as many as the sites.
+    const siteRowCounts = this.#siteRowCounts.slice(0, this.sites.size)
     return {
       sites: this.sites.keys(adoptable),
       visitors: this.visitors.keys(adoptable),
       pages: this.pages.keys(adoptable),
-      siteColumn,
+      siteColumn: this.#siteColumn.subarray(0, length),
       visitorColumn: this.#visitorColumn.subarray(0, length),
       pageColumn: this.#pageColumn.subarray(0, length),
-      timestampColumn,
+      timestampColumn: this.#timestampColumn.subarray(0, length),
       siteRowCounts,
-      firstTimestamp,
-      lastTimestamp,
+      firstTimestamp: this.#firstTimestamp,
+      lastTimestamp: this.#lastTimestamp,
       mergedVisitorIds
     }
   }
@@ -154,6 +168,9 @@ export class PageViewBatchBuilder {
     const batch = this.finish()
     this.#dictionaries = new ParseDictionaries()
     this.#length = 0
+    this.#siteRowCounts.fill(0)
+    this.#firstTimestamp = Infinity
+    this.#lastTimestamp = -Infinity
     return batch
   }
 

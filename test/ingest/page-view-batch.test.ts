@@ -38,3 +38,20 @@ t.test('the fast path stops at any other quoting, and every other line papaparse
     t.same(builder.addPlainLines(0, text.length, MAX_LINE, false), { end: 10, lines: 1, rows: 1 }, `stops at ${JSON.stringify(line.toString())}`)
   }
 })
+
+t.test("rows are counted by site and the time range kept as they come, by either path; a drain starts both afresh", async t => {
+  const builder = new PageViewBatchBuilder()
+  // Past the counts' first capacity (64 sites) through each path.
+  for (let site = 0; site < 100; site++) builder.add('v', `s${site}`, '/', 1000 + site)
+  const text = Buffer.from(Array.from({ length: 200 }, (_, i) => `v,s${i % 150},/,${500 + i}\n`).join(''))
+  builder.setPlainLines(text)
+  t.same(builder.addPlainLines(0, text.length, MAX_LINE, false).rows, 200)
+  const batch = builder.drain()
+  const expected = Array.from({ length: 150 }, (_, site) => (site < 100 ? 1 : 0) + (site < 50 ? 2 : 1))
+  t.same([...batch.siteRowCounts], expected, 'each site interned, counted')
+  t.same([batch.firstTimestamp, batch.lastTimestamp], [500, 1099])
+  builder.add('w', 'late', '/', 7)
+  const next = builder.drain()
+  t.same([...next.siteRowCounts], [1], 'the next batch counts its own rows only')
+  t.same([next.firstTimestamp, next.lastTimestamp], [7, 7])
+})
