@@ -218,8 +218,10 @@ export function parseOnWorkers (
     }
     const fail = (error: Error): void => {
       if (!settle()) return
-      for (const worker of [...workers, ...buildWorkers]) void worker.terminate()
-      reject(error)
+      // Rejected once every worker has exited: a worker stopped just as it closed a file can close that
+      // descriptor again as it exits, after this thread has opened another under the same number (a load begun
+      // right after an aborted one failed to close a file, EBADF).
+      void Promise.all([...workers, ...buildWorkers].map(worker => worker.terminate())).then(() => reject(error))
     }
     const abort = (): void => fail(signal!.reason as Error)
     signal?.addEventListener('abort', abort)
