@@ -123,10 +123,11 @@ export class WasmInterner {
 
   /**
    * The keys in id order, in buffers of their own. `adoptable`, as ByteInterner.keys() gives them, with the
-   * table over them, and room after the keys for twice as many bytes again: the merge of the parses'
-   * dictionaries adopts one and reserves room for the others' keys (as if none were shared), and with no room
-   * it copied the keys it adopted into a larger buffer, 0.1 s for the visitors and again for the pages at 10 M
-   * rows made elsewhere, holding both copies. Otherwise without the table (an empty one), which a merge does
+   * table over them, and room after the keys for twice as many bytes again: the merge of the parses' sites and
+   * pages adopts one dictionary and reserves room for the others' keys (as if none were shared), and with no
+   * room it copied the keys it adopted into a larger buffer, 0.1 s for the pages at 10 M rows made elsewhere,
+   * holding both copies. The visitors' room goes unwritten, which costs no memory: they are merged here, before
+   * their keys are taken (PageViewBatchBuilder.finish). Otherwise without the table (an empty one), which a merge does
    * not read: the visitors' and the pages' tables are 67 MB a parse at 10 M rows made elsewhere.
    */
   keys (adoptable = true): DictionaryKeys {
