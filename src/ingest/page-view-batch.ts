@@ -89,26 +89,17 @@ export class PageViewBatchBuilder {
    * `lastLineEnds`, `to` ends a last line that has no line break.
    */
   addPlainLines (from: number, to: number, maxLine: number, lastLineEnds: boolean): { end: number, lines: number, rows: number } {
-    const { end, lines, rows, ids, timestamps } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds)
+    const { end, lines, rows, siteIds, visitorIds, pageIds, timestamps, firstTimestamp, lastTimestamp } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds)
     while (this.#length + rows > this.#timestampColumn.length) this.#grow()
     if (this.sites.size > this.#siteRowCounts.length) this.#siteRowCounts = grown(this.#siteRowCounts, this.sites.size)
     const siteRowCounts = this.#siteRowCounts
-    let firstTimestamp = this.#firstTimestamp
-    let lastTimestamp = this.#lastTimestamp
-    const first = this.#length
-    for (let i = 0; i < rows; i++) {
-      const site = ids[6 * i]
-      const timestamp = timestamps[3 * i + 2]
-      this.#siteColumn[first + i] = site
-      this.#visitorColumn[first + i] = ids[6 * i + 1]
-      this.#pageColumn[first + i] = ids[6 * i + 2]
-      this.#timestampColumn[first + i] = timestamp
-      siteRowCounts[site]++
-      if (timestamp < firstTimestamp) firstTimestamp = timestamp
-      if (timestamp > lastTimestamp) lastTimestamp = timestamp
-    }
-    this.#firstTimestamp = firstTimestamp
-    this.#lastTimestamp = lastTimestamp
+    for (let i = 0; i < rows; i++) siteRowCounts[siteIds[i]]++
+    this.#siteColumn.set(siteIds, this.#length)
+    this.#visitorColumn.set(visitorIds, this.#length)
+    this.#pageColumn.set(pageIds, this.#length)
+    this.#timestampColumn.set(timestamps, this.#length)
+    this.#firstTimestamp = Math.min(this.#firstTimestamp, firstTimestamp)
+    this.#lastTimestamp = Math.max(this.#lastTimestamp, lastTimestamp)
     this.#length += rows
     return { end, lines, rows }
   }

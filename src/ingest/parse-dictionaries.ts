@@ -26,9 +26,11 @@ interface ParseExports {
   arenaAt: (index: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
   mergeKeys: (index: number, keys: number, ends: number, count: number, ids: number) => void
-  readLines: (data: number, length: number, maxLine: number, rows: number, lastLineEnds: number) => number
+  readLines: (data: number, length: number, maxLine: number, rows: number, maxRows: number, lastLineEnds: number) => number
   lastLines: () => number
   lastRows: () => number
+  firstTimestamp: () => number
+  lastTimestamp: () => number
 }
 
 // Compiled once per thread, by `npm run build` before this runs, from src/ or from dist/ alike.
@@ -51,8 +53,8 @@ const LINES_REGION = 1
 const ROWS_REGION = 2
 /** The shortest line with a row: `v,s,,1\n`. */
 const SHORTEST_ROW_LINE = 7
-/** Per row read: site, visitor and page ids, 4 bytes unused, then the timestamp as a double. */
-const ROW_BYTES = 24
+/** Per row read: the timestamp as a double, then site, visitor and page ids, each in a column of its own. */
+const ROW_BYTES = 20
 const encoder = new TextEncoder()
 
 /** Rows readLines read, as flat arrays over the module's memory: only until the module is next called. */
@@ -61,10 +63,14 @@ export interface ReadRows {
   end: number
   lines: number
   rows: number
-  /** Row i's ids at ids[6 * i] (site), ids[6 * i + 1] (visitor) and ids[6 * i + 2] (page). */
-  ids: Uint32Array
-  /** Row i's timestamp at timestamps[3 * i + 2]. */
+  /** Row i's ids and timestamp: siteIds[i], visitorIds[i], pageIds[i], timestamps[i]. */
+  siteIds: Uint32Array
+  visitorIds: Uint32Array
+  pageIds: Uint32Array
   timestamps: Float64Array
+  /** The rows' time range: Infinity and -Infinity when there are none. */
+  firstTimestamp: number
+  lastTimestamp: number
 }
 
 /** One dictionary of a parse, interning as ByteInterner does. */
@@ -199,15 +205,21 @@ export class ParseDictionaries {
     const wasm = this.#wasm
     const length = to - from
     // Before the lines' region is looked up: taking room for the rows may grow the memory, never move the lines.
-    const rowsAt = wasm.regionOf(ROWS_REGION, (Math.floor(length / SHORTEST_ROW_LINE) + 1) * ROW_BYTES)
-    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, rowsAt, lastLineEnds ? 1 : 0)
+    const maxRows = Math.floor(length / SHORTEST_ROW_LINE) + 1
+    const rowsAt = wasm.regionOf(ROWS_REGION, maxRows * ROW_BYTES)
+    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, rowsAt, maxRows, lastLineEnds ? 1 : 0)
     const rows = wasm.lastRows()
+    const buffer = wasm.memory.buffer
     return {
       end,
       lines: wasm.lastLines(),
       rows,
-      ids: new Uint32Array(wasm.memory.buffer, rowsAt, rows * (ROW_BYTES / 4)),
-      timestamps: new Float64Array(wasm.memory.buffer, rowsAt, rows * (ROW_BYTES / 8))
+      timestamps: new Float64Array(buffer, rowsAt, rows),
+      siteIds: new Uint32Array(buffer, rowsAt + 8 * maxRows, rows),
+      visitorIds: new Uint32Array(buffer, rowsAt + 12 * maxRows, rows),
+      pageIds: new Uint32Array(buffer, rowsAt + 16 * maxRows, rows),
+      firstTimestamp: wasm.firstTimestamp(),
+      lastTimestamp: wasm.lastTimestamp()
     }
   }
 }
