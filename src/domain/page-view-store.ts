@@ -333,29 +333,53 @@ export function mergePages (pages: readonly DictionaryKeys[], pageColumn: Uint32
   return { bytes, ends }
 }
 
-/**
- * What groups one site's rows by visitor, each visitor's views in time order, for the sites of
- * [fromSite, toSite), and adds the site to the count of distinct sites of each of its visitors
- * (`visitorSiteCount`, one count per visitor of the store): its scratch space is made once, for the largest site.
- */
-export function siteGrouper (
-  siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorSiteCount: Uint32Array
-): (site: number) => void {
-  let largestSite = 0
-  for (let site = fromSite; site < toSite; site++) largestSite = Math.max(largestSite, siteRowStart[site + 1] - siteRowStart[site])
-  const slots = 2 ** hashSlotBits(Math.min(largestSite, visitorSiteCount.length))
-  const scratch: GroupingScratch = {
+/** Scratch space for grouping a site of up to `rows` rows, in a store of `visitorCount` visitors. */
+function groupingScratch (rows: number, visitorCount: number): GroupingScratch {
+  const slots = 2 ** hashSlotBits(Math.min(rows, visitorCount))
+  return {
     slotVisitors: new Uint32Array(slots),
     slotRanks: new Uint32Array(slots),
-    rowRanks: new Uint32Array(largestSite),
-    rankVisitors: new Uint32Array(largestSite),
-    groupStart: new Uint32Array(largestSite),
-    visitors: new Uint32Array(largestSite),
-    pages: new Uint32Array(largestSite),
-    times: new Float64Array(largestSite)
+    rowRanks: new Uint32Array(rows),
+    rankVisitors: new Uint32Array(rows),
+    groupStart: new Uint32Array(rows),
+    visitors: new Uint32Array(rows),
+    pages: new Uint32Array(rows),
+    times: new Float64Array(rows)
   }
+}
+
+/**
+ * What groups one site's rows by visitor, each visitor's views in time order, and adds the site to the count of
+ * distinct sites of each of its visitors (`visitorSiteCount`, one count per visitor of the store). Its scratch
+ * space is made for the largest site so far, afresh when a larger one comes: a worker does not know which sites
+ * it will group (see siteChunks).
+ */
+export function siteGrouper (siteRowStart: Uint32Array, columns: StoreColumns, visitorSiteCount: Uint32Array): (site: number) => void {
+  let scratch = groupingScratch(0, 0)
   const rows = { visitors: columns.visitorColumn, pages: columns.pageColumn, times: columns.timestampColumn }
-  return site => groupSiteRowsByVisitor(rows, siteRowStart[site], siteRowStart[site + 1], visitorSiteCount, scratch)
+  return site => {
+    const from = siteRowStart[site]
+    const to = siteRowStart[site + 1]
+    if (to - from > scratch.rowRanks.length) scratch = groupingScratch(to - from, visitorSiteCount.length)
+    groupSiteRowsByVisitor(rows, from, to, visitorSiteCount, scratch)
+  }
+}
+
+/**
+ * The sites cut into chunks of neighbouring sites of at most `rowsPerChunk` rows (or one site, when it has more),
+ * as (from site, to site) pairs, the chunks of most rows first: build workers take chunk after chunk until none
+ * is left, so that they finish together whatever each chunk costs, a large site first rather than last.
+ */
+export function siteChunks (siteRowStart: Uint32Array, rowsPerChunk: number): Uint32Array {
+  const chunks: { from: number, to: number, rows: number }[] = []
+  const siteCount = siteRowStart.length - 1
+  for (let from = 0; from < siteCount;) {
+    let to = from + 1
+    while (to < siteCount && siteRowStart[to + 1] - siteRowStart[from] <= rowsPerChunk) to++
+    chunks.push({ from, to, rows: siteRowStart[to] - siteRowStart[from] })
+    from = to
+  }
+  return Uint32Array.from(chunks.sort((a, b) => b.rows - a.rows).flatMap(({ from, to }) => [from, to]))
 }
 
 /** The store but its pages, once every site's rows are in place and grouped, and each visitor's distinct sites counted. */
@@ -391,7 +415,7 @@ export function buildPageViewStore (batches: readonly PageViewBatch[]): PageView
   const columns = { visitorColumn: new Uint32Array(rowCount), pageColumn: new Uint32Array(rowCount), timestampColumn: new Float64Array(rowCount) }
   batches.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.pageIdOffsets[b], plan.batchSiteCursors[b], columns))
   const visitorSiteCount = new Uint32Array(plan.visitors.size)
-  const group = siteGrouper(plan.siteRowStart, 0, plan.siteUrls.length, columns, visitorSiteCount)
+  const group = siteGrouper(plan.siteRowStart, columns, visitorSiteCount)
   for (let site = 0; site < plan.siteUrls.length; site++) group(site)
   const pages = mergePages(batches.map(batch => batch.pages), columns.pageColumn)
   return withPages(finishStore(plan, columns, visitorSiteCount), columns.pageColumn, pages)

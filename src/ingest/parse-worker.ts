@@ -20,7 +20,11 @@ export type ToWorker =
   | { type: 'finish', adoptable: false }
   | { type: 'finish', adoptable: true, otherVisitors: Array<Pick<DictionaryKeys, 'bytes' | 'ends'>> }
   | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdOffset: number, siteCursor: Uint32Array, columns: StoreColumns }
-  | { type: 'group', siteRowStart: Uint32Array, fromSite: number, toSite: number, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
+  /**
+   * `siteChunks`, as siteChunks gives them, shared by the build workers, each taking the next chunk (`nextChunk[0]`,
+   * shared too) until none is left.
+   */
+  | { type: 'group', siteRowStart: Uint32Array, siteChunks: Uint32Array, nextChunk: Int32Array, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
   | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
 export interface SessionizeOptions { timeoutSeconds: number }
@@ -85,18 +89,24 @@ port.on('message', (message: ToWorker) => {
   }
 })
 
-/** Groups a share of the sites; answers with their tables (packed; none unless sessionized) and the share's count of sites per visitor. */
+/**
+ * Groups chunks of sites, taken one by one until none is left; answers with their tables (packed; none unless
+ * sessionized) and the count of sites per visitor among the sites grouped.
+ */
 function group (message: Extract<ToWorker, { type: 'group' }>): Extract<FromWorker, { type: 'grouped' }> {
-  const { siteRowStart, fromSite, toSite, columns, sessionize } = message
+  const { siteRowStart, siteChunks, nextChunk, columns, sessionize } = message
   const visitorSiteCount = new Uint32Array(message.visitorCount)
-  const groupSite = siteGrouper(siteRowStart, fromSite, toSite, columns, visitorSiteCount)
+  const groupSite = siteGrouper(siteRowStart, columns, visitorSiteCount)
   // Each table packed as soon as it is made, and let go: packing them all at the end held them twice at once.
-  // A site has at most as many sessions as rows.
-  const tables = new TablePacker(sessionize ? toSite - fromSite : 0, sessionize ? siteRowStart[toSite] - siteRowStart[fromSite] : 0)
+  // Room for every site, and as many sessions as rows: what is not written takes no memory.
+  const siteCount = siteRowStart.length - 1
+  const tables = new TablePacker(sessionize ? siteCount : 0, sessionize ? siteRowStart[siteCount] : 0)
   const store = { siteRowStart, ...columns }
-  for (let site = fromSite; site < toSite; site++) {
-    groupSite(site)
-    if (sessionize) tables.sessionize(store, site, sessionize.timeoutSeconds)
+  for (let chunk = Atomics.add(nextChunk, 0, 1); 2 * chunk < siteChunks.length; chunk = Atomics.add(nextChunk, 0, 1)) {
+    for (let site = siteChunks[2 * chunk]; site < siteChunks[2 * chunk + 1]; site++) {
+      groupSite(site)
+      if (sessionize) tables.sessionize(store, site, sessionize.timeoutSeconds)
+    }
   }
   return { type: 'grouped', tables: tables.packed(), visitorSiteCount }
 }

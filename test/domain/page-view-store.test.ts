@@ -1,6 +1,6 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
-import { buildPageViewStore, siteRowCount, type PageViewStore } from '../../src/domain/page-view-store.js'
+import { buildPageViewStore, siteChunks, siteRowCount, type PageViewStore } from '../../src/domain/page-view-store.js'
 
 t.test('the builder grows past its first capacity and trims to the rows added', async t => {
   const builder = new PageViewBatchBuilder()
@@ -97,8 +97,9 @@ t.test('sites of many visitors and very different sizes group as a plain stable 
   for (const [site, rows, visitors] of [['big', 20_000, 3_000], ['small', 40, 30], ['one', 1, 1], ['mid', 3_000, 2_500]] as const) {
     for (let i = 0; i < rows; i++) input.push([`v${random(visitors)}`, site, `/p${random(50)}`, random(5_000)])
   }
-  // Sites interleaved, as in a log.
+  // Sites interleaved, as in a log, after a site of one row: the scratch space made for it must grow.
   input.sort(() => random(3) - 1)
+  input.unshift(['v1', 'first', '/p1', 7])
   // Then bots with many views each, file after file: runs in time order that overlap, with ties between them.
   for (let file = 0; file < 5; file++) {
     for (let i = 0; i < 600; i++) input.push([`bot${i % 3}`, 'bots', `/f${file}-${i}`, file * 20 + Math.floor(i / 6)])
@@ -106,7 +107,7 @@ t.test('sites of many visitors and very different sizes group as a plain stable 
   const builder = new PageViewBatchBuilder()
   for (const [visitor, site, page, time] of input) builder.add(visitor, site, page, time)
   const expected: Record<string, [string, number, string][]> = {}
-  for (const site of ['big', 'small', 'one', 'mid', 'bots']) {
+  for (const site of ['first', 'big', 'small', 'one', 'mid', 'bots']) {
     const byVisitor = new Map<string, [string, number, string][]>()
     for (const [visitor, rowSite, page, time] of input) {
       if (rowSite === site) byVisitor.set(visitor, [...(byVisitor.get(visitor) ?? []), [visitor, time, page]])
@@ -116,5 +117,31 @@ t.test('sites of many visitors and very different sizes group as a plain stable 
   const actual = rowsBySite(buildPageViewStore([builder.finish()]))
   for (const site of Object.keys(expected)) {
     t.equal(JSON.stringify(actual[site]), JSON.stringify(expected[site]), `${site}: visitors in order of first view, each in time order, ties in order`)
+  }
+})
+
+t.test('sites are cut into chunks of neighbouring sites, the chunks of most rows first', async t => {
+  const starts = (counts: number[]) => Uint32Array.from(counts.reduce((ends, count) => [...ends, ends.at(-1)! + count], [0]))
+  // A site larger than a chunk makes one of its own; a site without rows goes with its neighbours.
+  t.same([...siteChunks(starts([5, 1, 1, 30, 2, 2, 2, 0, 4]), 6)], [3, 4, 0, 2, 4, 8, 8, 9, 2, 3])
+  t.same([...siteChunks(starts([]), 6)], [], 'no site, no chunk')
+  let seed = 7
+  const random = (n: number) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n
+  for (let trial = 0; trial < 20; trial++) {
+    const counts = Array.from({ length: 1 + random(200) }, () => random(4) === 0 ? random(500) : random(20))
+    const siteRowStart = starts(counts)
+    const rowsPerChunk = 1 + random(300)
+    const chunks = siteChunks(siteRowStart, rowsPerChunk)
+    const sites: number[] = []
+    let previousRows = Infinity
+    for (let at = 0; at < chunks.length; at += 2) {
+      const [from, to] = [chunks[at], chunks[at + 1]]
+      const rows = siteRowStart[to] - siteRowStart[from]
+      if (rows > rowsPerChunk && to - from > 1) t.fail(`chunk [${from}, ${to}) of ${rows} rows holds several sites`)
+      if (rows > previousRows) t.fail(`chunk [${from}, ${to}) of ${rows} rows after one of ${previousRows}`)
+      previousRows = rows
+      for (let site = from; site < to; site++) sites.push(site)
+    }
+    t.same(sites.sort((a, b) => a - b), counts.map((_, site) => site), `trial ${trial}: every site in one chunk`)
   }
 })
