@@ -13,10 +13,6 @@ const QUOTE: u8 = 34
 const COMMA: u8 = 44
 const ZERO: u8 = 48
 const FNV_PRIME: u32 = 0x01000193
-/** A comma, a quote, and a line break, in each of a word's four bytes. */
-const COMMAS: u32 = <u32>COMMA * 0x01010101
-const QUOTES: u32 = <u32>QUOTE * 0x01010101
-const NEWLINES: u32 = <u32>NEWLINE * 0x01010101
 /** As csv-range.ts: 15 digits always fit a double exactly; longer timestamps are left to it. */
 const MAX_DIGITS: u32 = 15
 
@@ -322,41 +318,57 @@ function isUtf8 (text: usize, length: u32): bool {
   return true
 }
 
-// The hash of the field scanText read last, and the bytes of the fields it read since fieldBits was cleared, ORed.
-let fieldHash: u32 = 0
-let fieldBits: u32 = 0
-
-/** Whether a 32-bit word holds a zero byte (the classic bit trick: a byte that was 0 borrows into its top bit). */
+/**
+ * hashBytes of byte-interner.ts over [key, key + length), four bytes a step, then the last one to three one by
+ * one: the hash ByteInterner finds a key by.
+ */
 // @ts-ignore: a decorator AssemblyScript knows
-@inline function hasZeroByte (word: u32): bool {
-  return ((word - 0x01010101) & ~word & 0x80808080) != 0
+@inline function hashKey (key: usize, length: u32, seed: u32): u32 {
+  let hash = seed
+  let at: u32 = 0
+  for (; at + 4 <= length; at += 4) hash = (hash ^ load<u32>(key + at)) * FNV_PRIME
+  for (; at < length; at++) hash = (hash ^ load<u8>(key + at)) * FNV_PRIME
+  return hash
 }
 
+// The hash of the field scanText read last; whether a byte it read since `nonAscii` was cleared was past ASCII.
+let fieldHash: u32 = 0
+let nonAscii = false
+
 /**
- * Reads a field's text from `from`, hashing it from `seed` into fieldHash as hashBytes does in byte-interner.ts
- * (four bytes a step, then the last one to three one by one), and ORing its bytes into fieldBits; returns where
- * it stops: a quote, a line break, `end`, or, unless `quoted` (text inside quotes may hold commas), a comma.
- * Four bytes are taken at once while none of them is one of those. `quoted` is a constant at every call, so
- * each call inlines a scan of its own.
+ * Reads a field's text from `from`, hashing it from `seed` into fieldHash (hashKey); returns where it stops: a
+ * quote, a line break, `end`, or, unless `quoted` (text inside quotes may hold commas), a comma. The stop is
+ * found 16 bytes at a time (WebAssembly's SIMD), the last bytes before `end` one by one: a third less time than
+ * four bytes at a time with a word's bit tricks, which was a third of reading a line. Sets nonAscii when a byte
+ * read is past ASCII: one of the field's, or of up to 15 after it, in the same 16, which only makes the caller
+ * check a line's UTF-8 that it need not have. `quoted` is a constant at every call, so each call inlines a scan
+ * of its own.
  */
 // @ts-ignore: a decorator AssemblyScript knows
 @inline function scanText (data: usize, from: u32, end: u32, seed: u32, quoted: bool): u32 {
-  let hash = seed
-  let bits: u32 = 0
   let at = from
-  while (at + 4 <= end) {
-    const word = load<u32>(data + at)
-    if ((!quoted && hasZeroByte(word ^ COMMAS)) || hasZeroByte(word ^ QUOTES) || hasZeroByte(word ^ NEWLINES)) break
-    hash = (hash ^ word) * FNV_PRIME
-    bits |= word
-    at += 4
+  let high: i32 = 0
+  while (true) {
+    if (at + 16 > end) {
+      for (let byte = load<u8>(data + at); at < end && (quoted || byte != COMMA) && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
+        high |= byte & 0x80
+      }
+      break
+    }
+    const bytes = v128.load(data + at)
+    let stops = v128.or(i8x16.eq(bytes, i8x16.splat(QUOTE)), i8x16.eq(bytes, i8x16.splat(NEWLINE)))
+    if (!quoted) stops = v128.or(stops, i8x16.eq(bytes, i8x16.splat(COMMA)))
+    // A lane's top bit each: the bytes past ASCII, and the stops.
+    high |= i8x16.bitmask(bytes)
+    const stopLanes = i8x16.bitmask(stops)
+    if (stopLanes != 0) {
+      at += <u32>ctz(stopLanes)
+      break
+    }
+    at += 16
   }
-  for (let byte = load<u8>(data + at); at < end && (quoted || byte != COMMA) && byte != QUOTE && byte != NEWLINE; byte = load<u8>(data + ++at)) {
-    hash = (hash ^ byte) * FNV_PRIME
-    bits |= byte
-  }
-  fieldHash = hash
-  fieldBits |= bits
+  fieldHash = hashKey(data + from, at - from, seed)
+  if (high != 0) nonAscii = true
   return at
 }
 
@@ -442,7 +454,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
       at = <u32>emptyLineBreak + 1
       continue
     }
-    fieldBits = 0
+    nonAscii = false
     const afterVisitor = scanField(data, lineStart, length, visitors.seed)
     const visitorStart = textStart
     const visitorEnd = textEnd
@@ -468,7 +480,7 @@ export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, 
     if (lineBreak < 0 || <u32>lineBreak - lineStart > maxLine) break
     const next = <u32>lineBreak + 1
     // Text that is not valid UTF-8 is left to papaparse, which decodes it as every other path does.
-    if ((fieldBits & 0x80808080) != 0 && !isUtf8(data + lineStart, pageEnd - lineStart)) break
+    if (nonAscii && !isUtf8(data + lineStart, pageEnd - lineStart)) break
     const row = <usize>(rowsRead + pending)
     store<u32>(siteIds + (row << 2), intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
     const time = <f64>timestamp
@@ -501,15 +513,6 @@ export function touchedSink (): u32 { return sink }
 function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, block: usize, count: u32, visitorIds: usize, pageIds: usize): void {
   sink ^= internKeys(visitors, data, block, block + BLOCK * 4, block + BLOCK * 8, count, visitorIds)
   sink ^= internKeys(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, pageIds)
-}
-
-/** hashBytes of byte-interner.ts over [key, key + length): so that ByteInterner finds the keys merged here. */
-function hashKey (key: usize, length: u32, seed: u32): u32 {
-  let hash = seed
-  let at: u32 = 0
-  for (; at + 4 <= length; at += 4) hash = (hash ^ load<u32>(key + at)) * FNV_PRIME
-  for (; at < length; at++) hash = (hash ^ load<u8>(key + at)) * FNV_PRIME
-  return hash
 }
 
 /**

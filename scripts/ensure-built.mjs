@@ -54,7 +54,7 @@ function compile (root, buildInfo) {
   if (existsSync(join(root, 'assembly'))) {
     const asc = join(dirname(require.resolve('assemblyscript/package.json')), 'bin', 'asc.js')
     for (const name of readdirSync(join(root, 'assembly')).filter(name => name.endsWith('.ts'))) {
-      execFileSync(process.execPath, [asc, join('assembly', name), '-O3', '--runtime', 'stub', '--noAssert',
+      execFileSync(process.execPath, [asc, join('assembly', name), '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd',
         '--outFile', join('dist', 'assembly', name.replace(/\.ts$/, '.wasm'))], { cwd: root, stdio: 'inherit' })
     }
   }
