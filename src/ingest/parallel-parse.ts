@@ -113,7 +113,8 @@ export interface BuiltStore {
  * Builds the store on workers, one for each batch, as buildPageViewStore does on one thread: the plan here
  * (while workers just started get ready), then each worker scatters a batch into shared columns, then the
  * workers group the sites, chunk after chunk as each is free (see siteChunks), counting each visitor's sites as
- * they go, and with a session timeout, sessionize each site as they group it: warm-up's work, in parallel and on rows in the CPU's cache.
+ * they go, and with a session timeout, sessionize each site as they group it: warm-up's work, in parallel and on
+ * rows in the CPU's cache.
  * Then the store answers all but pages, while the first worker merges the pages; the others are terminated,
  * and it is once it is done.
  */
@@ -156,7 +157,7 @@ export async function buildOnWorkers (
     } as const
     const groupedByWorker = await Promise.all(workers.map(worker => buildStep<Extract<Built, { type: 'grouped' }>>(worker, group)))
     signal?.throwIfAborted()
-    // Each worker counted the sites of its share for each visitor: a visitor's sites are the sum of the shares'.
+    // Each worker counted, for each visitor, the sites it grouped: a visitor's sites are the sum of the workers' counts.
     const [visitorSiteCount, ...others] = groupedByWorker.map(grouped => grouped.visitorSiteCount)
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
     const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
