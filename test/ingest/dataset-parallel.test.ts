@@ -1,5 +1,6 @@
 // Loading on worker threads, over files split into ranges: the same store and reports as on one thread.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { listCsvFiles } from '../../src/ingest/data-folder.js'
@@ -13,10 +14,10 @@ t.test('worker threads and split files build the same store, with the same line 
   const paths = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 3000, sites: 5, visitors: 200, files: 3, out: dir, seed: 3 })
   const [first, last] = [paths[0], paths.at(-1)!]
   await writeFile(first, 'visitor_id,site_url,page_view_url,timestamp\n' +
-    (await import('node:fs')).readFileSync(first, 'utf8').split('\n').map((line, i) =>
+    readFileSync(first, 'utf8').split('\n').map((line, i) =>
       i === 700 ? 'broken' : i % 97 === 0 && line ? `"${line.replace(',', '",')}` : line).join('\n'))
   // A bad row near the end of the last file, in the ranges cut finest (the parse's last).
-  const lastLines = (await import('node:fs')).readFileSync(last, 'utf8').split('\n')
+  const lastLines = readFileSync(last, 'utf8').split('\n')
   const lastBroken = lastLines.length - 30
   await writeFile(last, lastLines.map((line, i) => i === lastBroken ? 'also,broken' : line).join('\n'))
   const files = await listCsvFiles(dir)
@@ -41,7 +42,6 @@ t.test('unquoted, fully quoted and mixed files: the fast path and papaparse alon
   // The first file stays unquoted.
   const [, quoted, mixed] = generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 6000, sites: 7, visitors: 300, files: 3, out: dir, seed: 12 })
   const rewrite = async (file: string, quoteLine: (index: number) => boolean) => {
-    const { readFileSync } = await import('node:fs')
     await writeFile(file, readFileSync(file, 'utf8').split('\n').map((line, i) =>
       line && quoteLine(i) ? line.split(',').map(field => `"${field}"`).join(',') : line).join('\n'))
   }
