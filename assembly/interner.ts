@@ -413,20 +413,18 @@ const BLOCK: u32 = 64
 
 /**
  * Reads the lines of [data, data + length), each ending with a line break (the last one, with `lastLineEnds`,
- * perhaps with the data's end), into rows, a column each in the region at `rows`, which has room for `maxRows`:
- * the timestamps as doubles, then the site ids, the visitor ids and the page ids (and the time range of the rows
- * read, in firstTime and lastTime). Columns, not rows, so that the caller copies each in one go: copying rows of
- * the four side by side, one by one, took 60–100 ns a row, a sixth of the parse. This is the fast path for plain lines: text fields without quotes, or quoted
+ * perhaps with the data's end), into rows, a column each, with room for every row the lines can hold: the
+ * timestamps as doubles, the site ids, the visitor ids and the page ids (and the time range of the rows read, in
+ * firstTime and lastTime). Columns, not rows, so that the caller copies each in one go: copying rows of the four
+ * side by side, one by one, took 60–100 ns a row, a sixth of the parse. This is the fast path for plain lines: text fields without quotes, or quoted
  * as a CSV writer quotes a field with a comma in it (a quote, text without quotes or line breaks, a quote, then
  * the comma), in valid UTF-8, a non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an
  * empty line is read as no row. Stops before the first line that is anything else (or longer than `maxLine` bytes), which
  * csv-range.ts hands to papaparse; returns where it stopped, relative to `data`.
  */
-export function readLines (data: usize, length: u32, maxLine: u32, rows: usize, maxRows: u32, lastLineEnds: bool): u32 {
-  const timestamps = rows
-  const siteIds = rows + (<usize>maxRows << 3)
-  const visitorIds = siteIds + (<usize>maxRows << 2)
-  const pageIds = visitorIds + (<usize>maxRows << 2)
+export function readLines (
+  data: usize, length: u32, maxLine: u32, timestamps: usize, siteIds: usize, visitorIds: usize, pageIds: usize, lastLineEnds: bool
+): u32 {
   const sites = dictionary(0)
   const visitors = dictionary(1)
   const pages = dictionary(2)

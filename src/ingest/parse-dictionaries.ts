@@ -26,7 +26,7 @@ interface ParseExports {
   arenaAt: (index: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
   mergeKeys: (index: number, keys: number, ends: number, count: number, ids: number) => void
-  readLines: (data: number, length: number, maxLine: number, rows: number, maxRows: number, lastLineEnds: number) => number
+  readLines: (data: number, length: number, maxLine: number, timestamps: number, siteIds: number, visitorIds: number, pageIds: number, lastLineEnds: number) => number
   lastLines: () => number
   lastRows: () => number
   firstTimestamp: () => number
@@ -206,18 +206,22 @@ export class ParseDictionaries {
     const length = to - from
     // Before the lines' region is looked up: taking room for the rows may grow the memory, never move the lines.
     const maxRows = Math.floor(length / SHORTEST_ROW_LINE) + 1
-    const rowsAt = wasm.regionOf(ROWS_REGION, maxRows * ROW_BYTES)
-    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, rowsAt, maxRows, lastLineEnds ? 1 : 0)
+    // The region laid out as four columns of maxRows: the timestamps first, 8-byte aligned like the region.
+    const timestampsAt = wasm.regionOf(ROWS_REGION, maxRows * ROW_BYTES)
+    const siteIdsAt = timestampsAt + Float64Array.BYTES_PER_ELEMENT * maxRows
+    const visitorIdsAt = siteIdsAt + Uint32Array.BYTES_PER_ELEMENT * maxRows
+    const pageIdsAt = visitorIdsAt + Uint32Array.BYTES_PER_ELEMENT * maxRows
+    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, timestampsAt, siteIdsAt, visitorIdsAt, pageIdsAt, lastLineEnds ? 1 : 0)
     const rows = wasm.lastRows()
     const buffer = wasm.memory.buffer
     return {
       end,
       lines: wasm.lastLines(),
       rows,
-      timestamps: new Float64Array(buffer, rowsAt, rows),
-      siteIds: new Uint32Array(buffer, rowsAt + 8 * maxRows, rows),
-      visitorIds: new Uint32Array(buffer, rowsAt + 12 * maxRows, rows),
-      pageIds: new Uint32Array(buffer, rowsAt + 16 * maxRows, rows),
+      timestamps: new Float64Array(buffer, timestampsAt, rows),
+      siteIds: new Uint32Array(buffer, siteIdsAt, rows),
+      visitorIds: new Uint32Array(buffer, visitorIdsAt, rows),
+      pageIds: new Uint32Array(buffer, pageIdsAt, rows),
       firstTimestamp: wasm.firstTimestamp(),
       lastTimestamp: wasm.lastTimestamp()
     }
