@@ -1,6 +1,6 @@
 // A parse's dictionaries (sites, visitors, pages) and its reading of plain lines, in WebAssembly
-// (assembly/interner.ts): each dictionary is ByteInterner's very hash table, built where a lookup costs
-// about half what it does in JavaScript. Bytes are copied into the module's memory to be read there: a
+// (assembly/interner.ts): each dictionary is ByteInterner's hash table (exported as its very slots), built where a
+// lookup costs about half what it does in JavaScript. Bytes are copied into the module's memory to be read there: a
 // copy is a fraction of what reading them costs.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,8 +20,8 @@ interface ParseExports {
   regionOf: (kind: number, bytes: number) => number
   keyCount: (index: number) => number
   keyBytes: (index: number) => number
-  slotsAt: (index: number) => number
   slotsLength: (index: number) => number
+  packSlots: (index: number, to: number) => void
   endsAt: (index: number) => number
   arenaAt: (index: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
@@ -134,10 +134,9 @@ export class WasmInterner {
    * room it copied the keys it adopted into a larger buffer, 0.1 s for the pages at 10 M rows made elsewhere,
    * holding both copies. The visitors' room goes unwritten, which costs no memory: they are merged here, before
    * their keys are taken (PageViewBatchBuilder.finish). Otherwise without the table (an empty one), which a merge does
-   * not read: the visitors' and the pages' tables are 67 MB a parse at 10 M rows made elsewhere.
+   * not read: the visitors' and the pages' tables are 67 MB a parse at 10 M rows made elsewhere (as ByteInterner's).
    */
   keys (adoptable = true): DictionaryKeys {
-    const wasm = this.#wasm
     const { ends, bytes } = this.#views()
     const room = adoptable ? 2 * bytes.length : 0
     const arena = new Uint8Array(bytes.length + room)
@@ -146,9 +145,18 @@ export class WasmInterner {
       bytes: arena.subarray(0, bytes.length),
       room,
       ends: ends.slice(),
-      slots: adoptable ? new Int32Array(wasm.memory.buffer, wasm.slotsAt(this.#index), wasm.slotsLength(this.#index)).slice() : new Int32Array(0),
+      slots: adoptable ? this.#packedSlots() : new Int32Array(0),
       seed: this.seed
     }
+  }
+
+  /** The table as ByteInterner's, packed through the region for keys to intern. */
+  #packedSlots (): Int32Array<ArrayBuffer> {
+    const wasm = this.#wasm
+    const length = wasm.slotsLength(this.#index)
+    const at = wasm.regionOf(KEYS_REGION, length * Int32Array.BYTES_PER_ELEMENT)
+    wasm.packSlots(this.#index, at)
+    return new Int32Array(wasm.memory.buffer, at, length).slice()
   }
 
   #views (): { ends: Uint32Array, bytes: Uint8Array } {
