@@ -202,17 +202,22 @@ export function parseOnWorkers (
   const results: RangeResult[] = []
   const workers = startWorkers(Math.min(workerCount, ranges.length), options, workerScript)
   const buildWorkers: Worker[] = []
-  /** Workers told to finish, or, the last, waiting to be. */
-  let finishing = 0
   /**
-   * The last worker to run out of ranges, until the others' batches are in: it finishes with the one batch that
-   * comes adoptable, and merges their visitors into its own first, on its thread, while the build waits for it.
+   * The worker whose batch the build adopts: every other hands it the visitors new in each range it parses,
+   * which it merges into its own as they come (see PageViewBatchBuilder.newVisitorKeys), and it finishes last,
+   * merging their last visitors first, while the build waits for it.
    */
-  let lastToFinish: Worker | undefined
-  const finishLast = (): void => {
-    if (lastToFinish === undefined || batches.length < workers.length - 1) return
-    lastToFinish.postMessage({ type: 'finish', adoptable: true, otherVisitors: batches.map(({ visitors: { bytes, ends } }) => ({ bytes, ends })) } satisfies ToWorker)
-    lastToFinish = undefined
+  const [merger] = workers
+  /** Of each batch in `batches` but the merger's, which worker parsed it: the number its visitors are merged by. */
+  const sources: number[] = []
+  /** The merger has run out of ranges, and waits for the others' batches to finish. */
+  let mergerDone = false
+  const finishMerger = (): void => {
+    if (!mergerDone || batches.length < workers.length - 1) return
+    const others = batches.map(({ visitors: { bytes, ends } }, b) => ({ source: sources[b], keys: { bytes, ends } }))
+    // Handed over: nothing reads a merged batch's visitors here.
+    merger.postMessage({ type: 'finish', adoptable: true, others } satisfies ToWorker, others.flatMap(({ keys }) => [keys.bytes.buffer, keys.ends.buffer]) as ArrayBuffer[])
+    mergerDone = false
   }
 
   return new Promise((resolve, reject) => {
@@ -235,14 +240,14 @@ export function parseOnWorkers (
     signal?.addEventListener('abort', abort)
     const sendNext = (worker: Worker): void => {
       const range = queue.shift()
-      if (range) worker.postMessage({ type: 'parse', range } satisfies ToWorker)
-      else if (++finishing < workers.length) worker.postMessage({ type: 'finish', adoptable: false } satisfies ToWorker)
+      if (range) worker.postMessage({ type: 'parse', range, handOverVisitors: worker !== merger } satisfies ToWorker)
+      else if (worker !== merger) worker.postMessage({ type: 'finish', adoptable: false } satisfies ToWorker)
       else {
-        lastToFinish = worker
-        finishLast()
+        mergerDone = true
+        finishMerger()
       }
     }
-    for (const worker of workers) {
+    workers.forEach((worker, source) => {
       const onExit = (code: number): void => fail(exitedEarly(code))
       worker.on('error', fail)
       worker.on('exit', onExit)
@@ -253,17 +258,22 @@ export function parseOnWorkers (
             break
           case 'parsed':
             results.push(message.result)
+            if (message.visitors) {
+              const { bytes, ends } = message.visitors
+              merger.postMessage({ type: 'mergeVisitors', visitors: { source, keys: { bytes, ends } } } satisfies ToWorker, [bytes.buffer, ends.buffer] as ArrayBuffer[])
+            }
             sendNext(worker)
             break
           case 'failed':
             fail(new CsvFormatError(message.message))
             break
           case 'batch':
-            // The adoptable batch first: the build adopts the first batch's dictionaries.
-            if (message.batch.visitors.slots.length > 0) batches.unshift(message.batch)
+            // The merger's batch first: the build adopts the first batch's dictionaries.
+            if (worker === merger) batches.unshift(message.batch)
             else {
               batches.push(message.batch)
-              finishLast()
+              sources.push(source)
+              finishMerger()
             }
             if (freshBuildWorkers) {
               worker.off('exit', onExit)
@@ -274,6 +284,6 @@ export function parseOnWorkers (
         }
       })
       sendNext(worker)
-    }
+    })
   })
 }

@@ -121,6 +121,18 @@ export class WasmInterner {
     return new Uint32Array(wasm.memory.buffer, idsAt, ends.length).slice()
   }
 
+  /**
+   * The keys from id `from` on, as merge() takes them, in buffers of their own: what a parse hands over of its
+   * visitors as it goes, for another to merge while both parse (see PageViewBatchBuilder.newVisitorKeys).
+   */
+  keysFrom (from: number): Pick<DictionaryKeys, 'bytes' | 'ends'> {
+    const { ends, bytes } = this.#views()
+    const start = from === 0 ? 0 : ends[from - 1]
+    const keyEnds = ends.slice(from)
+    for (let i = 0; i < keyEnds.length; i++) keyEnds[i] -= start
+    return { bytes: bytes.slice(start), ends: keyEnds }
+  }
+
   /** The string of an id. */
   keyOf (id: number): string {
     const { ends, bytes } = this.#views()

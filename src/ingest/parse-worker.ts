@@ -6,19 +6,22 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
-import { PageViewBatchBuilder, type PageViewBatch } from './page-view-batch.js'
+import { PageViewBatchBuilder, type PageViewBatch, type VisitorsFrom } from './page-view-batch.js'
 import { mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
 import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
 import { TablePacker, type PackedTables } from '../domain/sessions.js'
 
 export type ToWorker =
-  | { type: 'parse', range: CsvRange }
+  /** `handOverVisitors`: answered with the visitors new since the last range (see PageViewBatchBuilder.newVisitorKeys). */
+  | { type: 'parse', range: CsvRange, handOverVisitors: boolean }
+  /** Visitors another parse handed over, to merge into this one's as they come. */
+  | { type: 'mergeVisitors', visitors: VisitorsFrom }
   /**
-   * `adoptable`: the batch whose dictionaries the build's merge adopts, which merges the others' visitors into its
-   * own first (see PageViewBatchBuilder.finish).
+   * `adoptable`: the batch whose dictionaries the build's merge adopts, which merges the others' last visitors
+   * into its own first (see PageViewBatchBuilder.finish).
    */
   | { type: 'finish', adoptable: false }
-  | { type: 'finish', adoptable: true, otherVisitors: Array<Pick<DictionaryKeys, 'bytes' | 'ends'>> }
+  | { type: 'finish', adoptable: true, others: VisitorsFrom[] }
   | { type: 'scatter', batch: BatchColumns, visitorIdMap: Uint32Array, pageIdOffset: number, siteCursor: Uint32Array, columns: StoreColumns }
   /**
    * `siteChunks`, as siteChunks gives them, shared by the build workers, each taking the next chunk (`nextChunk[0]`,
@@ -31,7 +34,7 @@ export interface SessionizeOptions { timeoutSeconds: number }
 
 export type FromWorker =
   | { type: 'progress', bytes: number }
-  | { type: 'parsed', result: RangeResult }
+  | { type: 'parsed', result: RangeResult, visitors?: Pick<DictionaryKeys, 'bytes' | 'ends'> }
   | { type: 'batch', batch: PageViewBatch }
   | { type: 'scattered' }
   | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
@@ -45,19 +48,30 @@ let builder: PageViewBatchBuilder | undefined
 const port = parentPort!
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer)
 
-async function parse (range: CsvRange): Promise<void> {
+async function parse (range: CsvRange, handOverVisitors: boolean): Promise<void> {
+  const parsing = batchBuilder()
+  const result = await parseRange(range, parsing, options, bytes => send({ type: 'progress', bytes }))
+  if (!handOverVisitors) return send({ type: 'parsed', result })
+  const visitors = parsing.newVisitorKeys()
+  send({ type: 'parsed', result, visitors }, [visitors.bytes.buffer, visitors.ends.buffer] as ArrayBuffer[])
+}
+
+function batchBuilder (): PageViewBatchBuilder {
   builder ??= new PageViewBatchBuilder(options.expected)
-  const result = await parseRange(range, builder, options, bytes => send({ type: 'progress', bytes }))
-  send({ type: 'parsed', result })
+  return builder
 }
 
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'parse':
-      parse(message.range).catch((error: Error) => send({ type: 'failed', message: error.message }))
+      parse(message.range, message.handOverVisitors).catch((error: Error) => send({ type: 'failed', message: error.message }))
+      break
+    case 'mergeVisitors':
+      // Between two chunks of this worker's own parse, or once it has run out of ranges.
+      batchBuilder().mergeVisitors(message.visitors)
       break
     case 'finish': {
-      const batch = message.adoptable ? builder!.finish(true, message.otherVisitors) : builder!.finish(false)
+      const batch = message.adoptable ? builder!.finish(true, message.others) : builder!.finish(false)
       // Dropped once the batch is handed over, for a parse worker that goes on to build: its columns have spare
       // capacity that the build should not hold.
       builder = undefined

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import { buildPageViewStore, siteChunks, siteRowCount, type PageViewStore } from '../../src/domain/page-view-store.js'
+import { KeyList } from '../../src/domain/byte-interner.js'
 
 t.test('the builder grows past its first capacity and trims to the rows added', async t => {
   const builder = new PageViewBatchBuilder()
@@ -35,11 +36,15 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   const second = new PageViewBatchBuilder()
   second.add('v1', 'a', 'a/1', 5)
   second.add('v3', 'b', 'b/y', 1)
+  // Its visitors handed over as a parse hands them over, range after range: v1 and v3, then none, then v2.
+  first.mergeVisitors({ source: 7, keys: second.newVisitorKeys() })
+  first.mergeVisitors({ source: 7, keys: second.newVisitorKeys() })
   second.add('v2', 'a', 'a/2', 7)
-  // The second batch's dictionaries as keys only, as a parse hands over all but the first.
+  // The second batch's dictionaries as keys only, as a parse hands over all but the first; its visitors, the last one.
   const keysOnly = second.finish(false)
-  t.same([keysOnly.sites.slots.length, keysOnly.visitors.slots.length, keysOnly.pages.slots.length, keysOnly.visitors.room], [0, 0, 0, 0], 'no tables, no room')
-  const merged = first.finish(true, [keysOnly.visitors])
+  t.same([keysOnly.sites.slots.length, keysOnly.visitors.slots.length, keysOnly.pages.slots.length, keysOnly.pages.room], [0, 0, 0, 0], 'no tables, no room')
+  t.same(new KeyList(keysOnly.visitors).keyOf(0), 'v2', 'the visitors not handed over yet')
+  const merged = first.finish(true, [{ source: 7, keys: keysOnly.visitors }])
   t.same(merged.mergedVisitorIds, [Uint32Array.of(0, 2, 1)], "the second batch's visitors v1, v3, v2 merged into the first's v1, v2")
   const store = buildPageViewStore([merged, keysOnly])
   t.same(store.siteUrls, ['b', 'a'])

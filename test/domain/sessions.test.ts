@@ -19,7 +19,7 @@ function storeOf (...files: View[][]): PageViewStore {
     return builder
   })
   const otherBatches = others.map(builder => builder.finish(false))
-  return buildPageViewStore([first.finish(true, otherBatches.map(batch => batch.visitors)), ...otherBatches])
+  return buildPageViewStore([first.finish(true, otherBatches.map((batch, source) => ({ source, keys: batch.visitors }))), ...otherBatches])
 }
 
 async function sessions (store: PageViewStore, site: string, timeout = 1800): Promise<number[]> {
