@@ -1,5 +1,6 @@
-// A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back; and it
-// helps build the store, scattering a batch's rows into shared columns, grouping a share of the sites (and
+// A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back, handing
+// over the visitors new in each range to the worker whose batch the build adopts, or, as that worker, merging
+// the others' as they come; and it helps build the store, scattering a batch's rows into shared columns, grouping a share of the sites (and
 // sessionizing each as it is grouped, when warm-up will want its table), and, last, merging the pages: as the
 // worker that parsed, or as a worker started for the build alone (ParseOnWorkersOptions.freshBuildWorkers),
 // which never parses.
