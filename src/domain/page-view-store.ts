@@ -2,6 +2,7 @@
 
 import { ByteInterner, KeyList, type DictionaryKeys } from './byte-interner.js'
 import type { PageViewBatch } from '../ingest/page-view-batch.js'
+import { concatenated } from './typed-arrays.js'
 
 /**
  * Every page view, clustered so that one site's views are one contiguous slice in which each visitor's
@@ -322,12 +323,7 @@ export function scatterRows (
  */
 export function mergePages (pages: readonly DictionaryKeys[], pageColumn: Uint32Array): Pick<DictionaryKeys, 'bytes' | 'ends'> {
   const { merged, idMaps } = mergeDictionaries(pages)
-  const mergedIds = new Uint32Array(idMaps.reduce((sum, ids) => sum + ids.length, 0))
-  let offset = 0
-  for (const ids of idMaps) {
-    mergedIds.set(ids, offset)
-    offset += ids.length
-  }
+  const mergedIds = concatenated(idMaps)
   for (let row = 0; row < pageColumn.length; row++) pageColumn[row] = mergedIds[pageColumn[row]]
   const { bytes, ends } = merged.keys()
   return { bytes, ends }

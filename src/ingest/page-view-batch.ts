@@ -1,7 +1,7 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
 import type { DictionaryKeys } from '../domain/byte-interner.js'
 import { ParseDictionaries, type DictionarySizes, type WasmInterner } from './parse-dictionaries.js'
-import { grown } from '../domain/typed-arrays.js'
+import { concatenated, grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
 export interface PageViewBatch {
@@ -210,15 +210,4 @@ export class PageViewBatchBuilder {
     this.#pageColumn = grown(this.#pageColumn, 0)
     this.#timestampColumn = grown(this.#timestampColumn, 0)
   }
-}
-
-/** The ids of several pieces, one after another, in one array. */
-function concatenated (pieces: readonly Uint32Array[]): Uint32Array {
-  const ids = new Uint32Array(pieces.reduce((sum, piece) => sum + piece.length, 0))
-  let at = 0
-  for (const piece of pieces) {
-    ids.set(piece, at)
-    at += piece.length
-  }
-  return ids
 }
