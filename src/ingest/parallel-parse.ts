@@ -259,8 +259,8 @@ export function parseOnWorkers (
           case 'parsed':
             results.push(message.result)
             if (message.visitors) {
-              const { bytes, ends } = message.visitors
-              merger.postMessage({ type: 'mergeVisitors', visitors: { source, keys: { bytes, ends } } } satisfies ToWorker, [bytes.buffer, ends.buffer] as ArrayBuffer[])
+              const keys = message.visitors
+              merger.postMessage({ type: 'mergeVisitors', visitors: { source, keys } } satisfies ToWorker, [keys.bytes.buffer, keys.ends.buffer] as ArrayBuffer[])
             }
             sendNext(worker)
             break
