@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { PROJECT_ROOT } from '../src/project-root.js'
-import { PageViewBatchBuilder } from '../src/ingest/page-view-batch.js'
+import { PageViewBatchBuilder, expectedSizes } from '../src/ingest/page-view-batch.js'
 
 const CHUNK_BYTES = 4 * 1024 * 1024
 const NEWLINE = 10
@@ -28,8 +28,8 @@ const bytes = texts.reduce((sum, text) => sum + text.length, 0)
 
 /** One parse of every text; its rows, and nanoseconds a row by the clock and in user CPU time. */
 function parseOnce (): { rows: number, wallNs: number, cpuNs: number } {
-  // As a load sizes a parse of these bytes (loadDataset's expected sizes).
-  const builder = new PageViewBatchBuilder({ visitors: Math.ceil(bytes / 560), pages: Math.ceil(bytes / 400), rows: Math.ceil(bytes / 40), keyBytes: Math.ceil(bytes / 4) })
+  // As a load sizes a parse of these bytes.
+  const builder = new PageViewBatchBuilder(expectedSizes(bytes))
   let rows = 0
   const started = performance.now()
   const cpu = process.cpuUsage()

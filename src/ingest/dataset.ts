@@ -5,6 +5,7 @@ import { basename } from 'node:path'
 import { CsvFormatError, type BadRow, type CsvRange, type RangeResult } from './csv-range.js'
 import { buildOnWorkers, parseOnThisThread, parseOnWorkers, stopParseWorkers, type BuiltStore, type ParsedRanges, type WorkerOptions } from './parallel-parse.js'
 import { buildPageViewStore, type PageViewStore } from '../domain/page-view-store.js'
+import { expectedSizes } from './page-view-batch.js'
 import type { CsvFile } from './data-folder.js'
 
 export interface LoadProgress {
@@ -182,23 +183,7 @@ export async function loadDataset (files: readonly CsvFile[], options: LoadOptio
   // What each parse reads, about: its share of the bytes.
   const bytesPerParse = progress.bytesTotal / Math.max(workers, 1)
   const parseOptions: WorkerOptions = {
-    // Guesses, only to size each parser's dictionaries and its columns up front (see ParseDictionaries):
-    // - Visitors, one per 560 bytes of CSV: the generated data has one per 480 (60 bytes a view, 8 views a
-    //   visitor), data made elsewhere one per 1,465 (UUIDs, long URLs). Both get a table of 2 M slots a parse at
-    //   10 M rows; at 480, the second got 4 M (33.5 MB, touched all over for 560 K keys, and saved so), and a
-    //   peak 25–35 MB higher. Too few is a rehash as it grows.
-    // - Pages, one per 400 bytes: as many as a log whose URLs carry query strings has (10 M rows made elsewhere:
-    //   2.3 M URLs, 1.3 M of them in each parse's 543 MB), whose table then never grows. A log of few pages pays
-    //   a table of 16 MB a parse at 10 M rows (the generated one: 6–12 MB more at its peak, no slower).
-    // - Rows, generously: at least 40 bytes a view. Columns past what is written take no memory.
-    // - Room for each of the visitors' and the pages' keys, a quarter of the bytes: most rows repeat keys seen
-    //   before (the pages' keys were a ninth of the bytes at 10 M rows made elsewhere).
-    expected: {
-      visitors: Math.ceil(bytesPerParse / 560),
-      pages: Math.ceil(bytesPerParse / 400),
-      rows: Math.ceil(bytesPerParse / 40),
-      keyBytes: Math.ceil(bytesPerParse / 4)
-    },
+    expected: expectedSizes(bytesPerParse),
     strict: options.strict,
     maxBadRowExamples: options.maxBadRowExamples,
     fastPath: options.fastPath,

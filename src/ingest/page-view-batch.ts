@@ -40,6 +40,30 @@ export interface ExpectedSizes extends DictionarySizes {
   rows: number
 }
 
+/**
+ * What a parse of `bytes` of CSV expects: guesses, only to size its dictionaries and its columns up front (see
+ * ParseDictionaries).
+ * - Visitors, one per 560 bytes of CSV: the generated data has one per 480 (60 bytes a view, 8 views a visitor),
+ *   data made elsewhere one per 1,465 (UUIDs, long URLs). Both get a table of 2 M slots a parse at 10 M rows; at
+ *   480, the second got 4 M (33.5 MB when slots were 8 bytes, touched all over for 560 K keys, and saved so), and
+ *   a peak 25–35 MB higher. Too few is a rehash as it grows.
+ * - Pages, one per 400 bytes: as many as a log whose URLs carry query strings has (10 M rows made elsewhere: 2.3 M
+ *   URLs, 1.3 M of them in each parse's 543 MB), whose table then never grows. A log of few pages pays a table of
+ *   2 M slots a parse at 10 M rows (16 MB when slots were 8 bytes, 32 MB now; the generated one: 6–12 MB more at
+ *   its peak then, no slower).
+ * - Rows, generously: at least 40 bytes a view. Columns past what is written take no memory.
+ * - Room for each of the visitors' and the pages' keys, a quarter of the bytes: most rows repeat keys seen before
+ *   (the pages' keys were a ninth of the bytes at 10 M rows made elsewhere).
+ */
+export function expectedSizes (bytes: number): ExpectedSizes {
+  return {
+    visitors: Math.ceil(bytes / 560),
+    pages: Math.ceil(bytes / 400),
+    rows: Math.ceil(bytes / 40),
+    keyBytes: Math.ceil(bytes / 4)
+  }
+}
+
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
   #dictionaries: ParseDictionaries
