@@ -349,7 +349,7 @@ let fieldHash: u32 = 0
 let nonAscii = false
 
 /**
- * Reads a field's text from `from`, hashing it from `seed` into fieldHash (hashKey); returns where it stops: a
+ * Reads a field's text from `from`, when `hashed` hashing it from `seed` into fieldHash (hashKey); returns where it stops: a
  * quote, a line break, `end`, or, unless `quoted` (text inside quotes may hold commas), a comma. The stop is
  * found 16 bytes at a time (WebAssembly's SIMD), the last bytes before `end` one by one: a third less time than
  * four bytes at a time with a word's bit tricks, which was a third of reading a line. Sets nonAscii when a byte
@@ -358,7 +358,7 @@ let nonAscii = false
  * of its own.
  */
 // @ts-ignore: a decorator AssemblyScript knows
-@inline function scanText (data: usize, from: u32, end: u32, seed: u32, quoted: bool): u32 {
+@inline function scanText (data: usize, from: u32, end: u32, seed: u32, hashed: bool, quoted: bool): u32 {
   let at = from
   let high: i32 = 0
   while (true) {
@@ -380,7 +380,7 @@ let nonAscii = false
     }
     at += 16
   }
-  fieldHash = hashKey(data + from, at - from, seed)
+  if (hashed) fieldHash = hashKey(data + from, at - from, seed)
   if (high != 0) nonAscii = true
   return at
 }
@@ -391,21 +391,21 @@ let textEnd: u32 = 0
 
 /**
  * Reads the text field at `from`, unquoted or quoted as a CSV writer quotes a field with a comma in it (a quote,
- * text without quotes or line breaks, a quote): its text's bounds in textStart and textEnd, its hash in
- * fieldHash. Returns where it stops: its comma when it is one of those, or anything else (a quote, a line
+ * text without quotes or line breaks, a quote): its text's bounds in textStart and textEnd, its hash, when
+ * `hashed`, in fieldHash. Returns where it stops: its comma when it is one of those, or anything else (a quote, a line
  * break, `end`; `""` inside quotes is csv-range.ts's) that leaves the line to csv-range.ts.
  */
 // @ts-ignore: a decorator AssemblyScript knows
-@inline function scanField (data: usize, from: u32, end: u32, seed: u32): u32 {
+@inline function scanField (data: usize, from: u32, end: u32, seed: u32, hashed: bool): u32 {
   if (from < end && load<u8>(data + from) == QUOTE) {
-    const closingQuote = scanText(data, from + 1, end, seed, true)
+    const closingQuote = scanText(data, from + 1, end, seed, hashed, true)
     if (closingQuote == end || load<u8>(data + closingQuote) != QUOTE) return end
     textStart = from + 1
     textEnd = closingQuote
     return closingQuote + 1
   }
   textStart = from
-  textEnd = scanText(data, from, end, seed, false)
+  textEnd = scanText(data, from, end, seed, hashed, false)
   return textEnd
 }
 
@@ -423,6 +423,9 @@ let textEnd: u32 = 0
 
 /** Rows of a block of lines, kept until their visitors and pages are interned together. */
 const BLOCK: u32 = 64
+/** What readLines looks up: each row's site and visitor, its page, or both (as parse-dictionaries.ts says). */
+const INTERN_ROWS: u32 = 1
+const INTERN_PAGES: u32 = 2
 
 /**
  * Reads the lines of [data, data + length), each ending with a line break (the last one, with `lastLineEnds`,
@@ -433,14 +436,19 @@ const BLOCK: u32 = 64
  * as a CSV writer quotes a field with a comma in it (a quote, text without quotes or line breaks, a quote, then
  * the comma), in valid UTF-8, a non-empty visitor and site, a timestamp of 1 to 15 digits, an optional \r; an
  * empty line is read as no row. Stops before the first line that is anything else (or longer than `maxLine` bytes), which
- * csv-range.ts hands to papaparse; returns where it stopped, relative to `data`.
+ * csv-range.ts hands to papaparse; returns where it stopped, relative to `data`. `interned` says which ids are
+ * looked up (INTERN_ROWS: sites and visitors; INTERN_PAGES: pages): the others' columns are left unwritten, and
+ * their fields are read, not hashed.
  */
 export function readLines (
-  data: usize, length: u32, maxLine: u32, timestamps: usize, siteIds: usize, visitorIds: usize, pageIds: usize, lastLineEnds: bool
+  data: usize, length: u32, maxLine: u32, timestamps: usize, siteIds: usize, visitorIds: usize, pageIds: usize, lastLineEnds: bool,
+  interned: u32
 ): u32 {
   const sites = dictionary(0)
   const visitors = dictionary(1)
   const pages = dictionary(2)
+  const internRows = (interned & INTERN_ROWS) != 0
+  const internPages = (interned & INTERN_PAGES) != 0
   if (block == 0) block = allocate(BLOCK * 6 * 4)
   // Per row of the block: visitor start, end and hash, then page start, end and hash, as internKeys takes them.
   const visitorStarts = block
@@ -466,17 +474,17 @@ export function readLines (
       continue
     }
     nonAscii = false
-    const afterVisitor = scanField(data, lineStart, length, visitors.seed)
+    const afterVisitor = scanField(data, lineStart, length, visitors.seed, internRows)
     const visitorStart = textStart
     const visitorEnd = textEnd
     const visitorHash = fieldHash
     if (visitorEnd == visitorStart || afterVisitor == length || load<u8>(data + afterVisitor) != COMMA) break
-    const afterSite = scanField(data, afterVisitor + 1, length, sites.seed)
+    const afterSite = scanField(data, afterVisitor + 1, length, sites.seed, internRows)
     const siteStart = textStart
     const siteEnd = textEnd
     const siteHash = fieldHash
     if (siteEnd == siteStart || afterSite == length || load<u8>(data + afterSite) != COMMA) break
-    const afterPage = scanField(data, afterSite + 1, length, pages.seed)
+    const afterPage = scanField(data, afterSite + 1, length, pages.seed, internPages)
     const pageStart = textStart
     const pageEnd = textEnd
     const pageHash = fieldHash
@@ -493,7 +501,7 @@ export function readLines (
     // Text that is not valid UTF-8 is left to papaparse, which decodes it as every other path does.
     if (nonAscii && !isUtf8(data + lineStart, pageEnd - lineStart)) break
     const row = <usize>(rowsRead + pending)
-    store<u32>(siteIds + (row << 2), intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
+    if (internRows) store<u32>(siteIds + (row << 2), intern(sites, data + siteStart, siteEnd - siteStart, siteHash))
     const time = <f64>timestamp
     store<f64>(timestamps + (row << 3), time)
     if (time < firstTime) firstTime = time
@@ -507,12 +515,12 @@ export function readLines (
     linesRead++
     at = next
     if (++pending == BLOCK) {
-      resolveBlock(visitors, pages, data, block, pending, visitorIds + (<usize>rowsRead << 2), pageIds + (<usize>rowsRead << 2))
+      resolveBlock(visitors, pages, data, block, pending, visitorIds + (<usize>rowsRead << 2), pageIds + (<usize>rowsRead << 2), interned)
       rowsRead += pending
       pending = 0
     }
   }
-  resolveBlock(visitors, pages, data, block, pending, visitorIds + (<usize>rowsRead << 2), pageIds + (<usize>rowsRead << 2))
+  resolveBlock(visitors, pages, data, block, pending, visitorIds + (<usize>rowsRead << 2), pageIds + (<usize>rowsRead << 2), interned)
   rowsRead += pending
   return min(at, length)
 }
@@ -521,9 +529,9 @@ export function readLines (
 let sink: u32 = 0
 export function touchedSink (): u32 { return sink }
 
-function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, block: usize, count: u32, visitorIds: usize, pageIds: usize): void {
-  sink ^= internKeys(visitors, data, block, block + BLOCK * 4, block + BLOCK * 8, count, visitorIds)
-  sink ^= internKeys(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, pageIds)
+function resolveBlock (visitors: Dictionary, pages: Dictionary, data: usize, block: usize, count: u32, visitorIds: usize, pageIds: usize, interned: u32): void {
+  if (interned & INTERN_ROWS) sink ^= internKeys(visitors, data, block, block + BLOCK * 4, block + BLOCK * 8, count, visitorIds)
+  if (interned & INTERN_PAGES) sink ^= internKeys(pages, data, block + BLOCK * 12, block + BLOCK * 16, block + BLOCK * 20, count, pageIds)
 }
 
 /**

@@ -225,7 +225,9 @@ export interface StorePlan {
   /**
    * What each batch's page ids are offset by in the store's page column until mergePages: batch b's page i is
    * pageIdOffsets[b] + i there. The pages' merge, some 0.7 s of one thread at 10 M rows made elsewhere (2.3 M
-   * URLs), waits until every site is sessionized, which no page is needed for.
+   * URLs), waits until every site is sessionized, which no page is needed for. When the batches' pages were left
+   * for later (PageViewBatch.pagesDeferred), what each batch's row numbers are offset by: the page column then
+   * holds each row's number in the parse, batch after batch (see mergeDeferredPages).
    */
   readonly pageIdOffsets: number[]
   readonly siteRowStart: Uint32Array
@@ -265,7 +267,7 @@ export function planStore (batches: readonly PageViewBatch[]): StorePlan {
   let pageIds = 0
   for (const batch of batches) {
     pageIdOffsets.push(pageIds)
-    pageIds += batch.pages.ends.length
+    pageIds += batch.pagesDeferred ? batch.timestampColumn.length : batch.pages.ends.length
   }
   const siteCount = sites.size
 
@@ -327,6 +329,26 @@ export function mergePages (pages: readonly DictionaryKeys[], pageColumn: Uint32
   for (let row = 0; row < pageColumn.length; row++) pageColumn[row] = mergedIds[pageColumn[row]]
   const { bytes, ends } = merged.keys()
   return { bytes, ends }
+}
+
+/**
+ * mergePages for a store whose batches left their pages for later (PageViewBatch.pagesDeferred): its page column
+ * holds each row's number in the parse (StorePlan.pageIdOffsets), and `rowPages`, batch after batch (`batchRows`
+ * rows each), each row's page id in its batch's dictionary, as a later parse of each batch's ranges read them.
+ * Rewrites both: the page column ends in the merged dictionary's ids. Returns the merged keys.
+ */
+export function mergeDeferredPages (
+  pages: readonly DictionaryKeys[], rowPages: Uint32Array, batchRows: readonly number[], pageColumn: Uint32Array
+): Pick<DictionaryKeys, 'bytes' | 'ends'> {
+  let row = 0
+  let pageIdOffset = 0
+  pages.forEach((keys, b) => {
+    for (const end = row + batchRows[b]; row < end; row++) rowPages[row] += pageIdOffset
+    pageIdOffset += keys.ends.length
+  })
+  const merged = mergePages(pages, rowPages)
+  for (let at = 0; at < pageColumn.length; at++) pageColumn[at] = rowPages[pageColumn[at]]
+  return merged
 }
 
 /** Scratch space for grouping a site of up to `rows` rows, in a store of `visitorCount` visitors. */

@@ -188,7 +188,8 @@ export async function loadDataset (files: readonly CsvFile[], options: LoadOptio
     maxBadRowExamples: options.maxBadRowExamples,
     fastPath: options.fastPath,
     chunkBytes: tuning.chunkBytes,
-    maxRecordBytes: tuning.maxRecordBytes
+    maxRecordBytes: tuning.maxRecordBytes,
+    deferPages: workers > 0 && !files.some(file => file.pipe)
   }
   const onBytes = (bytes: number): void => {
     progress.bytesDone += bytes
@@ -237,7 +238,7 @@ export async function loadDataset (files: readonly CsvFile[], options: LoadOptio
 
   const parsedAt = performance.now()
   const { store, complete, sessionTables } = parsed.workers.length > 0
-    ? await buildOnWorkers(parsed.workers, parsed.batches, options.sessionTimeoutSeconds, options.signal)
+    ? await buildOnWorkers(parsed, options.sessionTimeoutSeconds, options.signal)
     : builtOnThisThread(buildPageViewStore(parsed.batches))
   const builtAt = performance.now()
   const summary: DatasetSummary = {

@@ -1,6 +1,6 @@
 // Columnar page views with their own dictionaries: what parsing produces, before the store merges it.
 import type { DictionaryKeys } from '../domain/byte-interner.js'
-import { ParseDictionaries, type DictionarySizes, type WasmInterner } from './parse-dictionaries.js'
+import { ParseDictionaries, type DictionarySizes, type Interned, type WasmInterner } from './parse-dictionaries.js'
 import { concatenated, grown } from '../domain/typed-arrays.js'
 
 /** Page views as columns; ids index the batch's own dictionaries. */
@@ -11,7 +11,9 @@ export interface PageViewBatch {
    * over before (see PageViewBatchBuilder.newVisitorKeys), all of them when none were.
    */
   readonly visitors: DictionaryKeys
+  /** Empty when the pages were left for later: the page column then holds each row's number in the batch. */
   readonly pages: DictionaryKeys
+  readonly pagesDeferred: boolean
   readonly siteColumn: Uint32Array
   readonly visitorColumn: Uint32Array
   readonly pageColumn: Uint32Array
@@ -20,6 +22,8 @@ export interface PageViewBatch {
   readonly siteRowCounts: Uint32Array
   readonly firstTimestamp: number
   readonly lastTimestamp: number
+  /** Of the rows' timestamps in order (withTimestamp): how a later parse of the same ranges knows it read the same rows. */
+  readonly checksum: number
   /**
    * The visitors of the other batches of a store, merged into this one's, batch by batch: the id in `visitors`
    * of each of their ids. A store of several batches takes every visitor from its first (see planStore).
@@ -28,6 +32,9 @@ export interface PageViewBatch {
 }
 
 const INITIAL_CAPACITY = 1024
+
+/** Folds a row's timestamp into the checksum of the rows before it (FNV-1a, over the timestamp's low 32 bits). */
+const withTimestamp = (checksum: number, timestamp: number): number => Math.imul(checksum ^ timestamp, 0x01000193)
 
 /** Visitors another batch hands over to be merged into a builder's, and which batch: the caller's number for it. */
 export interface VisitorsFrom {
@@ -64,8 +71,16 @@ export function expectedSizes (bytes: number): ExpectedSizes {
   }
 }
 
+/** The dictionaries' sizes a parse expects, none for those it does not intern. */
+function dictionarySizes (expected: Partial<DictionarySizes>, interned: Interned): Partial<DictionarySizes> {
+  if (interned === 'allButPages') return { ...expected, pages: 0 }
+  if (interned === 'pagesOnly') return { ...expected, visitors: 0 }
+  return expected
+}
+
 /** Interns ids and appends rows into columns grown geometrically; no object is kept per row. */
 export class PageViewBatchBuilder {
+  readonly #interned: Interned
   #dictionaries: ParseDictionaries
 
   #siteColumn: Uint32Array<ArrayBuffer>
@@ -81,6 +96,7 @@ export class PageViewBatchBuilder {
   #siteRowCounts = new Uint32Array(64)
   #firstTimestamp = Infinity
   #lastTimestamp = -Infinity
+  #checksum = 0
   /** Visitors handed over so far (newVisitorKeys). */
   #visitorsHandedOver = 0
   /** For each other batch (by its source number), the ids here of the visitors it handed over, piece by piece. */
@@ -89,10 +105,12 @@ export class PageViewBatchBuilder {
   /**
    * `expected` sizes the dictionaries up front (see ParseDictionaries), and the columns: growing one copies it,
    * and holds both copies for a moment, which was the largest moment of a load's memory. Too many rows costs
-   * nothing: the end of a column never written takes no memory.
+   * nothing: the end of a column never written takes no memory. `interned`: the ids looked up; a row's id that is
+   * not is 0, and its page id, when the pages are left for later, its number in the batch.
    */
-  constructor (expected: Partial<ExpectedSizes> = {}) {
-    this.#dictionaries = new ParseDictionaries(expected)
+  constructor (expected: Partial<ExpectedSizes> = {}, interned: Interned = 'all') {
+    this.#interned = interned
+    this.#dictionaries = new ParseDictionaries(dictionarySizes(expected, interned))
     const capacity = Math.max(INITIAL_CAPACITY, expected.rows ?? 0)
     this.#siteColumn = new Uint32Array(capacity)
     this.#visitorColumn = new Uint32Array(capacity)
@@ -127,15 +145,27 @@ export class PageViewBatchBuilder {
    * `lastLineEnds`, `to` ends a last line that has no line break.
    */
   addPlainLines (from: number, to: number, maxLine: number, lastLineEnds: boolean): { end: number, lines: number, rows: number } {
-    const { end, lines, rows, siteIds, visitorIds, pageIds, timestamps, firstTimestamp, lastTimestamp } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds)
+    const interned = this.#interned
+    const { end, lines, rows, siteIds, visitorIds, pageIds, timestamps, firstTimestamp, lastTimestamp } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds, interned)
     while (this.#length + rows > this.#timestampColumn.length) this.#grow()
-    if (this.sites.size > this.#siteRowCounts.length) this.#siteRowCounts = grown(this.#siteRowCounts, this.sites.size)
-    const siteRowCounts = this.#siteRowCounts
-    for (let i = 0; i < rows; i++) siteRowCounts[siteIds[i]]++
-    this.#siteColumn.set(siteIds, this.#length)
-    this.#visitorColumn.set(visitorIds, this.#length)
-    this.#pageColumn.set(pageIds, this.#length)
-    this.#timestampColumn.set(timestamps, this.#length)
+    const at = this.#length
+    if (interned !== 'pagesOnly') {
+      if (this.sites.size > this.#siteRowCounts.length) this.#siteRowCounts = grown(this.#siteRowCounts, this.sites.size)
+      const siteRowCounts = this.#siteRowCounts
+      for (let i = 0; i < rows; i++) siteRowCounts[siteIds[i]]++
+      this.#siteColumn.set(siteIds, at)
+      this.#visitorColumn.set(visitorIds, at)
+    }
+    if (interned === 'allButPages') {
+      const pageColumn = this.#pageColumn
+      for (let row = at; row < at + rows; row++) pageColumn[row] = row
+    } else {
+      this.#pageColumn.set(pageIds, at)
+    }
+    this.#timestampColumn.set(timestamps, at)
+    let checksum = this.#checksum
+    for (let i = 0; i < rows; i++) checksum = withTimestamp(checksum, timestamps[i])
+    this.#checksum = checksum
     this.#firstTimestamp = Math.min(this.#firstTimestamp, firstTimestamp)
     this.#lastTimestamp = Math.max(this.#lastTimestamp, lastTimestamp)
     this.#length += rows
@@ -154,10 +184,13 @@ export class PageViewBatchBuilder {
     this.#siteRowCounts[siteId]++
     if (timestamp < this.#firstTimestamp) this.#firstTimestamp = timestamp
     if (timestamp > this.#lastTimestamp) this.#lastTimestamp = timestamp
+    this.#checksum = withTimestamp(this.#checksum, timestamp)
   }
 
   add (visitorId: string, siteUrl: string, pageUrl: string, timestamp: number): void {
-    this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), this.pages.internString(pageUrl), timestamp)
+    const rows = this.#interned !== 'pagesOnly'
+    const pageId = this.#interned === 'allButPages' ? this.#length : this.pages.internString(pageUrl)
+    this.addIds(rows ? this.visitors.internString(visitorId) : 0, rows ? this.sites.internString(siteUrl) : 0, pageId, timestamp)
   }
 
   /**
@@ -201,6 +234,7 @@ export class PageViewBatchBuilder {
       sites: this.sites.keys(adoptable),
       visitors: adoptable ? this.visitors.keys() : { ...this.newVisitorKeys(), slots: new Int32Array(0), seed: this.visitors.seed },
       pages: this.pages.keys(adoptable),
+      pagesDeferred: this.#interned === 'allButPages',
       siteColumn: this.#siteColumn.subarray(0, length),
       visitorColumn: this.#visitorColumn.subarray(0, length),
       pageColumn: this.#pageColumn.subarray(0, length),
@@ -208,6 +242,7 @@ export class PageViewBatchBuilder {
       siteRowCounts,
       firstTimestamp: this.#firstTimestamp,
       lastTimestamp: this.#lastTimestamp,
+      checksum: this.#checksum,
       mergedVisitorIds
     }
   }
@@ -218,13 +253,14 @@ export class PageViewBatchBuilder {
    */
   drain (): PageViewBatch {
     const batch = this.finish()
-    this.#dictionaries = new ParseDictionaries()
+    this.#dictionaries = new ParseDictionaries(dictionarySizes({}, this.#interned))
     this.#visitorsHandedOver = 0
     this.#mergedVisitors.clear()
     this.#length = 0
     this.#siteRowCounts.fill(0)
     this.#firstTimestamp = Infinity
     this.#lastTimestamp = -Infinity
+    this.#checksum = 0
     return batch
   }
 

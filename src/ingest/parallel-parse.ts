@@ -12,10 +12,19 @@ import type { FromWorker, ToWorker } from './parse-worker.js'
 /** What each parser needs: how to parse, and what to expect. */
 export interface WorkerOptions extends RangeParseOptions {
   expected: ExpectedSizes
+  /**
+   * Leave each row's page for after the store is built, and parse the ranges again then for the pages alone
+   * (buildOnWorkers): nothing the store answers before needs a page, and interning them was a quarter of the
+   * parse of 10 M rows made elsewhere (2.3 M URLs), on the way to ready. Not for a pipe, which cannot be read twice.
+   */
+  deferPages?: boolean
 }
 
 export interface ParsedRanges {
   batches: PageViewBatch[]
+  /** Each batch's ranges, in the order it parsed them, and how: for a parse of the pages left for later. */
+  batchRanges: CsvRange[][]
+  options: WorkerOptions
   results: RangeResult[]
   /**
    * The workers to build the store on, one for each batch: those that parsed, or new ones (see
@@ -48,7 +57,7 @@ export async function parseOnThisThread (
   const builder = new PageViewBatchBuilder(options.expected)
   const results: RangeResult[] = []
   for (const range of ranges) results.push(await parseRange(range, builder, options, onBytes, signal))
-  return { batches: [builder.finish()], results, workers: [] }
+  return { batches: [builder.finish()], batchRanges: [[...ranges]], options, results, workers: [] }
 }
 
 /**
@@ -71,7 +80,7 @@ function exitedEarly (code?: number): Error {
 }
 
 /** A build step's answer: during the build, a worker sends nothing else. */
-type Built = Extract<FromWorker, { type: 'scattered' | 'grouped' | 'pagesMerged' }>
+type Built = Extract<FromWorker, { type: 'scattered' | 'grouped' | 'pagesRead' | 'pagesMerged' }>
 
 /** Sends a worker one build step and waits for its answer, of the type that step answers with. */
 function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<Answer> {
@@ -115,18 +124,21 @@ export interface BuiltStore {
  * workers group the sites, chunk after chunk as each is free (see siteChunks), counting each visitor's sites as
  * they go, and with a session timeout, sessionize each site as they group it: warm-up's work, in parallel and on
  * rows in the CPU's cache.
- * Then the store answers all but pages, while the first worker merges the pages; the others are terminated,
- * and it is once it is done.
+ * Then the store answers all but pages, while the first worker merges the pages, or, when the parse left them for
+ * later, every worker parses its batch's ranges again for their pages, and the first merges them (readPagesOn);
+ * the others are terminated, and the workers are once done.
  */
-export async function buildOnWorkers (
-  workers: Worker[], batches: PageViewBatch[], sessionTimeoutSeconds?: number, signal?: AbortSignal
-): Promise<BuiltStore> {
-  /** The worker that goes on to merge the pages, once the rest is built. */
-  let pagesWorker: Worker | undefined
-  const stop = (): void => { for (const worker of workers) if (worker !== pagesWorker) void worker.terminate() }
+export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSeconds?: number, signal?: AbortSignal): Promise<BuiltStore> {
+  const { workers, batches } = parsed
+  const deferred = batches[0].pagesDeferred
+  /** The workers that go on to the pages, once the rest is built. */
+  let pagesWorkers: Worker[] = []
+  const stop = (): void => { for (const worker of workers) if (!pagesWorkers.includes(worker)) void worker.terminate() }
   signal?.addEventListener('abort', stop)
   try {
     signal?.throwIfAborted()
+    // Read before the columns are handed to the workers.
+    const parsedRows = batches.map(batch => ({ rows: batch.timestampColumn.length, checksum: batch.checksum }))
     const plan = planStore(batches)
     const { siteRowStart } = plan
     const siteCount = plan.siteUrls.length
@@ -162,9 +174,11 @@ export async function buildOnWorkers (
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
     const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
     const store = finishStore(plan, columns, visitorSiteCount)
-    pagesWorker = workers[0]
-    const complete = mergePagesOn(pagesWorker, batches.map(batch => batch.pages), columns.pageColumn, signal)
-      .then(pages => withPages(store, columns.pageColumn, pages))
+    pagesWorkers = deferred ? workers : [workers[0]]
+    const pages = thenTerminated(pagesWorkers, signal, () => deferred
+      ? readPagesOn(workers, parsed, parsedRows, columns.pageColumn)
+      : mergePagesOn(workers[0], batches.map(batch => batch.pages), columns.pageColumn))
+    const complete = pages.then(pages => withPages(store, columns.pageColumn, pages))
     // Its failure is for what awaits the pages, perhaps only later: until then it is not an unhandled rejection.
     complete.catch(() => {})
     return { store, complete, sessionTables }
@@ -174,20 +188,53 @@ export async function buildOnWorkers (
   }
 }
 
-/** Has a worker merge the batches' pages into the page column (mergePages), then terminates it. */
-async function mergePagesOn (
-  worker: Worker, pages: DictionaryKeys[], pageColumn: Uint32Array, signal?: AbortSignal
-): Promise<Pick<DictionaryKeys, 'bytes' | 'ends'>> {
-  const stop = (): void => { void worker.terminate() }
+type MergedPages = Pick<DictionaryKeys, 'bytes' | 'ends'>
+
+/** Runs `steps` on `workers`, then terminates them, as an abort does at any time. */
+async function thenTerminated<T> (workers: Worker[], signal: AbortSignal | undefined, steps: () => Promise<T>): Promise<T> {
+  const stop = (): void => { for (const worker of workers) void worker.terminate() }
   signal?.addEventListener('abort', stop)
   try {
-    const merged = await buildStep<Extract<Built, { type: 'pagesMerged' }>>(worker, { type: 'mergePages', pages, pageColumn },
-      pages.flatMap(keysBuffers))
-    return merged.pages
+    return await steps()
   } finally {
     signal?.removeEventListener('abort', stop)
     stop()
   }
+}
+
+/** Has a worker merge the batches' pages into the page column (mergePages, or with `deferred`, mergeDeferredPages). */
+async function mergePagesOn (
+  worker: Worker, pages: DictionaryKeys[], pageColumn: Uint32Array, deferred?: { rowPages: Uint32Array, batchRows: number[] }
+): Promise<MergedPages> {
+  const merged = await buildStep<Extract<Built, { type: 'pagesMerged' }>>(worker, { type: 'mergePages', pages, pageColumn, deferred },
+    pages.flatMap(keysBuffers))
+  return merged.pages
+}
+
+/**
+ * The pages a parse left for later: each worker parses its batch's ranges again, in the same order, for their
+ * pages alone; then the first merges them. The rows read must be the parse's, their count and their timestamps,
+ * in order: otherwise a file changed since it was parsed, and the pages are not to be had from this load.
+ */
+async function readPagesOn (
+  workers: Worker[], { batchRanges, options }: ParsedRanges, parsedRows: { rows: number, checksum: number }[], pageColumn: Uint32Array
+): Promise<MergedPages> {
+  const batchRows = parsedRows.map(({ rows }) => rows)
+  const rowPages = new Uint32Array(new SharedArrayBuffer(pageColumn.byteLength))
+  let rowStart = 0
+  const read = await Promise.all(workers.map((worker, b) => buildStep<Extract<Built, { type: 'pagesRead' }>>(worker, {
+    type: 'readPages',
+    ranges: batchRanges[b],
+    options,
+    rowPages: rowPages.subarray(rowStart, rowStart += batchRows[b]),
+    adoptable: b === 0
+  })))
+  read.forEach(({ rows, checksum }, b) => {
+    const parsed = parsedRows[b]
+    if (rows !== parsed.rows) throw new Error(`the data files changed since they were parsed: ${rows} rows read again for their pages, where ${parsed.rows} were parsed`)
+    if (checksum !== parsed.checksum) throw new Error('the data files changed since they were parsed: the rows read again for their pages have other timestamps')
+  })
+  return await mergePagesOn(workers[0], read.map(answer => answer.pages), pageColumn, { rowPages, batchRows })
 }
 
 /** Parses the ranges on up to `workerCount` worker threads, each taking the next range when it is free. */
@@ -210,6 +257,9 @@ export function parseOnWorkers (
   const [merger] = workers
   /** Of each batch in `batches` but the merger's, which worker parsed it: the number its visitors are merged by. */
   const sources: number[] = []
+  /** The ranges each worker parsed, in order, and those of each batch, in the order of `batches`. */
+  const rangesOf = workers.map((): CsvRange[] => [])
+  const batchRanges: CsvRange[][] = []
   /** The merger has run out of ranges, and waits for the others' batches to finish. */
   let mergerDone = false
   const finishMerger = (): void => {
@@ -238,10 +288,12 @@ export function parseOnWorkers (
     }
     const abort = (): void => fail(signal!.reason as Error)
     signal?.addEventListener('abort', abort)
-    const sendNext = (worker: Worker): void => {
+    const sendNext = (worker: Worker, source: number): void => {
       const range = queue.shift()
-      if (range) worker.postMessage({ type: 'parse', range, handOverVisitors: worker !== merger } satisfies ToWorker)
-      else if (worker !== merger) worker.postMessage({ type: 'finish', adoptable: false } satisfies ToWorker)
+      if (range) {
+        rangesOf[source].push(range)
+        worker.postMessage({ type: 'parse', range, handOverVisitors: worker !== merger } satisfies ToWorker)
+      } else if (worker !== merger) worker.postMessage({ type: 'finish', adoptable: false } satisfies ToWorker)
       else {
         mergerDone = true
         finishMerger()
@@ -262,16 +314,19 @@ export function parseOnWorkers (
               const keys = message.visitors
               merger.postMessage({ type: 'mergeVisitors', visitors: { source, keys } } satisfies ToWorker, [keys.bytes.buffer, keys.ends.buffer] as ArrayBuffer[])
             }
-            sendNext(worker)
+            sendNext(worker, source)
             break
           case 'failed':
             fail(new CsvFormatError(message.message))
             break
           case 'batch':
             // The merger's batch first: the build adopts the first batch's dictionaries.
-            if (worker === merger) batches.unshift(message.batch)
-            else {
+            if (worker === merger) {
+              batches.unshift(message.batch)
+              batchRanges.unshift(rangesOf[source])
+            } else {
               batches.push(message.batch)
+              batchRanges.push(rangesOf[source])
               sources.push(source)
               finishMerger()
             }
@@ -280,10 +335,10 @@ export function parseOnWorkers (
               void worker.terminate()
               buildWorkers.push(...startWorkers(1, undefined, workerScript))
             }
-            if (batches.length === workers.length && settle()) resolve({ batches, results, workers: freshBuildWorkers ? buildWorkers : workers })
+            if (batches.length === workers.length && settle()) resolve({ batches, batchRanges, options, results, workers: freshBuildWorkers ? buildWorkers : workers })
         }
       })
-      sendNext(worker)
+      sendNext(worker, source)
     })
   })
 }

@@ -26,7 +26,7 @@ interface ParseExports {
   arenaAt: (index: number) => number
   internOne: (index: number, key: number, length: number, hash: number) => number
   mergeKeys: (index: number, keys: number, ends: number, count: number, ids: number) => void
-  readLines: (data: number, length: number, maxLine: number, timestamps: number, siteIds: number, visitorIds: number, pageIds: number, lastLineEnds: number) => number
+  readLines: (data: number, length: number, maxLine: number, timestamps: number, siteIds: number, visitorIds: number, pageIds: number, lastLineEnds: number, interned: number) => number
   lastLines: () => number
   lastRows: () => number
   firstTimestamp: () => number
@@ -57,13 +57,21 @@ const SHORTEST_ROW_LINE = 7
 const ROW_BYTES = 20
 const encoder = new TextEncoder()
 
+/**
+ * Which ids a parse looks up: every one; every one but the pages' (a parse that leaves the pages for later, see
+ * WorkerOptions.deferPages); or the pages' alone (that later parse).
+ */
+export type Interned = 'all' | 'allButPages' | 'pagesOnly'
+/** As readLines in assembly/interner.ts takes them: 1, each row's site and visitor; 2, its page. */
+const INTERNED_FLAGS: Record<Interned, number> = { all: 3, allButPages: 1, pagesOnly: 2 }
+
 /** Rows readLines read, as flat arrays over the module's memory: only until the module is next called. */
 export interface ReadRows {
   /** Where reading stopped: the first line it left for the caller, or the end. */
   end: number
   lines: number
   rows: number
-  /** Row i's ids and timestamp: siteIds[i], visitorIds[i], pageIds[i], timestamps[i]. */
+  /** Row i's ids and timestamp: siteIds[i], visitorIds[i], pageIds[i], timestamps[i]; ids not interned are not written. */
   siteIds: Uint32Array
   visitorIds: Uint32Array
   pageIds: Uint32Array
@@ -221,7 +229,7 @@ export class ParseDictionaries {
    * readLines in assembly/interner.ts) and at most `maxLine` bytes long; `to` must follow a line break, or end
    * the last line when `lastLineEnds`.
    */
-  readLines (from: number, to: number, maxLine: number, lastLineEnds: boolean): ReadRows {
+  readLines (from: number, to: number, maxLine: number, lastLineEnds: boolean, interned: Interned = 'all'): ReadRows {
     const wasm = this.#wasm
     const length = to - from
     // Before the lines' region is looked up: taking room for the rows may grow the memory, never move the lines.
@@ -231,7 +239,8 @@ export class ParseDictionaries {
     const siteIdsAt = timestampsAt + Float64Array.BYTES_PER_ELEMENT * maxRows
     const visitorIdsAt = siteIdsAt + Uint32Array.BYTES_PER_ELEMENT * maxRows
     const pageIdsAt = visitorIdsAt + Uint32Array.BYTES_PER_ELEMENT * maxRows
-    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, timestampsAt, siteIdsAt, visitorIdsAt, pageIdsAt, lastLineEnds ? 1 : 0)
+    const end = from + wasm.readLines(wasm.regionOf(LINES_REGION, 0) + from, length, maxLine, timestampsAt, siteIdsAt, visitorIdsAt, pageIdsAt, lastLineEnds ? 1 : 0,
+      INTERNED_FLAGS[interned])
     const rows = wasm.lastRows()
     const buffer = wasm.memory.buffer
     return {

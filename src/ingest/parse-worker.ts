@@ -1,14 +1,15 @@
 // A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back, handing
 // over the visitors new in each range to the worker whose batch the build adopts, or, as that worker, merging
 // the others' as they come; and it helps build the store, scattering a batch's rows into shared columns, grouping a share of the sites (and
-// sessionizing each as it is grouped, when warm-up will want its table), and, last, merging the pages: as the
-// worker that parsed, or as a worker started for the build alone (ParseOnWorkersOptions.freshBuildWorkers),
-// which never parses.
+// sessionizing each as it is grouped, when warm-up will want its table), and, last, the pages: parsing a batch's
+// ranges again for its pages alone, when the parse left them for later (WorkerOptions.deferPages), and merging
+// them. It does so as the worker that parsed, or as a worker started for the build alone
+// (ParseOnWorkersOptions.freshBuildWorkers), which parses only the pages.
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch, type VisitorsFrom } from './page-view-batch.js'
-import { mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import { mergeDeferredPages, mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
 import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
 import { TablePacker, type PackedTables } from '../domain/sessions.js'
 
@@ -29,7 +30,13 @@ export type ToWorker =
    * shared too) until none is left.
    */
   | { type: 'group', siteRowStart: Uint32Array, siteChunks: Uint32Array, nextChunk: Int32Array, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
-  | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
+  /**
+   * `rowPages`: where the pages' ids go, a row each, as many as the batch's rows (see mergeDeferredPages). `adoptable`:
+   * the batch whose pages' dictionary the merge adopts.
+   */
+  | { type: 'readPages', ranges: CsvRange[], options: WorkerOptions, rowPages: Uint32Array, adoptable: boolean }
+  /** With `deferred`, the pages that readPages read, merged as mergeDeferredPages does. */
+  | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array, deferred?: { rowPages: Uint32Array, batchRows: number[] } }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
 export interface SessionizeOptions { timeoutSeconds: number }
 
@@ -39,6 +46,8 @@ export type FromWorker =
   | { type: 'batch', batch: PageViewBatch }
   | { type: 'scattered' }
   | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
+  /** The rows read, and their checksum, for the build to check them against the parse's (PageViewBatch.checksum). */
+  | { type: 'pagesRead', pages: DictionaryKeys, rows: number, checksum: number }
   | { type: 'pagesMerged', pages: Pick<DictionaryKeys, 'bytes' | 'ends'> }
   | { type: 'failed', message: string }
 
@@ -58,8 +67,19 @@ async function parse (range: CsvRange, handOverVisitors: boolean): Promise<void>
 }
 
 function batchBuilder (): PageViewBatchBuilder {
-  builder ??= new PageViewBatchBuilder(options.expected)
+  builder ??= new PageViewBatchBuilder(options.expected, options.deferPages === true ? 'allButPages' : 'all')
   return builder
+}
+
+/** Parses a batch's ranges again, in the order first parsed, for their pages alone. */
+async function readPages ({ ranges, options, rowPages, adoptable }: Extract<ToWorker, { type: 'readPages' }>): Promise<void> {
+  const pages = new PageViewBatchBuilder(options.expected, 'pagesOnly')
+  for (const range of ranges) await parseRange(range, pages, options, () => {})
+  const batch = pages.finish(adoptable)
+  const rows = batch.pageColumn.length
+  // Other rows than the parse's (a file changed since): the build, comparing, turns them down.
+  if (rows === rowPages.length) rowPages.set(batch.pageColumn)
+  send({ type: 'pagesRead', pages: batch.pages, rows, checksum: batch.checksum }, keysBuffers(batch.pages))
 }
 
 port.on('message', (message: ToWorker) => {
@@ -97,8 +117,15 @@ port.on('message', (message: ToWorker) => {
       send(grouped, [grouped.visitorSiteCount.buffer, grouped.tables.numbers.buffer, grouped.tables.lengths.buffer, grouped.tables.rows.buffer] as ArrayBuffer[])
       break
     }
+    case 'readPages':
+      // A failure ends the worker with an error, which the build step waiting for this answer rejects with.
+      void readPages(message)
+      break
     case 'mergePages': {
-      const pages = mergePages(message.pages, message.pageColumn)
+      const { deferred } = message
+      const pages = deferred === undefined
+        ? mergePages(message.pages, message.pageColumn)
+        : mergeDeferredPages(message.pages, deferred.rowPages, deferred.batchRows, message.pageColumn)
       send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
     }
   }

@@ -125,7 +125,7 @@ t.test('an abort that comes before a step has begun stops it too (a stop during 
   await t.rejects(parseOnWorkers([file], PARSE_OPTIONS, 2, () => {}, { signal: aborted, workerScript: COMPILED_WORKER }), { name: 'AbortError' }, 'no worker is started')
   const parsed = await parseOnWorkers([file], PARSE_OPTIONS, 1, () => {}, { workerScript: COMPILED_WORKER })
   const exited = new Promise(resolve => parsed.workers[0].once('exit', resolve))
-  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
+  await t.rejects(buildOnWorkers(parsed, undefined, aborted), { name: 'AbortError' }, 'the build stops before it starts')
   t.equal(await exited, 1, 'and its workers are stopped')
 })
 
@@ -156,7 +156,7 @@ t.test('a large load builds on fresh workers, each parse worker stopped once its
   t.same(large.workers, started.slice(2), 'the new ones')
   t.same(await Promise.all(parseWorkers.map(worker => worker.threadId === -1 ? 'exited' : once(worker, 'exit').then(() => 'exited'))),
     ['exited', 'exited'], 'the parse\'s stopped')
-  const { store } = await buildOnWorkers(large.workers, large.batches)
+  const { store } = await buildOnWorkers(large)
   t.equal(store.timestampColumn.length, 200, 'the new ones build the store')
 
   const files = await listCsvFiles(dir)
@@ -169,7 +169,7 @@ t.test('a worker that exits without a word fails the build with a clear error', 
   const ranges = wholeFiles(await listCsvFiles(dir))
   const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   await parsed.workers[1].terminate()
-  await t.rejects(buildOnWorkers(parsed.workers, parsed.batches), { message: 'a load worker exited before it finished' })
+  await t.rejects(buildOnWorkers(parsed), { message: 'a load worker exited before it finished' })
 })
 
 t.test('the build answers all but pages at once; the first worker merges the pages after, and each worker exits when done', async t => {
@@ -180,7 +180,7 @@ t.test('the build answers all but pages at once; the first worker merges the pag
   const ranges = wholeFiles(files)
   const parsed = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
   const [pagesWorker, other] = parsed.workers
-  const { store, complete } = await buildOnWorkers(parsed.workers, parsed.batches)
+  const { store, complete } = await buildOnWorkers(parsed)
   t.notOk('pages' in store || 'pageColumn' in store, 'no pages yet')
   t.equal(pagesWorker.threadId === -1, false, 'the first worker still runs, to merge the pages')
   await once(other, 'exit')
@@ -192,19 +192,74 @@ t.test('the build answers all but pages at once; the first worker merges the pag
   t.pass('the first worker exits once the pages are merged')
 })
 
+/** A file's lines cut into ranges of `lines` lines each, for a parse that several ranges of each file make. */
+function rangesOf (file: string, text: string, lines: number): CsvRange[] {
+  const starts = [0]
+  for (let at = 0, line = 0; (at = text.indexOf('\n', at) + 1) > 0 && at < text.length;) if (++line % lines === 0) starts.push(at)
+  return starts.map((start, i) => ({ file, start, end: starts[i + 1] ?? text.length }))
+}
+
+t.test('pages left for later: after the build, each worker parses its batch\'s ranges again for the pages alone, and the first merges them', async t => {
+  // Quoted fields, a line that papaparse reads and a bad row among them, in several ranges a file.
+  const lines = (visitor: string, pages: number) => Array.from({ length: 3000 }, (_, i) =>
+    i % 500 === 7 ? 'not a row\n' : i % 250 === 3 ? `"${visitor}""${i % 7}",s${i % 3},"/p${i % pages}",${i}\n` : `${visitor}${i % 7},"s${i % 3}",/p${i % pages},${i}\n`).join('')
+  const texts = { 'a.csv': lines('a', 2000), 'b.csv': lines('b', 2500) }
+  const dir = t.testdir(texts)
+  const ranges = Object.entries(texts).flatMap(([name, text]) => rangesOf(join(dir, name), text, 400))
+  const parsed = await parseOnWorkers(ranges, { ...PARSE_OPTIONS, deferPages: true }, 2, () => {}, { workerScript: COMPILED_WORKER })
+  t.ok(parsed.batches.every(batch => batch.pagesDeferred && batch.pages.ends.length === 0), 'no page interned by the parse')
+  t.same(parsed.batchRanges.flat().map(range => range.start).sort((a, b) => a - b), ranges.map(range => range.start).sort((a, b) => a - b),
+    'every range, in one batch\'s list or the other\'s')
+  const { store, complete } = await buildOnWorkers(parsed)
+  t.notOk('pages' in store || 'pageColumn' in store, 'no pages yet')
+  t.ok(parsed.workers.every(worker => worker.threadId !== -1), 'both workers still run, to read the pages')
+  const whole = await complete
+  t.same(contents(t, whole), contents(t, await (await loadDataset(await listCsvFiles(dir), onThisThread)).complete), 'the same store as a load on this thread')
+  // /p7, /p507, /p1007, /p1507 and /p2007 are only in bad rows.
+  t.equal(whole.pages.size, 2495)
+  await Promise.all(parsed.workers.map(worker => worker.threadId === -1 || once(worker, 'exit')))
+  t.pass('each worker exits once the pages are merged')
+})
+
+t.test('a file changed between the parse and the pages\' read: the pages fail with a clear error, the rest of the store stands', async t => {
+  const text = Array.from({ length: 1000 }, (_, i) => `v${i % 9},s${i % 4},/p${i % 30},${1_000_000 + i}\n`).join('')
+  const changes = [
+    { change: text.slice(0, 6000), message: /^the data files changed since they were parsed: \d+ rows read again for their pages, where \d+ were parsed$/ },
+    { change: text.replace('1000500', '1000599'), message: 'the data files changed since they were parsed: the rows read again for their pages have other timestamps' }
+  ]
+  for (const { change, message } of changes) {
+    const dir = t.testdir({ 'a.csv': text, 'b.csv': text })
+    const ranges = ['a.csv', 'b.csv'].flatMap(name => rangesOf(join(dir, name), text, 300))
+    const parsed = await parseOnWorkers(ranges, { ...PARSE_OPTIONS, deferPages: true }, 2, () => {}, { workerScript: COMPILED_WORKER })
+    await writeFile(join(dir, 'b.csv'), change)
+    const { store, complete } = await buildOnWorkers(parsed)
+    t.equal(store.timestampColumn.length, 2000, 'the store as parsed')
+    await t.rejects(complete, { message })
+  }
+})
+
+t.test('a load on workers reads a pipe\'s pages as it parses: a pipe cannot be read again', async t => {
+  const dir = t.testdir({ 'a.csv': 'v,s,/a,1\n'.repeat(50) })
+  execFileSync('mkfifo', [join(dir, 'pipe.csv')])
+  const loading = loadDataset(await listCsvFiles(dir), onWorkers)
+  await writeFile(join(dir, 'pipe.csv'), 'w,s,/b,2\n'.repeat(50))
+  const whole = await (await loading).complete
+  t.same(Array.from(whole.pageColumn, id => whole.pages.keyOf(id)).sort(), [...Array(50).fill('/a'), ...Array(50).fill('/b')])
+})
+
 t.test('the pages\' merge stops with the load, and a worker lost in it fails what waits for the pages', async t => {
   const dir = t.testdir({ 'a.csv': 'v,s,/a,1\n'.repeat(100), 'b.csv': Array.from({ length: 20_000 }, (_, i) => `w,s,/b${i},2\n`).join('') })
   const ranges = wholeFiles(await listCsvFiles(dir))
   const controller = new AbortController()
   const stopped = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
-  const built = await buildOnWorkers(stopped.workers, stopped.batches, undefined, controller.signal)
+  const built = await buildOnWorkers(stopped, undefined, controller.signal)
   // Before the worker can have answered: its answer is a message, which waits for this turn of the event loop to end.
   controller.abort(new DOMException('stopped', 'AbortError'))
   await t.rejects(built.complete, { message: /^a load worker exited/ }, 'the merge stops')
   t.equal(stopped.workers[0].threadId, -1, 'its worker is terminated')
 
   const lost = await parseOnWorkers(ranges, PARSE_OPTIONS, 2, () => {}, { workerScript: COMPILED_WORKER })
-  const { complete } = await buildOnWorkers(lost.workers, lost.batches)
+  const { complete } = await buildOnWorkers(lost)
   void lost.workers[0].terminate()
   await t.rejects(complete, { message: /^a load worker exited/ }, 'a clear error for the pages\' query or the cache to report')
 })

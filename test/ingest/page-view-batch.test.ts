@@ -55,3 +55,42 @@ t.test("rows are counted by site and the time range kept as they come, by either
   t.same([...next.siteRowCounts], [1], 'the next batch counts its own rows only')
   t.same([next.firstTimestamp, next.lastTimestamp], [7, 7])
 })
+
+t.test('a parse may leave the pages for later, and a later one read the pages alone: the same rows, by either path', async t => {
+  // Plain lines, quoted ones, a line papaparse reads (a quote inside quotes), and rows added by add().
+  const text = Buffer.from('v1,s.com,/a,1\n"v2","t.com","/b,c",2\n"v""3",s.com,/a,4294967299\nv1,s.com,,3\n')
+  const parse = (interned?: 'all' | 'allButPages' | 'pagesOnly') => {
+    const builder = new PageViewBatchBuilder({}, interned)
+    builder.add('v0', 's.com', '/z', 0)
+    builder.setPlainLines(text)
+    const first = builder.addPlainLines(0, text.length, MAX_LINE, false)
+    builder.add('v"3', 's.com', '/a', 4294967299)
+    builder.setPlainLines(text)
+    builder.addPlainLines(first.end + text.subarray(first.end).indexOf(10) + 1, text.length, MAX_LINE, false)
+    return { builder, batch: builder.finish() }
+  }
+  const all = parse('all')
+  const allButPages = parse('allButPages')
+  const pagesOnly = parse('pagesOnly')
+  const pages = ({ builder, batch }: ReturnType<typeof parse>) => Array.from(batch.pageColumn, id => builder.pages.keyOf(id))
+  t.same(pages(all), ['/z', '/a', '/b,c', '/a', ''])
+  t.same(pages(pagesOnly), pages(all), 'the pages alone, as a whole parse reads them')
+  t.same(pagesOnly.batch.pages.ends, all.batch.pages.ends, 'in the same dictionary')
+  t.same([...allButPages.batch.pageColumn], [0, 1, 2, 3, 4], 'left for later: each row\'s number in its place')
+  t.equal(allButPages.batch.pages.ends.length, 0, 'and no page interned')
+  t.ok(allButPages.batch.pagesDeferred && !all.batch.pagesDeferred && !pagesOnly.batch.pagesDeferred)
+  for (const column of ['siteColumn', 'visitorColumn', 'timestampColumn', 'siteRowCounts'] as const) {
+    t.same(allButPages.batch[column], all.batch[column], `the same ${column} without the pages`)
+  }
+  t.same(pagesOnly.batch.sites.ends.length + pagesOnly.batch.visitors.ends.length, 0, 'the pages alone: no site or visitor interned')
+  t.equal(allButPages.batch.checksum, all.batch.checksum, 'the same rows, the same checksum')
+  t.equal(pagesOnly.batch.checksum, all.batch.checksum)
+
+  const checksum = (timestamps: number[]) => {
+    const builder = new PageViewBatchBuilder()
+    for (const timestamp of timestamps) builder.add('v', 's', '/', timestamp)
+    return builder.finish().checksum
+  }
+  t.not(checksum([1, 4294967298]), checksum([1, 4294967299]), 'another timestamp, past 2^32: another checksum')
+  t.not(checksum([1, 2]), checksum([2, 1]), 'the same timestamps in another order: another checksum')
+})
