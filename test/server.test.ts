@@ -115,14 +115,16 @@ t.test('the bundle npm start runs parses on its workers, restarts from its cache
     lines.push(`visitor-${visitor},www.s_${visitor % 7}.com,/pages/${row % 101}.html,${timestamp}`)
   }
   const root = t.testdir({ data: { 'v.csv': lines.join('\n') + '\n' } })
-  const questions = ['/num_sessions?site_url=www.s_3.com', '/median_session_length?site_url=www.s_5.com', '/num_unique_visited_sites?visitor_id=visitor-4242']
+  const questions = ['/num_sessions?site_url=www.s_3.com', '/median_session_length?site_url=www.s_5.com', '/num_unique_visited_sites?visitor_id=visitor-4242',
+    '/site_pages?site_url=www.s_2.com&limit=3']
   const answers: Record<string, unknown[]> = {}
   for (const [name, server, cacheDir] of [['compiled', SERVER, ''], ['bundled', NPM_START, join(root, 'cache')], ['bundled, restarted', NPM_START, join(root, 'cache')]]) {
     const port = await freePort()
     const started = startServer({ DATA_DIR: join(root, 'data'), CACHE_DIR: cacheDir, PORT: String(port), LOG_LEVEL: 'warn' }, server)
     const address = `http://127.0.0.1:${port}`
-    let health: { status?: string, source?: string, cache_file?: string, load_workers?: number } = {}
-    while (health.status !== 'ready' || health.cache_file === 'saving') {
+    let health: { status?: string, source?: string, cache_file?: string, load_workers?: number, pages?: string } = {}
+    // Until the pages too are in: read again after ready by the workers of a load from CSV, or from the cache folder.
+    while (health.status !== 'ready' || health.cache_file === 'saving' || health.pages !== 'ready') {
       await new Promise(resolve => setTimeout(resolve, 50))
       health = await fetch(`${address}/health`).then(res => res.json(), () => ({}))
     }
@@ -134,7 +136,7 @@ t.test('the bundle npm start runs parses on its workers, restarts from its cache
     started.kill('SIGTERM')
     t.equal(await started.exited, 0)
   }
-  t.match(answers.compiled, [/= \d+$/, /= [1-9]\d*\.\d$/, /= [1-7]$/, /^3\./, 200, 200])
+  t.match(answers.compiled, [/= \d+$/, /= [1-9]\d*\.\d$/, /= [1-7]$/, /\/pages\/\d+\.html/, /^3\./, 200, 200])
   t.same(answers.bundled, answers.compiled)
   t.same(answers['bundled, restarted'], answers.compiled)
 })

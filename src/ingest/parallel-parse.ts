@@ -175,7 +175,7 @@ export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSecond
     const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
     const store = finishStore(plan, columns, visitorSiteCount)
     pagesWorkers = deferred ? workers : [workers[0]]
-    const pages = thenTerminated(pagesWorkers, signal, () => deferred
+    const pages = thenClosed(pagesWorkers, signal, () => deferred
       ? readPagesOn(workers, parsed, parsedRows, columns.pageColumn)
       : mergePagesOn(workers[0], batches.map(batch => batch.pages), columns.pageColumn))
     const complete = pages.then(pages => withPages(store, columns.pageColumn, pages))
@@ -190,15 +190,22 @@ export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSecond
 
 type MergedPages = Pick<DictionaryKeys, 'bytes' | 'ends'>
 
-/** Runs `steps` on `workers`, then terminates them, as an abort does at any time. */
-async function thenTerminated<T> (workers: Worker[], signal: AbortSignal | undefined, steps: () => Promise<T>): Promise<T> {
+/**
+ * Runs `steps` on `workers`, then closes them, each to exit once idle (as a thread that ends, not one cut
+ * short); terminates them when a step fails, or on an abort, at any time.
+ */
+async function thenClosed<T> (workers: Worker[], signal: AbortSignal | undefined, steps: () => Promise<T>): Promise<T> {
   const stop = (): void => { for (const worker of workers) void worker.terminate() }
   signal?.addEventListener('abort', stop)
   try {
-    return await steps()
+    const result = await steps()
+    for (const worker of workers) worker.postMessage({ type: 'close' } satisfies ToWorker)
+    return result
+  } catch (error) {
+    stop()
+    throw error
   } finally {
     signal?.removeEventListener('abort', stop)
-    stop()
   }
 }
 

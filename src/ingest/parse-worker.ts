@@ -37,6 +37,8 @@ export type ToWorker =
   | { type: 'readPages', ranges: CsvRange[], options: WorkerOptions, rowPages: Uint32Array, adoptable: boolean }
   /** With `deferred`, the pages that readPages read, merged as mergeDeferredPages does. */
   | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array, deferred?: { rowPages: Uint32Array, batchRows: number[] } }
+  /** Nothing more to do: the worker exits once idle. */
+  | { type: 'close' }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
 export interface SessionizeOptions { timeoutSeconds: number }
 
@@ -127,7 +129,10 @@ port.on('message', (message: ToWorker) => {
         ? mergePages(message.pages, message.pageColumn)
         : mergeDeferredPages(message.pages, deferred.rowPages, deferred.batchRows, message.pageColumn)
       send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
+      break
     }
+    case 'close':
+      port.close()
   }
 })
 

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
-import { buildPageViewStore, siteChunks, siteRowCount, type PageViewStore } from '../../src/domain/page-view-store.js'
+import {
+  buildPageViewStore, finishStore, mergeDeferredPages, planStore, scatterRows, siteChunks, siteGrouper, siteRowCount, withPages, type PageViewStore
+} from '../../src/domain/page-view-store.js'
 import { KeyList } from '../../src/domain/byte-interner.js'
 
 t.test('the builder grows past its first capacity and trims to the rows added', async t => {
@@ -62,6 +64,40 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   t.notOk('find' in store.pages, 'kept without its table: no page is looked up by URL')
   t.equal(store.firstTimestamp, 1)
   t.equal(store.lastTimestamp, 30)
+})
+
+t.test('pages left for later: the page column carries each row\'s number through the build, then the pages read apart are merged in', async t => {
+  const rows: [string, string, string, number][][] = [
+    [['v1', 'b', 'b/x', 30], ['v2', 'a', 'a/3', 10], ['v1', 'a', 'a/2', 20], ['v2', 'a', 'a/1', 3]],
+    [['v1', 'a', 'a/1', 5], ['v3', 'b', 'b/y', 1], ['v2', 'a', 'a/2', 7], ['v3', 'c', 'a/3', 2]]
+  ]
+  const batches = (interned: 'all' | 'allButPages' | 'pagesOnly') => rows.map(batchRows => {
+    const builder = new PageViewBatchBuilder({}, interned)
+    for (const row of batchRows) builder.add(...row)
+    return builder
+  })
+  const whole = batches('all')
+  whole[0].mergeVisitors({ source: 1, keys: whole[1].newVisitorKeys() })
+  const expected = buildPageViewStore([whole[0].finish(true, [{ source: 1, keys: whole[1].finish(false).visitors }]), whole[1].finish(false)])
+
+  const deferred = batches('allButPages')
+  deferred[0].mergeVisitors({ source: 1, keys: deferred[1].newVisitorKeys() })
+  const parsed = [deferred[0].finish(true, [{ source: 1, keys: deferred[1].finish(false).visitors }]), deferred[1].finish(false)]
+  const plan = planStore(parsed)
+  t.same(plan.pageIdOffsets, [0, 4], 'offset by rows, not pages')
+  const columns = { visitorColumn: new Uint32Array(8), pageColumn: new Uint32Array(8), timestampColumn: new Float64Array(8) }
+  parsed.forEach((batch, b) => scatterRows(batch, plan.visitorIdMaps[b], plan.pageIdOffsets[b], plan.batchSiteCursors[b], columns))
+  const visitorSiteCount = new Uint32Array(plan.visitors.size)
+  const group = siteGrouper(plan.siteRowStart, columns, visitorSiteCount)
+  for (let site = 0; site < plan.siteUrls.length; site++) group(site)
+  const pagesRead = batches('pagesOnly').map((builder, b) => builder.finish(b === 0))
+  const rowPages = new Uint32Array(8)
+  rowPages.set(pagesRead[0].pageColumn)
+  rowPages.set(pagesRead[1].pageColumn, 4)
+  const pages = mergeDeferredPages(pagesRead.map(batch => batch.pages), rowPages, [4, 4], columns.pageColumn)
+  const store = withPages(finishStore(plan, columns, visitorSiteCount), columns.pageColumn, pages)
+  t.same(rowsBySite(store), rowsBySite(expected), 'the same rows, pages and all, as a store whose parse read its pages')
+  t.equal(store.pages.size, 5, 'a/1, a/2, a/3, b/x and b/y, each once')
 })
 
 t.test('a store of several batches takes its visitors from the first, which must have merged the others\'', async t => {
