@@ -227,7 +227,7 @@ export interface StorePlan {
    * pageIdOffsets[b] + i there. The pages' merge, some 0.7 s of one thread at 10 M rows made elsewhere (2.3 M
    * URLs), waits until every site is sessionized, which no page is needed for. When the batches' pages were left
    * for later (PageViewBatch.pagesDeferred), what each batch's row numbers are offset by: the page column then
-   * holds each row's number in the parse, batch after batch (see mergeDeferredPages).
+   * holds each row's number in the parse, batch after batch (see pagesByRowNumber).
    */
   readonly pageIdOffsets: number[]
   readonly siteRowStart: Uint32Array
@@ -332,23 +332,11 @@ export function mergePages (pages: readonly DictionaryKeys[], pageColumn: Uint32
 }
 
 /**
- * mergePages for a store whose batches left their pages for later (PageViewBatch.pagesDeferred): its page column
- * holds each row's number in the parse (StorePlan.pageIdOffsets), and `rowPages`, batch after batch (`batchRows`
- * rows each), each row's page id in its batch's dictionary, as a later parse of each batch's ranges read them.
- * Rewrites both: the page column ends in the merged dictionary's ids. Returns the merged keys.
+ * Rewrites a page column that holds each row's number in the parse (StorePlan.pageIdOffsets, for batches that
+ * left their pages for later) in page ids: `pageIds`, each row's, in the order of the parse.
  */
-export function mergeDeferredPages (
-  pages: readonly DictionaryKeys[], rowPages: Uint32Array, batchRows: readonly number[], pageColumn: Uint32Array
-): Pick<DictionaryKeys, 'bytes' | 'ends'> {
-  let row = 0
-  let pageIdOffset = 0
-  pages.forEach((keys, b) => {
-    for (const end = row + batchRows[b]; row < end; row++) rowPages[row] += pageIdOffset
-    pageIdOffset += keys.ends.length
-  })
-  const merged = mergePages(pages, rowPages)
-  for (let at = 0; at < pageColumn.length; at++) pageColumn[at] = rowPages[pageColumn[at]]
-  return merged
+export function pagesByRowNumber (pageColumn: Uint32Array, pageIds: Uint32Array): void {
+  for (let at = 0; at < pageColumn.length; at++) pageColumn[at] = pageIds[pageColumn[at]]
 }
 
 /** Scratch space for grouping a site of up to `rows` rows, in a store of `visitorCount` visitors. */

@@ -162,7 +162,8 @@ export class PageViewBatchBuilder {
     } else {
       this.#pageColumn.set(pageIds, at)
     }
-    this.#timestampColumn.set(timestamps, at)
+    // A parse of the pages alone keeps only their ids, and the checksum.
+    if (interned !== 'pagesOnly') this.#timestampColumn.set(timestamps, at)
     let checksum = this.#checksum
     for (let i = 0; i < rows; i++) checksum = withTimestamp(checksum, timestamps[i])
     this.#checksum = checksum
@@ -188,9 +189,26 @@ export class PageViewBatchBuilder {
   }
 
   add (visitorId: string, siteUrl: string, pageUrl: string, timestamp: number): void {
-    const rows = this.#interned !== 'pagesOnly'
+    if (this.#interned === 'pagesOnly') return this.#addPage(this.pages.internString(pageUrl), timestamp)
     const pageId = this.#interned === 'allButPages' ? this.#length : this.pages.internString(pageUrl)
-    this.addIds(rows ? this.visitors.internString(visitorId) : 0, rows ? this.sites.internString(siteUrl) : 0, pageId, timestamp)
+    this.addIds(this.visitors.internString(visitorId), this.sites.internString(siteUrl), pageId, timestamp)
+  }
+
+  #addPage (pageId: number, timestamp: number): void {
+    if (this.#length === this.#pageColumn.length) this.#grow()
+    this.#pageColumn[this.#length++] = pageId
+    this.#checksum = withTimestamp(this.#checksum, timestamp)
+  }
+
+  /**
+   * The checksum of the rows added since the last call, or since the start (PageViewBatch.checksum): a parse of
+   * several batches' ranges in turn checks each batch's rows by it. A batch finished after a call has the
+   * checksum of the rows added after it.
+   */
+  takeChecksum (): number {
+    const checksum = this.#checksum
+    this.#checksum = 0
+    return checksum
   }
 
   /**

@@ -1,15 +1,15 @@
 // A load's worker thread. It parses the CSV ranges it is sent into one batch and hands the batch back, handing
 // over the visitors new in each range to the worker whose batch the build adopts, or, as that worker, merging
 // the others' as they come; and it helps build the store, scattering a batch's rows into shared columns, grouping a share of the sites (and
-// sessionizing each as it is grouped, when warm-up will want its table), and, last, the pages: parsing a batch's
-// ranges again for its pages alone, when the parse left them for later (WorkerOptions.deferPages), and merging
-// them. It does so as the worker that parsed, or as a worker started for the build alone
+// sessionizing each as it is grouped, when warm-up will want its table), and, last, the pages: merging the
+// batches', or, when the parse left them for later (WorkerOptions.deferPages), parsing every batch's ranges
+// again for the pages alone. It does so as the worker that parsed, or as a worker started for the build alone
 // (ParseOnWorkersOptions.freshBuildWorkers), which parses only the pages.
 import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch, type VisitorsFrom } from './page-view-batch.js'
-import { mergeDeferredPages, mergePages, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import { mergePages, pagesByRowNumber, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
 import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
 import { TablePacker, type PackedTables } from '../domain/sessions.js'
 
@@ -31,14 +31,14 @@ export type ToWorker =
    */
   | { type: 'group', siteRowStart: Uint32Array, siteChunks: Uint32Array, nextChunk: Int32Array, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
   /**
-   * `rowPages`: where the pages' ids go, a row each, as many as the batch's rows (see mergeDeferredPages). `adoptable`:
-   * the batch whose pages' dictionary the merge adopts.
+   * The pages left for later: each batch's ranges, and the rows and checksum its parse had (PageViewBatch.checksum);
+   * answered with `pagesMerged`, the page column rewritten (see pagesByRowNumber).
    */
-  | { type: 'readPages', ranges: CsvRange[], options: WorkerOptions, rowPages: Uint32Array, adoptable: boolean }
-  /** With `deferred`, the pages that readPages read, merged as mergeDeferredPages does. */
-  | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array, deferred?: { rowPages: Uint32Array, batchRows: number[] } }
+  | { type: 'readPages', batches: PagesOfBatch[], options: WorkerOptions, pageColumn: Uint32Array }
+  | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
   /** Nothing more to do: the worker exits once idle. */
   | { type: 'close' }
+export interface PagesOfBatch { ranges: CsvRange[], rows: number, checksum: number }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
 export interface SessionizeOptions { timeoutSeconds: number }
 
@@ -48,8 +48,6 @@ export type FromWorker =
   | { type: 'batch', batch: PageViewBatch }
   | { type: 'scattered' }
   | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
-  /** The rows read, and their checksum, for the build to check them against the parse's (PageViewBatch.checksum). */
-  | { type: 'pagesRead', pages: DictionaryKeys, rows: number, checksum: number }
   | { type: 'pagesMerged', pages: Pick<DictionaryKeys, 'bytes' | 'ends'> }
   | { type: 'failed', message: string }
 
@@ -73,15 +71,22 @@ function batchBuilder (): PageViewBatchBuilder {
   return builder
 }
 
-/** Parses a batch's ranges again, in the order first parsed, for their pages alone. */
-async function readPages ({ ranges, options, rowPages, adoptable }: Extract<ToWorker, { type: 'readPages' }>): Promise<void> {
+/**
+ * Parses every batch's ranges again, in the order first parsed, for the pages alone, into one dictionary; each
+ * batch's rows must be its parse's, their count and their timestamps in order, or a file changed since.
+ */
+async function readPages ({ batches, options, pageColumn }: Extract<ToWorker, { type: 'readPages' }>): Promise<void> {
   const pages = new PageViewBatchBuilder(options.expected, 'pagesOnly')
-  for (const range of ranges) await parseRange(range, pages, options, () => {})
-  const batch = pages.finish(adoptable)
-  const rows = batch.pageColumn.length
-  // Other rows than the parse's (a file changed since): the build, comparing, turns them down.
-  if (rows === rowPages.length) rowPages.set(batch.pageColumn)
-  send({ type: 'pagesRead', pages: batch.pages, rows, checksum: batch.checksum }, keysBuffers(batch.pages))
+  for (const { ranges, rows, checksum } of batches) {
+    const rowsBefore = pages.length
+    for (const range of ranges) await parseRange(range, pages, options, () => {})
+    const read = pages.length - rowsBefore
+    if (read !== rows) throw new Error(`the data files changed since they were parsed: ${read} rows read again for their pages, where ${rows} were parsed`)
+    if (pages.takeChecksum() !== checksum) throw new Error('the data files changed since they were parsed: the rows read again for their pages have other timestamps')
+  }
+  const { pageColumn: pageIds, pages: keys } = pages.finish(false)
+  pagesByRowNumber(pageColumn, pageIds)
+  send({ type: 'pagesMerged', pages: keys }, keysBuffers(keys))
 }
 
 port.on('message', (message: ToWorker) => {
@@ -124,10 +129,7 @@ port.on('message', (message: ToWorker) => {
       void readPages(message)
       break
     case 'mergePages': {
-      const { deferred } = message
-      const pages = deferred === undefined
-        ? mergePages(message.pages, message.pageColumn)
-        : mergeDeferredPages(message.pages, deferred.rowPages, deferred.batchRows, message.pageColumn)
+      const pages = mergePages(message.pages, message.pageColumn)
       send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
       break
     }

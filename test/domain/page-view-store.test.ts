@@ -1,7 +1,7 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import {
-  buildPageViewStore, finishStore, mergeDeferredPages, planStore, scatterRows, siteChunks, siteGrouper, siteRowCount, withPages, type PageViewStore
+  buildPageViewStore, finishStore, pagesByRowNumber, planStore, scatterRows, siteChunks, siteGrouper, siteRowCount, withPages, type PageViewStore
 } from '../../src/domain/page-view-store.js'
 import { KeyList } from '../../src/domain/byte-interner.js'
 
@@ -66,12 +66,12 @@ t.test('batches merge into one dictionary; each site groups its visitors, each i
   t.equal(store.lastTimestamp, 30)
 })
 
-t.test('pages left for later: the page column carries each row\'s number through the build, then the pages read apart are merged in', async t => {
+t.test('pages left for later: the page column carries each row\'s number through the build, then the pages read after are put in its place', async t => {
   const rows: [string, string, string, number][][] = [
     [['v1', 'b', 'b/x', 30], ['v2', 'a', 'a/3', 10], ['v1', 'a', 'a/2', 20], ['v2', 'a', 'a/1', 3]],
     [['v1', 'a', 'a/1', 5], ['v3', 'b', 'b/y', 1], ['v2', 'a', 'a/2', 7], ['v3', 'c', 'a/3', 2]]
   ]
-  const batches = (interned: 'all' | 'allButPages' | 'pagesOnly') => rows.map(batchRows => {
+  const batches = (interned: 'all' | 'allButPages') => rows.map(batchRows => {
     const builder = new PageViewBatchBuilder({}, interned)
     for (const row of batchRows) builder.add(...row)
     return builder
@@ -90,11 +90,11 @@ t.test('pages left for later: the page column carries each row\'s number through
   const visitorSiteCount = new Uint32Array(plan.visitors.size)
   const group = siteGrouper(plan.siteRowStart, columns, visitorSiteCount)
   for (let site = 0; site < plan.siteUrls.length; site++) group(site)
-  const pagesRead = batches('pagesOnly').map((builder, b) => builder.finish(b === 0))
-  const rowPages = new Uint32Array(8)
-  rowPages.set(pagesRead[0].pageColumn)
-  rowPages.set(pagesRead[1].pageColumn, 4)
-  const pages = mergeDeferredPages(pagesRead.map(batch => batch.pages), rowPages, [4, 4], columns.pageColumn)
+  // Read after, every batch's rows in turn, for the pages alone.
+  const pagesRead = new PageViewBatchBuilder({}, 'pagesOnly')
+  for (const row of rows.flat()) pagesRead.add(...row)
+  const { pageColumn: pageIds, pages } = pagesRead.finish(false)
+  pagesByRowNumber(columns.pageColumn, pageIds)
   const store = withPages(finishStore(plan, columns, visitorSiteCount), columns.pageColumn, pages)
   t.same(rowsBySite(store), rowsBySite(expected), 'the same rows, pages and all, as a store whose parse read its pages')
   t.equal(store.pages.size, 5, 'a/1, a/2, a/3, b/x and b/y, each once')

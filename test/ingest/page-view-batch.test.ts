@@ -94,3 +94,21 @@ t.test('a parse may leave the pages for later, and a later one read the pages al
   t.not(checksum([1, 4294967298]), checksum([1, 4294967299]), 'another timestamp, past 2^32: another checksum')
   t.not(checksum([1, 2]), checksum([2, 1]), 'the same timestamps in another order: another checksum')
 })
+
+t.test('a parse of several batches\' ranges in turn takes each batch\'s checksum as it goes', async t => {
+  const batch = (timestamps: number[]) => {
+    const builder = new PageViewBatchBuilder()
+    for (const timestamp of timestamps) builder.add('v', 's', '/', timestamp)
+    return builder.finish().checksum
+  }
+  const inTurn = new PageViewBatchBuilder({}, 'pagesOnly')
+  for (const timestamp of [5, 9, 7]) inTurn.add('v', 's', '/', timestamp)
+  t.equal(inTurn.takeChecksum(), batch([5, 9, 7]))
+  for (const timestamp of [2, 3]) inTurn.add('v', 's', '/', timestamp)
+  t.equal(inTurn.takeChecksum(), batch([2, 3]), 'from the last take on')
+  // Past the column's first capacity (1,024 rows).
+  for (let row = 0; row < 1100; row++) inTurn.add('v', 's', `/${row % 3}`, row)
+  const { pageColumn } = inTurn.finish(false)
+  t.same([...pageColumn.subarray(0, 9)], [0, 0, 0, 0, 0, 1, 2, 3, 1], 'every row\'s page')
+  t.equal(pageColumn.length, 1105)
+})
