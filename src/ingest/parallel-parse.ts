@@ -82,7 +82,7 @@ function exitedEarly (code?: number): Error {
 /** A build step's answer: during the build, a worker sends nothing else. */
 type Built = Extract<FromWorker, { type: 'scattered' | 'grouped' | 'pagesMerged' }>
 
-/** Sends a worker one build step and waits for its answer, of the type that step answers with. */
+/** Sends a worker one build step and waits for its answer, of the type that step answers with, or its failure. */
 function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, transfer: ArrayBuffer[] = []): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // A worker's thread id is -1 once it has exited.
@@ -96,9 +96,10 @@ function buildStep<Answer extends Built> (worker: Worker, message: ToWorker, tra
     }
     worker.once('error', reject)
     worker.once('exit', onExit)
-    worker.once('message', (answer: Answer) => {
+    worker.once('message', (answer: Answer | Extract<FromWorker, { type: 'failed' }>) => {
       settle()
-      resolve(answer)
+      if (answer.type === 'failed') reject(new Error(answer.message))
+      else resolve(answer)
     })
     worker.postMessage(message, transfer)
   })
@@ -125,8 +126,8 @@ export interface BuiltStore {
  * they go, and with a session timeout, sessionize each site as they group it: warm-up's work, in parallel and on
  * rows in the CPU's cache.
  * Then the store answers all but pages, while the first worker merges the pages, or, when the parse left them for
- * later, parses every batch's ranges again for their pages (readPagesOn); the others are terminated, and it
- * exits once done.
+ * later, parses every batch's ranges again for their pages (readPagesStep); the others are terminated, and
+ * it is once done.
  */
 export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSeconds?: number, signal?: AbortSignal): Promise<BuiltStore> {
   const { workers, batches } = parsed
@@ -169,18 +170,19 @@ export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSecond
     } as const
     const groupedByWorker = await Promise.all(workers.map(worker => buildStep<Extract<Built, { type: 'grouped' }>>(worker, group)))
     signal?.throwIfAborted()
+    // The pages' step begins at once, on the first worker, while this thread finishes the store.
+    pagesWorker = workers[0]
+    const pages = pagesOn(pagesWorker, deferred
+      ? readPagesStep(parsed, parsedRows, columns.pageColumn)
+      : { type: 'mergePages', pages: batches.map(batch => batch.pages), pageColumn: columns.pageColumn }, signal)
+    // Its failure is for what awaits the pages, perhaps only later: until then it is not an unhandled rejection.
+    pages.catch(() => {})
     // Each worker counted, for each visitor, the sites it grouped: a visitor's sites are the sum of the workers' counts.
     const [visitorSiteCount, ...others] = groupedByWorker.map(grouped => grouped.visitorSiteCount)
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
     const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
     const store = finishStore(plan, columns, visitorSiteCount)
-    pagesWorker = workers[0]
-    const pagesStep: ToWorker = deferred
-      ? readPagesStep(parsed, parsedRows, columns.pageColumn)
-      : { type: 'mergePages', pages: batches.map(batch => batch.pages), pageColumn: columns.pageColumn }
-    const pages = pagesOn(pagesWorker, pagesStep, signal)
     const complete = pages.then(pages => withPages(store, columns.pageColumn, pages))
-    // Its failure is for what awaits the pages, perhaps only later: until then it is not an unhandled rejection.
     complete.catch(() => {})
     return { store, complete, sessionTables }
   } finally {
@@ -189,24 +191,17 @@ export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSecond
   }
 }
 
-/**
- * Has a worker take the pages' last step (merge the batches', or read them, see readPagesStep), then closes it,
- * to exit once idle (as a thread that ends, not one cut short); terminates it when the step fails, or on an
- * abort, at any time.
- */
+/** Has a worker take the pages' step (merge the batches', or read them, see readPagesStep), then terminates it, as an abort does at any time. */
 async function pagesOn (worker: Worker, step: ToWorker, signal?: AbortSignal): Promise<Pick<DictionaryKeys, 'bytes' | 'ends'>> {
   const stop = (): void => { void worker.terminate() }
   signal?.addEventListener('abort', stop)
   try {
     const transfer = step.type === 'mergePages' ? step.pages.flatMap(keysBuffers) : []
     const merged = await buildStep<Extract<Built, { type: 'pagesMerged' }>>(worker, step, transfer)
-    worker.postMessage({ type: 'close' } satisfies ToWorker)
     return merged.pages
-  } catch (error) {
-    stop()
-    throw error
   } finally {
     signal?.removeEventListener('abort', stop)
+    stop()
   }
 }
 

@@ -36,8 +36,6 @@ export type ToWorker =
    */
   | { type: 'readPages', batches: PagesOfBatch[], options: WorkerOptions, pageColumn: Uint32Array }
   | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
-  /** Nothing more to do: the worker exits once idle. */
-  | { type: 'close' }
 export interface PagesOfBatch { ranges: CsvRange[], rows: number, checksum: number }
 /** With these, the sites are also sessionized as they are grouped: their rows are in the CPU's cache then. */
 export interface SessionizeOptions { timeoutSeconds: number }
@@ -49,6 +47,7 @@ export type FromWorker =
   | { type: 'scattered' }
   | { type: 'grouped', tables: PackedTables, visitorSiteCount: Uint32Array }
   | { type: 'pagesMerged', pages: Pick<DictionaryKeys, 'bytes' | 'ends'> }
+  /** A parse's, or the pages' read's, failure: a clear message for the load or the pages to fail with. */
   | { type: 'failed', message: string }
 
 /** A parse worker's options (a build worker has none, and never parses). */
@@ -125,16 +124,12 @@ port.on('message', (message: ToWorker) => {
       break
     }
     case 'readPages':
-      // A failure ends the worker with an error, which the build step waiting for this answer rejects with.
-      void readPages(message)
+      readPages(message).catch((error: Error) => send({ type: 'failed', message: error.message }))
       break
     case 'mergePages': {
       const pages = mergePages(message.pages, message.pageColumn)
       send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
-      break
     }
-    case 'close':
-      port.close()
   }
 })
 

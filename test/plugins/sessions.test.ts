@@ -118,10 +118,10 @@ t.test('a load on workers answers a site\'s pages, merged after the rest, as a l
 t.test('a pages\' merge that fails shows in /health, and only /site_pages fails with it', async t => {
   const dataDir = t.testdir({})
   generatePageViews({ ...DEFAULT_GENERATOR_OPTIONS, rows: 300_000, sites: 6, visitors: 20_000, files: 2, out: dataDir, seed: 4 })
-  // The merging worker lost the moment it is asked to merge: how a merge fails.
+  // The worker lost the moment it is asked for the pages (read again, as a load on workers does): how that fails.
   const postMessage = Worker.prototype.postMessage
   Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: readonly Transferable[]): void {
-    if ((message as { type?: string }).type === 'mergePages') void this.terminate()
+    if ((message as { type?: string }).type === 'readPages') void this.terminate()
     else postMessage.call(this, message, transfer)
   }
   t.teardown(() => { Worker.prototype.postMessage = postMessage })
