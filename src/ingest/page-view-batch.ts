@@ -55,9 +55,9 @@ export interface ExpectedSizes extends DictionarySizes {
  *   480, the second got 4 M (33.5 MB when slots were 8 bytes, touched all over for 560 K keys, and saved so), and
  *   a peak 25–35 MB higher. Too few is a rehash as it grows.
  * - Pages, one per 400 bytes: as many as a log whose URLs carry query strings has (10 M rows made elsewhere: 2.3 M
- *   URLs, 1.3 M of them in each parse's 543 MB), whose table then never grows. A log of few pages pays a table of
- *   2 M slots a parse at 10 M rows (16 MB when slots were 8 bytes, 32 MB now; the generated one: 6–12 MB more at
- *   its peak then, no slower).
+ *   URLs, 1.3 M of them in each parse's 543 MB), whose table then never grows. A log of few pages pays a table
+ *   sized so all the same: the pages' read after a load on workers, which expects the pages of every byte, one of
+ *   8 M slots at 10 M rows (128 MB, held while it reads; the generated set's peak, 520 MB, comes before it).
  * - Rows, generously: at least 40 bytes a view. Columns past what is written take no memory.
  * - Room for each of the visitors' and the pages' keys, a quarter of the bytes: most rows repeat keys seen before
  *   (the pages' keys were a ninth of the bytes at 10 M rows made elsewhere).
