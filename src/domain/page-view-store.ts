@@ -227,7 +227,7 @@ export interface StorePlan {
    * pageIdOffsets[b] + i there. The pages' merge, some 0.7 s of one thread at 10 M rows made elsewhere (2.3 M
    * URLs), waits until every site is sessionized, which no page is needed for. When the batches' pages were left
    * for later (PageViewBatch.pagesDeferred), what each batch's row numbers are offset by: the page column then
-   * holds each row's number in the parse, batch after batch (see pagesByRowNumber).
+   * holds each row's number in the parse, batch after batch (see rewritePageIds).
    */
   readonly pageIdOffsets: number[]
   readonly siteRowStart: Uint32Array
@@ -325,18 +325,18 @@ export function scatterRows (
  */
 export function mergePages (pages: readonly DictionaryKeys[], pageColumn: Uint32Array): Pick<DictionaryKeys, 'bytes' | 'ends'> {
   const { merged, idMaps } = mergeDictionaries(pages)
-  const mergedIds = concatenated(idMaps)
-  for (let row = 0; row < pageColumn.length; row++) pageColumn[row] = mergedIds[pageColumn[row]]
+  rewritePageIds(pageColumn, concatenated(idMaps))
   const { bytes, ends } = merged.keys()
   return { bytes, ends }
 }
 
 /**
- * Rewrites a page column that holds each row's number in the parse (StorePlan.pageIdOffsets, for batches that
- * left their pages for later) in page ids: `pageIds`, each row's, in the order of the parse.
+ * Rewrites each id in a page column as `ids` maps it: the batches' page ids (offset as StorePlan.pageIdOffsets
+ * offsets them) to a merge's (mergePages), or, for batches that left their pages for later, each row's number in
+ * the parse to its page id, as the pages' read after found them.
  */
-export function pagesByRowNumber (pageColumn: Uint32Array, pageIds: Uint32Array): void {
-  for (let at = 0; at < pageColumn.length; at++) pageColumn[at] = pageIds[pageColumn[at]]
+export function rewritePageIds (pageColumn: Uint32Array, ids: Uint32Array): void {
+  for (let at = 0; at < pageColumn.length; at++) pageColumn[at] = ids[pageColumn[at]]
 }
 
 /** Scratch space for grouping a site of up to `rows` rows, in a store of `visitorCount` visitors. */

@@ -149,12 +149,14 @@ export class PageViewBatchBuilder {
     const { end, lines, rows, siteIds, visitorIds, pageIds, timestamps, firstTimestamp, lastTimestamp } = this.#dictionaries.readLines(from, to, maxLine, lastLineEnds, interned)
     while (this.#length + rows > this.#timestampColumn.length) this.#grow()
     const at = this.#length
+    // A parse of the pages alone keeps only their ids, and the checksum.
     if (interned !== 'pagesOnly') {
       if (this.sites.size > this.#siteRowCounts.length) this.#siteRowCounts = grown(this.#siteRowCounts, this.sites.size)
       const siteRowCounts = this.#siteRowCounts
       for (let i = 0; i < rows; i++) siteRowCounts[siteIds[i]]++
       this.#siteColumn.set(siteIds, at)
       this.#visitorColumn.set(visitorIds, at)
+      this.#timestampColumn.set(timestamps, at)
     }
     if (interned === 'allButPages') {
       const pageColumn = this.#pageColumn
@@ -162,8 +164,6 @@ export class PageViewBatchBuilder {
     } else {
       this.#pageColumn.set(pageIds, at)
     }
-    // A parse of the pages alone keeps only their ids, and the checksum.
-    if (interned !== 'pagesOnly') this.#timestampColumn.set(timestamps, at)
     let checksum = this.#checksum
     for (let i = 0; i < rows; i++) checksum = withTimestamp(checksum, timestamps[i])
     this.#checksum = checksum

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { parseRange, type CsvRange, type RangeResult } from './csv-range.js'
 import type { WorkerOptions } from './parallel-parse.js'
 import { PageViewBatchBuilder, type PageViewBatch, type VisitorsFrom } from './page-view-batch.js'
-import { mergePages, pagesByRowNumber, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
+import { mergePages, rewritePageIds, scatterRows, siteGrouper, type BatchColumns, type StoreColumns } from '../domain/page-view-store.js'
 import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
 import { TablePacker, type PackedTables } from '../domain/sessions.js'
 
@@ -32,7 +32,7 @@ export type ToWorker =
   | { type: 'group', siteRowStart: Uint32Array, siteChunks: Uint32Array, nextChunk: Int32Array, columns: StoreColumns, visitorCount: number, sessionize?: SessionizeOptions }
   /**
    * The pages left for later: each batch's ranges, and the rows and checksum its parse had (PageViewBatch.checksum);
-   * answered with `pagesMerged`, the page column rewritten (see pagesByRowNumber).
+   * answered with `pagesMerged`, the page column rewritten (see rewritePageIds).
    */
   | { type: 'readPages', batches: PagesOfBatch[], options: WorkerOptions, pageColumn: Uint32Array }
   | { type: 'mergePages', pages: DictionaryKeys[], pageColumn: Uint32Array }
@@ -84,7 +84,7 @@ async function readPages ({ batches, options, pageColumn }: Extract<ToWorker, { 
     if (pages.takeChecksum() !== checksum) throw new Error('the data files changed since they were parsed: the rows read again for their pages have other timestamps')
   }
   const { pageColumn: pageIds, pages: keys } = pages.finish(false)
-  pagesByRowNumber(pageColumn, pageIds)
+  rewritePageIds(pageColumn, pageIds)
   send({ type: 'pagesMerged', pages: keys }, keysBuffers(keys))
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { PageViewBatchBuilder } from '../../src/ingest/page-view-batch.js'
 import {
-  buildPageViewStore, finishStore, pagesByRowNumber, planStore, scatterRows, siteChunks, siteGrouper, siteRowCount, withPages, type PageViewStore
+  buildPageViewStore, finishStore, rewritePageIds, planStore, scatterRows, siteChunks, siteGrouper, siteRowCount, withPages, type PageViewStore
 } from '../../src/domain/page-view-store.js'
 import { KeyList } from '../../src/domain/byte-interner.js'
 
@@ -94,7 +94,7 @@ t.test('pages left for later: the page column carries each row\'s number through
   const pagesRead = new PageViewBatchBuilder({}, 'pagesOnly')
   for (const row of rows.flat()) pagesRead.add(...row)
   const { pageColumn: pageIds, pages } = pagesRead.finish(false)
-  pagesByRowNumber(columns.pageColumn, pageIds)
+  rewritePageIds(columns.pageColumn, pageIds)
   const store = withPages(finishStore(plan, columns, visitorSiteCount), columns.pageColumn, pages)
   t.same(rowsBySite(store), rowsBySite(expected), 'the same rows, pages and all, as a store whose parse read its pages')
   t.equal(store.pages.size, 5, 'a/1, a/2, a/3, b/x and b/y, each once')
