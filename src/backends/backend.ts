@@ -1,7 +1,7 @@
 // The seam between the service and where page views live: the memory store, or a ClickHouse database. The
 // service above it keeps the LRU of session tables, warm-up and the 503 while loading, for both alike.
 import type { DatasetSummary, LoadProgress } from '../ingest/dataset.js'
-import type { SessionSummary } from '../domain/sessions.js'
+import type { CacheRoom, SessionSummary } from '../domain/sessions.js'
 import type { SitePages, SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
 
@@ -32,9 +32,19 @@ export interface SiteTable extends SessionSummary {
   readonly byteSize: number
 }
 
+/** Session tables an earlier start saved, to fill the cache with instead of warming it: each made when asked for. */
+export interface SavedTables<Table extends SiteTable = SiteTable> {
+  readonly count: number
+  /** What they all cost in memory, as the cache counts them. */
+  readonly byteSize: number
+  /** A site's table; undefined for a site without one. */
+  table (siteUrl: string): Table | undefined
+  /** Every table, busiest site first: each with arrays of its own unless all fit `room`, so that those left out can be freed. */
+  all (room: CacheRoom): Table[]
+}
+
 export interface LoadedData {
-  /** Session tables an earlier start saved, busiest site first, to fill the cache with instead of warming it. */
-  savedTables?: readonly SiteTable[]
+  savedTables?: SavedTables
 }
 
 export interface SessionBackend<Table extends SiteTable = SiteTable> {

@@ -9,7 +9,7 @@ import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-ca
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
 import { closingReadAhead, type CacheReadAhead } from '../domain/cache-read-ahead.js'
-import { MAX_BAD_ROW_EXAMPLES, type BackendLog, type CacheFileStatus, type DataSource, type LoadedData, type PagesStatus, type SessionBackend } from './backend.js'
+import { MAX_BAD_ROW_EXAMPLES, type BackendLog, type CacheFileStatus, type DataSource, type LoadedData, type PagesStatus, type SavedTables, type SessionBackend } from './backend.js'
 
 export interface MemoryBackendOptions {
   dataDir: string
@@ -167,9 +167,15 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
     }
   }
 
-  async #readSessionTables (storeCache: StoreCache, store: SessionStore, signal: AbortSignal): Promise<SessionTable[] | undefined> {
+  async #readSessionTables (storeCache: StoreCache, store: SessionStore, signal: AbortSignal): Promise<SavedTables<SessionTable> | undefined> {
     try {
-      return (await storeCache.readSessionTables(store, this.#cachedStoreId!, cacheRoom(this.#options))).map(({ table }) => table)
+      const saved = await storeCache.readSessionTables(store, this.#cachedStoreId!)
+      return {
+        count: saved.count,
+        byteSize: saved.byteSize,
+        table: siteUrl => saved.table(siteUrl),
+        all: room => ownedUnlessAllFit(saved.tables(), room).map(({ table }) => table)
+      }
     } catch (error) {
       signal.throwIfAborted()
       this.#log.info(`saved session tables not used: ${(error as Error).message}; computing them`)

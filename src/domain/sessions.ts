@@ -248,36 +248,81 @@ export function packTables (tables: readonly { siteId: number, table: SessionTab
   return packer.packed()
 }
 
-/** Packed tables, each with its site's id, as views of the packed arrays; `siteUrls` names the sites. */
-export function unpackTables ({ numbers, lengths, rows }: PackedTables, siteUrls: readonly string[]): { siteId: number, table: SessionTable }[] {
-  let start = 0
-  return Array.from({ length: numbers.length / TABLE_FIELDS }, (_, i) => {
-    // Read one by one: destructuring a view of them took a third of a restart's unpacking of 25,000 tables.
-    const at = i * TABLE_FIELDS
-    const siteId = numbers[at]
-    const sessions = numbers[at + 3]
-    const sessionLengths = lengths.subarray(start, start + sessions)
-    // Each table's rows are one longer than its lengths: table i's start i further on.
-    const sessionRows = rows.subarray(start + i, start + i + sessions + 1)
-    start += sessions
-    return {
-      siteId,
-      table: sessionTable({
-        siteUrl: siteUrls[siteId],
-        pageViews: numbers[at + 1],
-        visitors: numbers[at + 2],
-        sessionLengths,
-        totalSessionLength: numbers[at + 4],
-        singleViewSessions: numbers[at + 5],
-        sessionRows
-      })
+/**
+ * Packed tables, each made (an object and two views of the packed arrays) only when asked for: a restart's
+ * 25,000 saved tables, all made at once and put in the cache, held up its first answer by a tenth of a second.
+ */
+export class PackedTableIndex {
+  readonly #packed: PackedTables
+  readonly #sites: Pick<SessionStore, 'siteUrls' | 'siteIdByUrl'>
+  /** Each site's place among the packed tables, by site id; -1 for a site without one. */
+  readonly #places: Int32Array
+  /** Where each table's lengths begin in the packed lengths, and where the last one's end. */
+  readonly #starts: Float64Array
+  /** What all the tables cost in memory, as a cache counts them. */
+  readonly byteSize: number
+
+  /** `sites` names the sites whose ids the packed tables hold. */
+  constructor (packed: PackedTables, sites: Pick<SessionStore, 'siteUrls' | 'siteIdByUrl'>) {
+    const { numbers } = packed
+    const count = numbers.length / TABLE_FIELDS
+    this.#packed = packed
+    this.#sites = sites
+    this.#places = new Int32Array(sites.siteUrls.length).fill(-1)
+    this.#starts = new Float64Array(count + 1)
+    let byteSize = 0
+    for (let place = 0; place < count; place++) {
+      const sessions = numbers[place * TABLE_FIELDS + 3]
+      this.#places[numbers[place * TABLE_FIELDS]] = place
+      this.#starts[place + 1] = this.#starts[place] + sessions
+      byteSize += byteSizeOf(sessions, sessions + 1)
     }
-  })
+    this.byteSize = byteSize
+  }
+
+  get count (): number {
+    return this.#starts.length - 1
+  }
+
+  /** The table of the site at `siteUrl`, made now; undefined for a site without one. */
+  table (siteUrl: string): SessionTable | undefined {
+    const siteId = this.#sites.siteIdByUrl.get(siteUrl)
+    const place = siteId === undefined ? -1 : this.#places[siteId]
+    return place < 0 ? undefined : this.#tableAt(place)
+  }
+
+  /** Every table, with its site's id, in the order they were packed. */
+  tables (): { siteId: number, table: SessionTable }[] {
+    return Array.from({ length: this.count }, (_, place) => ({ siteId: this.#packed.numbers[place * TABLE_FIELDS], table: this.#tableAt(place) }))
+  }
+
+  #tableAt (place: number): SessionTable {
+    const { numbers, lengths, rows } = this.#packed
+    // Read one by one: destructuring a view of them took a third of a restart's making of 25,000 tables.
+    const at = place * TABLE_FIELDS
+    const start = this.#starts[place]
+    const sessions = numbers[at + 3]
+    return sessionTable({
+      siteUrl: this.#sites.siteUrls[numbers[at]],
+      pageViews: numbers[at + 1],
+      visitors: numbers[at + 2],
+      sessionLengths: lengths.subarray(start, start + sessions),
+      totalSessionLength: numbers[at + 4],
+      singleViewSessions: numbers[at + 5],
+      // Each table's rows are one longer than its lengths: table `place`'s start `place` further on.
+      sessionRows: rows.subarray(start + place, start + place + sessions + 1)
+    })
+  }
 }
 
 /** What a table (or a summary, without session rows) with these arrays costs in memory, for a cache's byte bound. */
 export function tableByteSize (sessionLengths: Float64Array, sessionRows?: Uint32Array): number {
-  return sessionLengths.byteLength + (sessionRows?.byteLength ?? 0) + TABLE_OVERHEAD_BYTES
+  return byteSizeOf(sessionLengths.length, sessionRows?.length ?? 0)
+}
+
+/** What a table of `sessions` session lengths and `rows` session rows costs in memory. */
+function byteSizeOf (sessions: number, rows: number): number {
+  return sessions * Float64Array.BYTES_PER_ELEMENT + rows * Uint32Array.BYTES_PER_ELEMENT + TABLE_OVERHEAD_BYTES
 }
 
 /** The first `count` values in an array of their own (what the cache holds), copied a slice at a time. */

@@ -13,7 +13,7 @@ import { ByteInterner, type DictionaryKeys } from './byte-interner.js'
 import type { CsvFile } from '../ingest/data-folder.js'
 import type { DatasetSummary } from '../ingest/dataset.js'
 import { withPages, type PageViewStore, type SessionStore } from './page-view-store.js'
-import { ownedUnlessAllFit, packTables, unpackTables, type CacheRoom, type PackedTables, type SessionTable } from './sessions.js'
+import { PackedTableIndex, packTables, type PackedTables, type SessionTable } from './sessions.js'
 import { CacheReadAhead, closingReadAhead, openFileToRead, readChecksummedBlocks, type ChecksummedFile } from './cache-read-ahead.js'
 import { PROJECT_ROOT } from '../project-root.js'
 
@@ -390,14 +390,14 @@ export class StoreCache {
   }
 
   /**
-   * The saved session tables of a store, in the order they were saved (busiest site first). When the cache has
-   * room for them all, their arrays are views of the file's memory, which holds nothing else: copying them
-   * took a tenth of a 10 M-row restart (fresh pages, and the collections that so much new memory set off).
+   * The saved session tables of a store, in the order they were saved (busiest site first), each made when asked
+   * for. Their arrays are views of the file's memory, which holds nothing else: copying them took a tenth of a
+   * 10 M-row restart (fresh pages, and the collections that so much new memory set off).
    */
-  async readSessionTables (store: SessionStore, storeId: string, room: CacheRoom): Promise<{ siteId: number, table: SessionTable }[]> {
+  async readSessionTables (store: SessionStore, storeId: string): Promise<PackedTableIndex> {
     const { sections } = await readSectionsFile<null>(this.#tablesPath, this.#tablesKey(storeId), this.#readBlockBytes, this.#options.signal, this.#options.readAhead)
     const packed = { numbers: sections.get('tableNumbers'), lengths: sections.get('sessionLengths'), rows: sections.get('sessionRows') } as PackedTables
-    return ownedUnlessAllFit(unpackTables(packed, store.siteUrls), room)
+    return new PackedTableIndex(packed, store)
   }
 
   async saveSessionTables (storeId: string, tables: readonly { siteId: number, table: SessionTable }[], signal: AbortSignal): Promise<void> {

@@ -6,7 +6,7 @@ import { CsvFormatError, parseRange, type CsvRange, type RangeParseOptions, type
 import { expectedSizes, PageViewBatchBuilder, type ExpectedSizes, type PageViewBatch } from './page-view-batch.js'
 import { finishStore, planStore, siteChunks, withPages, type PageViewStore, type SessionStore } from '../domain/page-view-store.js'
 import { keysBuffers, type DictionaryKeys } from '../domain/byte-interner.js'
-import { unpackTables, type SessionTable } from '../domain/sessions.js'
+import { PackedTableIndex, type SessionTable } from '../domain/sessions.js'
 import type { FromWorker, ToWorker } from './parse-worker.js'
 
 /** What each parser needs: how to parse, and what to expect. */
@@ -180,8 +180,8 @@ export async function buildOnWorkers (parsed: ParsedRanges, sessionTimeoutSecond
     // Each worker counted, for each visitor, the sites it grouped: a visitor's sites are the sum of the workers' counts.
     const [visitorSiteCount, ...others] = groupedByWorker.map(grouped => grouped.visitorSiteCount)
     for (const counts of others) for (let visitor = 0; visitor < visitorSiteCount.length; visitor++) visitorSiteCount[visitor] += counts[visitor]
-    const sessionTables = groupedByWorker.flatMap(grouped => unpackTables(grouped.tables, plan.siteUrls).map(({ table }) => table))
     const store = finishStore(plan, columns, visitorSiteCount)
+    const sessionTables = groupedByWorker.flatMap(grouped => new PackedTableIndex(grouped.tables, store).tables().map(({ table }) => table))
     const complete = pages.then(pages => withPages(store, columns.pageColumn, pages))
     complete.catch(() => {})
     return { store, complete, sessionTables }

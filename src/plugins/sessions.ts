@@ -12,7 +12,7 @@ import { cacheRoom, fitsRoom, tableByteSize, type SessionSummary } from '../doma
 import { siteRow, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import { SiteDirectory } from '../domain/site-directory.js'
 import { isWholeData, rangeKey, type TimeRange } from '../domain/time-range.js'
-import type { BackendName, CacheFileStatus, DataSource, PagesStatus, SessionBackend, SiteTable } from '../backends/backend.js'
+import type { BackendName, CacheFileStatus, DataSource, PagesStatus, SavedTables, SessionBackend, SiteTable } from '../backends/backend.js'
 import { MemoryBackend, type MemoryBackendOptions } from '../backends/memory.js'
 import type { ClickHouseOptions } from '../backends/clickhouse/backend.js'
 import { BackendUnavailableError, LoadFailedError, NotReadyError, UnknownSiteError, UnknownVisitorError } from '../errors.js'
@@ -97,6 +97,8 @@ export class SessionService {
   #state: State
   /** Empty until the data is loaded, and made for it then. */
   #cache: LRUCache<string, SiteTable>
+  /** Saved tables that go in the cache as their sites are first asked for (#keepSaved), and how many are left. */
+  #saved: { tables: SavedTables, sites: number, bytes: number } | undefined
   readonly #counts = { hits: 0, misses: 0, sharedInFlight: 0, computations: 0 }
   /** Aborted on close: a load still running stops and lets go of its files, pipes, workers and connections. */
   readonly #closing = new AbortController()
@@ -179,7 +181,7 @@ export class SessionService {
       this.#cache = this.#tableCache(Math.max(1, Math.min(this.#options.cacheMaxSites, sites)))
       // Tables computed here, not read back, are the ones worth saving.
       let computedTables: SiteTable[] = []
-      if (savedTables) this.#fill(savedTables)
+      if (savedTables) this.#keepSaved(savedTables)
       else if (this.#options.warmCache) computedTables = await this.#warm()
       // The sites table is made when first asked for, not here: at 25,000 sites it took 0.2-0.46 s of this
       // thread (most of it collecting the garbage of a restart's read), which, made just after ready, held up the
@@ -198,12 +200,33 @@ export class SessionService {
     }
   }
 
-  /** Fills the cache with saved tables, busiest site first, as far as it holds them. */
-  #fill (tables: readonly SiteTable[]): void {
-    for (const table of tables) {
+  /**
+   * Saved tables that are every site's and all fit the cache go in it as their sites are first asked for: the
+   * cache then never has to make room, so never lets one go, and a restart answers without making 25,000 tables
+   * and putting them in the cache first (a tenth of a second). Others fill it now, busiest site first, as far as
+   * it holds them.
+   */
+  #keepSaved (saved: SavedTables): void {
+    const room = cacheRoom(this.#options)
+    if (saved.count === this.#backend.summary().sites && fitsRoom(room, saved.count, saved.byteSize)) {
+      this.#saved = { tables: saved, sites: saved.count, bytes: saved.byteSize }
+      return
+    }
+    for (const table of saved.all(room)) {
       if (!this.#fits(table)) break
       this.#cache.set(table.siteUrl, table)
     }
+  }
+
+  /** A site's saved table, put in the cache now: undefined when it has none, or it is in the cache already. */
+  #fromSaved (siteUrl: string): SiteTable | undefined {
+    const saved = this.#saved
+    const table = saved?.tables.table(siteUrl)
+    if (table === undefined) return undefined
+    this.#cache.set(siteUrl, table)
+    saved!.sites--
+    saved!.bytes -= table.byteSize
+    return table
   }
 
   #fits (table: SiteTable): boolean {
@@ -287,8 +310,8 @@ export class SessionService {
 
   cacheStats (): CacheStats {
     return {
-      sites_cached: this.#cache.size,
-      bytes: this.#cache.calculatedSize,
+      sites_cached: this.#cache.size + (this.#saved?.sites ?? 0),
+      bytes: this.#cache.calculatedSize + (this.#saved?.bytes ?? 0),
       max_bytes: this.#options.cacheMaxBytes,
       max_sites: this.#options.cacheMaxSites,
       hits: this.#counts.hits,
@@ -327,7 +350,7 @@ export class SessionService {
     for (let start = 0; start < siteUrls.length; start += SITES_PER_BATCH) {
       const batch = siteUrls.slice(start, start + SITES_PER_BATCH)
       // Looked up once: a table may pass its time to live while the others are computed.
-      const cached = batch.map(siteUrl => this.#cache.peek(siteUrl))
+      const cached = batch.map(siteUrl => this.#cache.peek(siteUrl) ?? this.#fromSaved(siteUrl))
       const missing = batch.filter((_, i) => cached[i] === undefined)
       const computed = missing.length > 0 ? await backend.sessionTables(missing) : new Map<string, SiteTable>()
       this.#counts.computations += computed.size
@@ -362,7 +385,7 @@ export class SessionService {
    */
   sessionTable (siteUrl: string): SiteTable | Promise<SiteTable> {
     this.#ready()
-    const cached = this.#cache.get(siteUrl)
+    const cached = this.#cache.get(siteUrl) ?? this.#fromSaved(siteUrl)
     if (cached !== undefined) {
       this.#counts.hits++
       return cached
@@ -402,6 +425,7 @@ export class SessionService {
     await this.saved
     await this.#backend.close()
     this.#cache.clear()
+    this.#saved = undefined
     this.#rangeSummaries.clear()
     this.#siteDirectory.clear()
     this.#rangeDirectories.clear()

@@ -4,8 +4,7 @@ import { buildPageViewStore, type PageViewStore } from '../../src/domain/page-vi
 import { sitePages, siteTimeline } from '../../src/domain/queries.js'
 import { WHOLE_DATA } from '../../src/domain/time-range.js'
 import {
-  SLICE, TablePacker, finishNow, finishYielding, medianOfSorted, ownedUnlessAllFit, packTables, percentileOfSorted, sessionizeSite, sortLengths, summarizeRange,
-  unpackTables,
+  PackedTableIndex, SLICE, TablePacker, finishNow, finishYielding, medianOfSorted, ownedUnlessAllFit, packTables, percentileOfSorted, sessionizeSite, sortLengths, summarizeRange,
   type SessionTable
 } from '../../src/domain/sessions.js'
 
@@ -222,21 +221,29 @@ t.test('a build worker\'s packer sessionizes sites into its arrays as sessionize
   for (const siteId of siteIds) packer.sessionize(store, siteId, 1800)
   const expected = await Promise.all(siteIds.map(async siteId => ({ siteId, table: await sessionizeSite(store, siteId, 1800) })))
   t.ok(expected.some(({ table }) => table.sessionLengths.length > 1024 && table.sessionLengths.at(-1)! >= 2 ** 16), 'a site sorted both ways')
-  t.same(unpackTables(packer.packed(), store.siteUrls), expected)
+  t.same(new PackedTableIndex(packer.packed(), store).tables(), expected)
 })
 
-t.test('tables packed, at once or one at a time, unpack equal, as views of the packed arrays', async t => {
-  const store = storeOf([['v', 's1', 0], ['v', 's1', 100], ['w', 's1', 5000], ['v', 's2', 7], ['x', 's3', 9], ['x', 's3', 4000]])
+t.test('tables packed, at once or one at a time, unpack equal, as views of the packed arrays, all or by site', async t => {
+  const store = storeOf([['v', 's1', 0], ['v', 's1', 100], ['w', 's1', 5000], ['v', 's2', 7], ['x', 's3', 9], ['x', 's3', 4000], ['y', 's4', 1]])
   const tables = await Promise.all([2, 0, 1].map(async siteId => ({ siteId, table: await sessionizeSite(store, siteId, 1800) })))
   const buffers = (unpacked: { table: SessionTable }[]) => new Set(unpacked.flatMap(({ table }) => [table.sessionLengths.buffer, table.sessionRows.buffer]))
-  const atOnce = unpackTables(packTables(tables), store.siteUrls)
+  const index = new PackedTableIndex(packTables(tables), store)
+  const atOnce = index.tables()
   t.same(atOnce, tables)
   t.equal(buffers(atOnce).size, 2, 'the lengths of all, and the rows of all')
+  t.equal(index.count, 3)
+  t.equal(index.byteSize, tables.reduce((sum, { table }) => sum + table.byteSize, 0), 'what they cost, as the tables count it')
+  for (const { table } of tables) t.same(index.table(table.siteUrl), table, `${table.siteUrl} by its URL`)
+  t.equal(buffers([{ table: index.table(store.siteUrls[1])! }, ...atOnce]).size, 2, 'a table made by site is a view too')
+  t.equal(index.table(store.siteUrls[3]), undefined, 'a site without a packed table')
+  t.equal(index.table('nowhere'), undefined, 'an unknown site')
   // Room for more than is added, as a build worker makes it: what is handed on is what was added.
   const packer = new TablePacker(10, 100)
   for (const { siteId, table } of tables) packer.add(siteId, table)
-  t.same(unpackTables(packer.packed(), store.siteUrls), tables)
-  t.same(unpackTables(packTables([]), store.siteUrls), [])
+  t.same(new PackedTableIndex(packer.packed(), store).tables(), tables)
+  const none = new PackedTableIndex(packTables([]), store)
+  t.same([none.tables(), none.count, none.byteSize, none.table(store.siteUrls[0])], [[], 0, 0, undefined])
 
   const bytes = tables.reduce((sum, { table }) => sum + table.byteSize, 0)
   t.equal(ownedUnlessAllFit(atOnce, { sites: 3, bytes }), atOnce, 'with room for them all, the views as they are')

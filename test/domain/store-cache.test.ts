@@ -50,24 +50,17 @@ t.test('a saved store reads back with the same contents, summary and lookups', a
   t.equal(read.store.timestampColumn.byteOffset % 8, 0, 'columns are aligned views')
 })
 
-const roomForAll = { sites: 100, bytes: 2 ** 30 }
-
 t.test('saved session tables read back equal, in the order they were saved', async t => {
   const { store, summary, cache } = await setUp(t)
   const storeId = await cache.saveStore(store, summary, neverAborted)
   const tables = await Promise.all([1, 0].map(async siteId => ({ siteId, table: await sessionizeSite(store, siteId, 1800) })))
   await cache.saveSessionTables(storeId, tables, neverAborted)
-  const bytes = tables.reduce((sum, { table }) => sum + table.byteSize, 0)
   const buffers = (read: { table: SessionTable }[]) => new Set(read.flatMap(({ table }) => [table.sessionLengths.buffer, table.sessionRows.buffer]))
 
-  const views = await cache.readSessionTables(store, storeId, { sites: 2, bytes })
-  t.same(views, tables)
-  t.equal(buffers(views).size, 1, 'with room for them all, the tables are views of one buffer, the file\'s')
-  for (const room of [{ sites: 1, bytes }, { sites: 2, bytes: bytes - 1 }]) {
-    const copies = await cache.readSessionTables(store, storeId, room)
-    t.same(copies, tables)
-    t.equal(buffers(copies).size, 4, `without room for them all (${JSON.stringify(room)}), each array is a copy of its own`)
-  }
+  const saved = await cache.readSessionTables(store, storeId)
+  t.same(saved.tables(), tables)
+  t.equal(buffers(saved.tables()).size, 1, 'the tables are views of one buffer, the file\'s')
+  t.same(saved.table(store.siteUrls[0]), tables[1].table, 'and each can be made by its site')
 })
 
 t.test('a store is not used for other data, settings or program, and says why', async t => {
@@ -97,8 +90,8 @@ t.test('session tables are not used for another store or another timeout', async
   const { store, summary, cache, options, files } = await setUp(t)
   const storeId = await cache.saveStore(store, summary, neverAborted)
   await cache.saveSessionTables(storeId, [{ siteId: 0, table: await sessionizeSite(store, 0, 1800) }], neverAborted)
-  await t.rejects(cache.readSessionTables(store, 'another', roomForAll), new CacheMismatch('it belongs to another store'))
-  await t.rejects(new StoreCache({ ...options, sessionTimeoutSeconds: 60 }, files).readSessionTables(store, storeId, roomForAll),
+  await t.rejects(cache.readSessionTables(store, 'another'), new CacheMismatch('it belongs to another store'))
+  await t.rejects(new StoreCache({ ...options, sessionTimeoutSeconds: 60 }, files).readSessionTables(store, storeId),
     new CacheMismatch('SESSION_TIMEOUT_SECONDS was 1800 when it was written'))
 })
 
@@ -138,7 +131,7 @@ t.test('files read ahead on a worker are taken as read here: the same store and 
   const aheadCache = new StoreCache({ ...options, readAhead }, files)
   const read = await aheadCache.readStore()
   t.same(contents(t, await aheadCache.readPages(read.store, read.storeId)), contents(t, store))
-  t.same(await aheadCache.readSessionTables(read.store, read.storeId, roomForAll), tables)
+  t.same((await aheadCache.readSessionTables(read.store, read.storeId)).tables(), tables)
   t.equal(readAhead.take(storePath), undefined, 'each file was taken from the read-ahead')
   t.ok(await aheadCache.readStore(), 'and a second read reads the file itself')
 

@@ -151,11 +151,35 @@ t.test('without warm-up only the store is saved, and read back', async t => {
     'tables missing from the folder are computed and saved')
 })
 
-t.test('saved tables fill the cache only as far as its bounds', async t => {
+t.test('saved tables go in the cache as their sites are first asked for, and count as cached from the start', async t => {
+  const { dataDir, cacheDir } = dataset(t)
+  const first = await start(t, { dataDir, cacheDir })
+  const warm = first.server.sessions.cacheStats()
+  const again = await start(t, { dataDir, cacheDir })
+  t.match(again.server.sessions.cacheStats(), { sites_cached: 12, bytes: warm.bytes, hits: 0, misses: 0, computations: 0 })
+  const [busiest, next] = (await allSites(first.server)).map(site => site.site_url)
+  for (const site of [busiest, busiest, next]) {
+    t.equal((await get(again.server, '/num_sessions', { site_url: site })).body, (await get(first.server, '/num_sessions', { site_url: site })).body)
+  }
+  t.match(again.server.sessions.cacheStats(), { sites_cached: 12, bytes: warm.bytes, hits: 3, misses: 0, computations: 0 })
+  t.equal((await get(again.server, '/num_sessions', { site_url: 'nowhere' })).statusCode, 404)
+  t.match(again.server.sessions.cacheStats(), { sites_cached: 12, bytes: warm.bytes, computations: 0 })
+})
+
+t.test('saved tables fill the cache at once, as far as its bounds, when they are not every site\'s or do not all fit', async t => {
   const { dataDir, cacheDir } = dataset(t)
   await start(t, { dataDir, cacheDir })
   const small = await start(t, { dataDir, cacheDir, cacheMaxSites: 4 })
   t.match(small.server.sessions.cacheStats(), { sites_cached: 4, computations: 0 })
+
+  const fewer = dataset(t)
+  await start(t, { ...fewer, cacheMaxSites: 5 })
+  const larger = await start(t, fewer)
+  t.match(larger.server.sessions.cacheStats(), { sites_cached: 5, computations: 0 }, 'five saved, of twelve sites')
+  const uncached = await start(t, { ...fewer, cacheDir: null })
+  t.same(await answers(larger.server), await answers(uncached.server))
+  t.match(larger.server.sessions.cacheStats(), { sites_cached: 12, computations: 14 },
+    'the others computed (for the sites table, which lets them go, then each for the cache) when asked for')
 })
 
 t.test('a cache folder that cannot be written costs the next start its speed, nothing else', async t => {
