@@ -218,14 +218,17 @@ export class SessionService {
     }
   }
 
-  /** A site's saved table, put in the cache now: undefined when it has none, or it is in the cache already. */
+  /**
+   * A site's saved table, put in the cache now; undefined for a site without one. Asked only when the cache has
+   * not got the site: once a table is in, the cache keeps it (#keepSaved), and it is never made twice.
+   */
   #fromSaved (siteUrl: string): SiteTable | undefined {
     const saved = this.#saved
     const table = saved?.tables.table(siteUrl)
-    if (table === undefined) return undefined
+    if (saved === undefined || table === undefined) return undefined
     this.#cache.set(siteUrl, table)
-    saved!.sites--
-    saved!.bytes -= table.byteSize
+    saved.sites--
+    saved.bytes -= table.byteSize
     return table
   }
 
