@@ -85,7 +85,12 @@ async function readPages ({ batches, options, pageColumn }: Extract<ToWorker, { 
   }
   const { pageColumn: pageIds, pages: keys } = pages.finish(false)
   rewritePageIds(pageColumn, pageIds)
-  send({ type: 'pagesMerged', pages: keys }, keysBuffers(keys))
+  sendPages(keys)
+}
+
+/** The pages' answer, merged or read: their keys handed over, not copied. */
+function sendPages ({ bytes, ends }: Pick<DictionaryKeys, 'bytes' | 'ends'>): void {
+  send({ type: 'pagesMerged', pages: { bytes, ends } }, [bytes.buffer, ends.buffer] as ArrayBuffer[])
 }
 
 port.on('message', (message: ToWorker) => {
@@ -126,10 +131,8 @@ port.on('message', (message: ToWorker) => {
     case 'readPages':
       readPages(message).catch((error: Error) => send({ type: 'failed', message: error.message }))
       break
-    case 'mergePages': {
-      const pages = mergePages(message.pages, message.pageColumn)
-      send({ type: 'pagesMerged', pages }, [pages.bytes.buffer, pages.ends.buffer] as ArrayBuffer[])
-    }
+    case 'mergePages':
+      sendPages(mergePages(message.pages, message.pageColumn))
   }
 })
 
