@@ -168,10 +168,10 @@ async function bareStartMs (): Promise<number> {
 
 /**
  * NODE_EXTRA_CA_CERTS names a file of certificates to trust besides Node's own. Node 20 reads and parses them, and
- * its own, as each process starts (Sessionizer makes no TLS connection unless its backend is a ClickHouse over
- * https), and `npm start` starts two processes: npm, then the server. This machine and its CI set it, to a file of
- * 144 certificates; where it is set, the bench also times Node's start without it, and a restart without it, as on
- * a machine that does not set it.
+ * its own, as each process starts, and `npm start` starts two processes: npm, then the server, which npm start
+ * hands the variable to only for the ClickHouse backend (the memory backend makes no TLS connection). This
+ * machine and its CI set it, to a file of 144 certificates; where it is set, the bench also times Node's start
+ * without it, and a restart without it (npm's own process without it too), as on a machine that does not set it.
  */
 const WITHOUT_EXTRA_CA_CERTS: NodeJS.ProcessEnv | undefined = process.env.NODE_EXTRA_CA_CERTS === undefined ? undefined : { NODE_EXTRA_CA_CERTS: undefined }
 /** `node -e 0` timed this many times each way; the median is kept. */
@@ -368,7 +368,7 @@ function report (r: Result): void {
     `route from npm start answered at ${seconds(r.bareStart)} (npm, Node, Fastify), ${seconds(r.restartMs - r.bareStart)} before the restart`)
   if (r.withoutCerts) {
     console.log(`             NODE_EXTRA_CA_CERTS is set here: Node alone starts in ${seconds(r.withoutCerts.nodeWithCertsMs)} with it, ` +
-      `${seconds(r.withoutCerts.nodeMs)} without (npm start starts two); without it a restart was ready in ${seconds(r.withoutCerts.restartMs)} ` +
+      `${seconds(r.withoutCerts.nodeMs)} without (npm's process reads it, the server's not); without it a restart was ready in ${seconds(r.withoutCerts.restartMs)} ` +
       `(the median of ${RESTARTS_WITHOUT_CERTS})`)
   }
   console.log(`time goes    cold: ${timeGoes(r.coldTimes)}; restart: ${timeGoes(r.restartTimes)}`)

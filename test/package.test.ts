@@ -2,7 +2,7 @@
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PROJECT_ROOT } from '../src/project-root.js'
@@ -15,8 +15,10 @@ t.test('npm start runs the bundle of the file tsc compiles src/server.ts to, aft
   const compiledServer = join(compilerOptions.outDir, relative(compilerOptions.rootDir, 'src/server.ts')).replace(/\.ts$/, '.js')
   const bundled = join('dist', 'bundle', 'server.cjs')
   // exec: npm's shell becomes the server, so a signal to npm start reaches it instead of orphaning it. Large
-  // allocations in transparent huge pages, added to whatever glibc tunables were set: see the bench test.
-  t.equal(scripts.start, 'GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1 exec node scripts/start.mjs')
+  // allocations in transparent huge pages, added to whatever glibc tunables were set: see the bench test. The
+  // extra certificates only for a backend that may connect over TLS: see the next test.
+  t.equal(scripts.start, '[ "$BACKEND" = clickhouse ] || unset NODE_EXTRA_CA_CERTS; ' +
+    'GLIBC_TUNABLES=${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1 exec node scripts/start.mjs')
   const start = readFileSync(join(PROJECT_ROOT, 'scripts', 'start.mjs'), 'utf8')
   t.match(start, /ensureBuilt\(/, 'npm start compiles only what changed')
   t.match(start, `runBundle(join(root, ${bundled.split('/').map(part => `'${part}'`).join(', ')}))`, 'in this process, from its code cache')
@@ -28,6 +30,22 @@ t.test('npm start runs the bundle of the file tsc compiles src/server.ts to, aft
   // npm start would compile again.
   t.equal(scripts.build, 'node scripts/ensure-built.mjs .', 'every build is the one npm start checks, and marks itself checked')
   t.match(scripts.test, /lint.*typecheck.*tap/)
+})
+
+t.test('npm start hands NODE_EXTRA_CA_CERTS on to the server only when its backend may connect over TLS', async t => {
+  // Node reads and parses the file as it starts, whatever the process does (0.1 s for this machine's 144
+  // certificates): the memory backend makes no TLS connection; a ClickHouse may be over https.
+  const { scripts } = read('package.json')
+  const bin = t.testdir({ node: '#!/bin/sh\necho "${NODE_EXTRA_CA_CERTS-unset} $GLIBC_TUNABLES $*"\n' })
+  chmodSync(join(bin, 'node'), 0o755)
+  const serverSees = (env: Record<string, string>) => spawnSync('sh', ['-c', scripts.start], {
+    env: { PATH: `${bin}:${process.env.PATH}`, NODE_EXTRA_CA_CERTS: '/certs.pem', ...env }, encoding: 'utf8'
+  }).stdout
+  t.equal(serverSees({}), 'unset glibc.malloc.hugetlb=1 scripts/start.mjs\n', 'the memory backend, by default')
+  t.equal(serverSees({ BACKEND: 'memory' }), 'unset glibc.malloc.hugetlb=1 scripts/start.mjs\n')
+  t.equal(serverSees({ BACKEND: 'clickhouse' }), '/certs.pem glibc.malloc.hugetlb=1 scripts/start.mjs\n', 'ClickHouse: kept')
+  t.equal(serverSees({ BACKEND: 'clickhouse', GLIBC_TUNABLES: 'glibc.malloc.tcache_count=7' }),
+    '/certs.pem glibc.malloc.tcache_count=7:glibc.malloc.hugetlb=1 scripts/start.mjs\n', 'tunables already set kept')
 })
 
 t.test('before a start: nothing is compiled on an up-to-date build; a missing or older build is brought up to date', async t => {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
+import type { Ajv } from 'ajv'
 import { serverOptions } from '../src/app.js'
 
 /** A server with the app's options and one route: `n` defaults to 5, and the answer keeps only `n`. */
@@ -37,4 +38,21 @@ t.test('schemas are compiled on the route\'s first request, not before the serve
   const first = await server.inject('/route?n=1')
   t.equal(first.statusCode, 500, 'the server started; the route\'s first request meets the bad schema')
   t.match(first.json().message, 'notAKeyword')
+})
+
+t.test('Ajv itself is made on the first request that validates, not as the server starts', async t => {
+  let made = 0
+  // Ajv's plugins are applied as each Ajv is made. Ajv's compiler keeps one Ajv for each set of options for the
+  // whole process: a default set explicitly (allErrors) makes this test's its own.
+  const countMade = (ajv: Ajv) => { made++; return ajv }
+  const ajv = { customOptions: { ...serverOptions.ajv.customOptions, allErrors: false }, plugins: [countMade] }
+  const server = Fastify({ ...serverOptions, logger: false, ajv })
+  server.get('/route', { schema: { querystring: QUERY } }, async request => request.query)
+  server.get('/other', { schema: { querystring: QUERY } }, async request => request.query)
+  await server.ready()
+  t.teardown(() => server.close())
+  t.equal(made, 0, 'no Ajv before a request')
+  t.same((await server.inject('/route?n=3')).json(), { n: 3 })
+  t.same((await server.inject('/other')).json(), { n: 5 })
+  t.equal(made, 1, 'one Ajv, made on the first request, for every route')
 })
