@@ -5,6 +5,8 @@ export const NotReadyError = createError<[string]>(
   'SESSIONIZER_NOT_READY', 'Data is still loading (%s); retry shortly', 503)
 export const LoadFailedError = createError<[string]>(
   'SESSIONIZER_LOAD_FAILED', 'Data failed to load: %s', 500)
+export const PagesUnavailableError = createError(
+  'SESSIONIZER_PAGES_UNAVAILABLE', 'The pages failed to load (/health\'s warnings say why): /site_pages cannot answer until a restart', 503)
 export const UnknownSiteError = createError<[string]>(
   'SESSIONIZER_UNKNOWN_SITE', 'Unknown site_url: %s', 404)
 export const UnknownVisitorError = createError<[string]>(

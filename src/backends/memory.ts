@@ -9,6 +9,7 @@ import { NO_CACHE_YET, programFingerprint, StoreCache } from '../domain/store-ca
 import { numUniqueVisitedSites, sitePages, siteTimeline, type SitePages, type SiteTimeline } from '../domain/queries.js'
 import type { TimeRange } from '../domain/time-range.js'
 import { closingReadAhead, type CacheReadAhead } from '../domain/cache-read-ahead.js'
+import { PagesUnavailableError } from '../errors.js'
 import { MAX_BAD_ROW_EXAMPLES, type BackendLog, type CacheFileStatus, type DataSource, type LoadedData, type PagesStatus, type SavedTables, type SessionBackend } from './backend.js'
 
 export interface MemoryBackendOptions {
@@ -266,7 +267,9 @@ export class MemoryBackend implements SessionBackend<SessionTable> {
   }
 
   async sitePages (table: SessionTable, range: TimeRange, limit: number): Promise<SitePages> {
-    return sitePages(table, await this.#loaded!.complete, range, limit)
+    // Whatever the pages' failure was, it is /health's warning, and only this route's.
+    const store = await this.#loaded!.complete.catch(() => { throw new PagesUnavailableError() })
+    return sitePages(table, store, range, limit)
   }
 
   async close (): Promise<void> {}

@@ -80,7 +80,7 @@ const healthSchema = {
       pages: {
         type: 'string',
         enum: ['merging', 'reading', 'ready', 'failed'],
-        description: 'Whether /site_pages can answer: a load from CSV merges the pages just after it is ready (merging), a restart reads them from the cache folder just after (reading), and /site_pages waits for them; failed: it answers 500 until a restart, and warnings says why.'
+        description: 'Whether /site_pages can answer: a load from CSV merges the pages just after it is ready (merging), a restart reads them from the cache folder just after (reading), and /site_pages waits for them; failed: it answers 503 until a restart, and warnings says why.'
       },
       warnings: { type: 'array', description: 'What is not a bad row but was not loaded, and why (with ClickHouse: a file changed since it was loaded, say).', items: string() },
       session_timeout_seconds: integer(),

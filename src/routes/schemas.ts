@@ -10,7 +10,8 @@ const ERROR_DESCRIPTIONS = {
   400: 'A parameter is missing, empty, repeated or bad; the message names it.',
   404: 'No such site or visitor in the data.',
   500: 'The data failed to load, or an unexpected fault (logged; the message says no more).',
-  503: 'The data is still loading; retry after the Retry-After header\'s seconds.'
+  503: 'The data is still loading, or what holds it cannot answer for now (a ClickHouse that does not answer; pages ' +
+    'that failed to load, until a restart: /health says which); retry after the Retry-After header\'s seconds.'
 } as const
 
 type ErrorCode = keyof typeof ERROR_DESCRIPTIONS

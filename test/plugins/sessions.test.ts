@@ -126,7 +126,9 @@ t.test('a pages\' merge that fails shows in /health, and only /site_pages fails 
   }
   t.teardown(() => { Worker.prototype.postMessage = postMessage })
   const server = await buildLoaded(t, { dataDir, loadWorkers: 2 })
-  t.equal((await get(server, '/site_pages', { site_url: 'www.s_1.com' })).statusCode, 500)
+  const pagesReply = await get(server, '/site_pages', { site_url: 'www.s_1.com' })
+  t.equal(pagesReply.statusCode, 503)
+  t.match(pagesReply.body, /^The pages failed to load \(\/health's warnings say why\)/, 'the reply says where to look')
   t.match(server.sessions.health(), { status: 'ready', pages: 'failed', warnings: [/^the pages could not be merged \(a load worker exited.*until a restart$/] })
   t.equal((await get(server, '/num_sessions', { site_url: 'www.s_1.com' })).statusCode, 200, 'the rest answers')
 })
