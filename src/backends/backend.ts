@@ -20,7 +20,7 @@ export type CacheFileStatus = 'off' | 'read' | 'saving' | 'saved' | 'failed'
 /**
  * Whether a site's pages can be answered: a load from CSV merges the pages after the rest is ready ('merging'),
  * a restart reads them from the cache folder after the rest ('reading'), and /site_pages waits for them; a merge
- * or a read can fail ('failed', and /site_pages answers 500 until a restart).
+ * or a read can fail ('failed', and /site_pages answers 503 until a restart).
  */
 export type PagesStatus = 'merging' | 'reading' | 'ready' | 'failed'
 
